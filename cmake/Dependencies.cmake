@@ -1,0 +1,43 @@
+# Finds every third-party library from Debian 12 packages (installed by scripts/setup.sh).
+
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+
+find_package(RocksDB CONFIG REQUIRED)
+find_package(ICU REQUIRED COMPONENTS uc i18n)
+find_package(roaring CONFIG REQUIRED)  # CRoaring 0.2.66 ships no version file
+find_package(OpenMP REQUIRED)          # must precede faiss, whose config file needs it
+find_package(faiss CONFIG REQUIRED)
+find_package(OpenCV CONFIG REQUIRED COMPONENTS core imgproc imgcodecs)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
+
+# PocketSphinx's .pc file names /usr/include/sphinxbase, which Debian 12 does not ship; an
+# IMPORTED_TARGET with a missing include directory fails at generate time, so build the target
+# by hand from the directories that exist.
+pkg_check_modules(POCKETSPHINX REQUIRED pocketsphinx)
+set(TESSERA_POCKETSPHINX_INCLUDES "")
+foreach(dir IN LISTS POCKETSPHINX_INCLUDE_DIRS)
+  if(EXISTS "${dir}")
+    list(APPEND TESSERA_POCKETSPHINX_INCLUDES "${dir}")
+  endif()
+endforeach()
+add_library(tessera_pocketsphinx INTERFACE)
+target_include_directories(tessera_pocketsphinx SYSTEM INTERFACE ${TESSERA_POCKETSPHINX_INCLUDES})
+target_link_libraries(tessera_pocketsphinx INTERFACE ${POCKETSPHINX_LINK_LIBRARIES})
+
+# Paths the speech recognizer needs at run time, from Debian's pocketsphinx-en-us package.
+set(TESSERA_SPHINX_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
+    CACHE PATH "Folder holding the en-us acoustic model and cmudict-en-us.dict")
+
+# libstemmer (Snowball) ships no CMake or pkg-config file.
+find_library(STEMMER_LIBRARY stemmer REQUIRED)
+find_path(STEMMER_INCLUDE_DIR libstemmer.h REQUIRED)
+add_library(tessera_stemmer INTERFACE)
+target_include_directories(tessera_stemmer SYSTEM INTERFACE ${STEMMER_INCLUDE_DIR})
+target_link_libraries(tessera_stemmer INTERFACE ${STEMMER_LIBRARY})

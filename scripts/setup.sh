@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package Tessera builds, tests and runs with.
+# Idempotent: a second run installs nothing new and takes seconds.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  cmake g++ pkg-config ninja-build
+  # store, text analysis, indexes
+  librocksdb-dev libicu-dev libstemmer-dev libroaring-dev libfaiss-dev libhnswlib-dev
+  # serving, formats, logging, command line
+  libcpp-httplib-dev libboost-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
+  # images, OCR, audio, speech
+  libopencv-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim
+  libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev
+  # learned models
+  libtorch-dev libxgboost-dev xgboost
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev libxapian-dev libsqlite3-dev
+  imagemagick espeak-ng sox fonts-wqy-microhei curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} Debian packages already installed"
+  exit 0
+fi
+
+echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
