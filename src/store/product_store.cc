@@ -1,0 +1,98 @@
+#include "store/product_store.h"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+namespace tessera {
+namespace {
+
+// Ids never contain '/', so "<id>/" is a prefix of exactly that product's vectors.
+std::string VectorKey(const std::string& encoder, const std::string& id) { return id + "/" + encoder; }
+
+}  // namespace
+
+std::string EncodeProductRecord(const Product& product) {
+  std::string record(1, kProductRecordVersion);
+  record += ProductToJson(product).dump();
+  return record;
+}
+
+Result<Product> DecodeProductRecord(std::string_view record) {
+  if (record.empty() || record[0] != kProductRecordVersion) {
+    return Status::Corruption("product record has version " +
+                              (record.empty() ? std::string("(empty)") : std::to_string(int(record[0]))) +
+                              ", expected " + std::to_string(int(kProductRecordVersion)));
+  }
+  nlohmann::json object = nlohmann::json::parse(record.substr(1), nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) return Status::Corruption("product record is not valid JSON");
+  // Image paths were stored absolute, so no base folder is needed.
+  return ProductFromJson(object, "");
+}
+
+Status ProductStore::Put(const Product& product, bool sync) {
+  return kv_->Put(Family::kProducts, product.id, EncodeProductRecord(product), sync);
+}
+
+Status ProductStore::PutBatch(const std::vector<Product>& products, bool sync) {
+  WriteBatch batch;
+  for (const Product& product : products) batch.Put(Family::kProducts, product.id, EncodeProductRecord(product));
+  return kv_->Write(&batch, sync);
+}
+
+Status ProductStore::Delete(const std::string& id, bool sync) {
+  WriteBatch batch;
+  batch.Delete(Family::kProducts, id);
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kVectors, id + "/", [&](std::string_view key, std::string_view) {
+    batch.Delete(Family::kVectors, key);
+    return true;
+  }));
+  return kv_->Write(&batch, sync);
+}
+
+Result<Product> ProductStore::Get(const std::string& id) const {
+  Result<std::optional<std::string>> record = kv_->Get(Family::kProducts, id);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return Status::NotFound("product '" + id + "' not found");
+  return DecodeProductRecord(**record);
+}
+
+Status ProductStore::ForEach(const std::function<void(Product&&)>& visit) const {
+  Status decode_error;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kProducts, "", [&](std::string_view key, std::string_view value) {
+    Result<Product> product = DecodeProductRecord(value);
+    if (!product.ok()) {
+      decode_error = Status::Corruption("product '" + std::string(key) + "': " + product.status().message());
+      return false;
+    }
+    visit(std::move(product).value());
+    return true;
+  }));
+  return decode_error;
+}
+
+Status ProductStore::PutVector(const std::string& encoder, const std::string& id, const std::vector<float>& vector) {
+  std::string record(1, kProductRecordVersion);
+  record.append(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float));
+  return kv_->Put(Family::kVectors, VectorKey(encoder, id), record);
+}
+
+Status ProductStore::ForEachVector(const std::string& encoder,
+                                   const std::function<void(const std::string&, std::vector<float>&&)>& visit) const {
+  const std::string suffix = "/" + encoder;
+  Status decode_error;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kVectors, "", [&](std::string_view key, std::string_view value) {
+    if (!key.ends_with(suffix)) return true;
+    if (value.empty() || value[0] != kProductRecordVersion || (value.size() - 1) % sizeof(float) != 0) {
+      decode_error = Status::Corruption("vector record '" + std::string(key) + "' is malformed");
+      return false;
+    }
+    std::vector<float> vector((value.size() - 1) / sizeof(float));
+    std::memcpy(vector.data(), value.data() + 1, value.size() - 1);
+    visit(std::string(key.substr(0, key.size() - suffix.size())), std::move(vector));
+    return true;
+  }));
+  return decode_error;
+}
+
+}  // namespace tessera

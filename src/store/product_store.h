@@ -1,0 +1,48 @@
+// ProductStore: the catalogue of record, products and their vectors, kept in a KvStore.
+//
+// Keys: products family "<id>" -> record; vectors family "<id>/<encoder>" -> record. Each record
+// starts with a one-byte record version (kProductRecordVersion) so the value layout can change
+// without a new store format.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ingest/product.h"
+#include "store/kv_store.h"
+
+namespace tessera {
+
+inline constexpr char kProductRecordVersion = 1;
+
+// Thread safety: as KvStore. Does not own the KvStore, which must outlive it.
+class ProductStore {
+ public:
+  explicit ProductStore(KvStore* kv) : kv_(kv) {}
+
+  Status Put(const Product& product, bool sync = false);
+  // Writes many products and their vectors in one atomic batch.
+  Status PutBatch(const std::vector<Product>& products, bool sync = false);
+  // Deletes the product and every vector stored for it. Deleting an absent id is not an error.
+  Status Delete(const std::string& id, bool sync = false);
+  // Returns kNotFound when no product has `id`.
+  Result<Product> Get(const std::string& id) const;
+  // Calls `visit` for every product in id order. Stops at the first decoding error.
+  Status ForEach(const std::function<void(Product&&)>& visit) const;
+
+  // Vectors computed by the encoder named `encoder` (e.g. "image-colour-shape-v1").
+  Status PutVector(const std::string& encoder, const std::string& id, const std::vector<float>& vector);
+  Status ForEachVector(const std::string& encoder,
+                       const std::function<void(const std::string& id, std::vector<float>&&)>& visit) const;
+
+ private:
+  KvStore* kv_;
+};
+
+// Encodes a product as a store record: the record version byte, then its JSON.
+std::string EncodeProductRecord(const Product& product);
+Result<Product> DecodeProductRecord(std::string_view record);
+
+}  // namespace tessera
