@@ -1,0 +1,111 @@
+#include "personalize/event.h"
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/text.h"
+
+namespace tessera {
+namespace {
+
+// 2000-01-01T00:00:00Z: anything earlier is a unit mistake (seconds sent as milliseconds).
+constexpr int64_t kEarliestTimestampMs = 946684800000;
+
+}  // namespace
+
+const char* EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kView: return "view";
+    case EventType::kClick: return "click";
+    case EventType::kAddToCart: return "add_to_cart";
+    case EventType::kPurchase: return "purchase";
+  }
+  return "click";
+}
+
+Status ValidateUserId(const std::string& user_id) {
+  if (user_id.empty()) return Status::InvalidArgument("field 'user_id' is missing or empty");
+  if (user_id.size() > 128) {
+    return Status::InvalidArgument("field 'user_id' is longer than 128 bytes: use a shorter pseudonymous id");
+  }
+  for (char c : user_id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '-' || c == '@';
+    if (!ok) {
+      return Status::InvalidArgument("field 'user_id' '" + Excerpt(user_id) +
+                                     "' contains a character outside [A-Za-z0-9._:@-]");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Event> EventFromJson(const nlohmann::json& object, int64_t now_ms) {
+  if (!object.is_object()) return Status::InvalidArgument("an event must be a JSON object, got " + Excerpt(object.dump()));
+  static const std::set<std::string> kKnown = {"user_id", "type", "product_id", "timestamp", "session_id"};
+  for (const auto& [key, value] : object.items()) {
+    if (!kKnown.count(key)) {
+      return Status::InvalidArgument("unknown field '" + Excerpt(key) +
+                                     "': events have user_id, type, product_id, timestamp, session_id");
+    }
+  }
+  auto string_field = [&](const char* name, std::string* out, bool required) -> Status {
+    auto it = object.find(name);
+    if (it == object.end() || it->is_null()) {
+      return required ? Status::InvalidArgument(std::string("field '") + name + "' is missing") : Status::Ok();
+    }
+    if (!it->is_string()) return Status::InvalidArgument(std::string("field '") + name + "' must be a string");
+    *out = it->get<std::string>();
+    return Status::Ok();
+  };
+
+  Event event;
+  TESSERA_RETURN_IF_ERROR(string_field("user_id", &event.user_id, true));
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(event.user_id));
+  std::string type;
+  TESSERA_RETURN_IF_ERROR(string_field("type", &type, true));
+  if (type == "view") {
+    event.type = EventType::kView;
+  } else if (type == "click") {
+    event.type = EventType::kClick;
+  } else if (type == "add_to_cart") {
+    event.type = EventType::kAddToCart;
+  } else if (type == "purchase") {
+    event.type = EventType::kPurchase;
+  } else {
+    return Status::InvalidArgument("field 'type' is '" + Excerpt(type) + "': use view, click, add_to_cart or purchase");
+  }
+  TESSERA_RETURN_IF_ERROR(string_field("product_id", &event.product_id, true));
+  if (event.product_id.empty()) return Status::InvalidArgument("field 'product_id' is empty");
+  TESSERA_RETURN_IF_ERROR(string_field("session_id", &event.session_id, false));
+  if (event.session_id.size() > 128) return Status::InvalidArgument("field 'session_id' is longer than 128 bytes");
+
+  event.timestamp_ms = now_ms;
+  if (auto it = object.find("timestamp"); it != object.end() && !it->is_null()) {
+    if (!it->is_number_integer()) {
+      return Status::InvalidArgument("field 'timestamp' must be an integer of Unix milliseconds, got " +
+                                     Excerpt(it->dump()));
+    }
+    event.timestamp_ms = it->get<int64_t>();
+    if (event.timestamp_ms < kEarliestTimestampMs) {
+      return Status::InvalidArgument("field 'timestamp' " + std::to_string(event.timestamp_ms) +
+                                     " is before 2000-01-01: send Unix milliseconds, not seconds");
+    }
+    if (event.timestamp_ms > now_ms + kMaxEventClockSkewMs) {
+      return Status::InvalidArgument("field 'timestamp' " + std::to_string(event.timestamp_ms) +
+                                     " is more than 5 minutes in the future: check the sender's clock");
+    }
+  }
+  return event;
+}
+
+nlohmann::json EventToJson(const Event& event) {
+  nlohmann::json out = {{"user_id", event.user_id},
+                        {"type", EventTypeName(event.type)},
+                        {"product_id", event.product_id},
+                        {"timestamp", event.timestamp_ms}};
+  if (!event.session_id.empty()) out["session_id"] = event.session_id;
+  return out;
+}
+
+}  // namespace tessera

@@ -1,0 +1,39 @@
+#include "personalize/personal_reranker.h"
+
+#include <algorithm>
+
+namespace tessera {
+
+double PersonalReranker::StrengthFactor(const UserProfile& profile, int64_t now_ms,
+                                        const ProfileOptions& profile_options) const {
+  const double strength = profile.Strength(now_ms, profile_options);
+  return strength / (strength + options_.confidence_weight);
+}
+
+double PersonalReranker::Boost(const Product& product, const UserProfile& profile, double strength_factor,
+                               BoostExplanation* explanation) const {
+  double boost = 0;
+  for (const auto& [facet, weight] : options_.facet_weights) {
+    const std::string value = FacetValue(product, facet);
+    if (value.empty()) continue;
+    const double contribution = options_.max_boost * strength_factor * weight * profile.Share(facet, value);
+    if (contribution <= 0) continue;
+    boost += contribution;
+    if (explanation != nullptr) explanation->by_facet[facet] = contribution;
+  }
+  return boost;
+}
+
+void PersonalReranker::Rerank(std::vector<RankedItem>* items, const UserProfile& profile, int64_t now_ms,
+                              const ProfileOptions& profile_options,
+                              const std::function<const Product&(DocId)>& product_of) const {
+  const double strength_factor = StrengthFactor(profile, now_ms, profile_options);
+  for (RankedItem& item : *items) {
+    item.personal_boost = static_cast<float>(Boost(product_of(item.candidate.doc), profile, strength_factor, nullptr));
+    item.score = item.relevance + item.personal_boost;
+  }
+  std::stable_sort(items->begin(), items->end(),
+                   [](const RankedItem& a, const RankedItem& b) { return a.score > b.score; });
+}
+
+}  // namespace tessera

@@ -1,0 +1,53 @@
+// PersonalReranker: moves results toward what the shopper interacted with.
+//
+// boost = strength_factor * sum over facets of weight(facet) * share(product's value of facet),
+// where share is the fraction of the shopper's affinity in that facet that the value holds, and
+// strength_factor = strength / (strength + confidence_weight) grows with the decayed amount of
+// evidence (one click gives 0.5 with the defaults). The boost is added to the ranker's score,
+// which lies in [0, 1], so `max_boost` bounds how far personalization can override relevance.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ingest/product.h"
+#include "personalize/profile.h"
+#include "rank/ranker.h"
+
+namespace tessera {
+
+struct PersonalizationOptions {
+  std::map<std::string, double> facet_weights = {
+      {"article_type", 0.5}, {"colour", 0.3}, {"gender", 0.1}, {"brand", 0.1}};
+  double max_boost = 0.5;
+  double confidence_weight = 2.0;  // evidence at which strength_factor reaches 0.5
+};
+
+// How one product's boost was made, for explanations.
+struct BoostExplanation {
+  std::map<std::string, double> by_facet;  // facet -> contribution to the boost
+};
+
+class PersonalReranker {
+ public:
+  explicit PersonalReranker(PersonalizationOptions options) : options_(std::move(options)) {}
+
+  // Returns the boost for `product`; fills `explanation` when not null.
+  double Boost(const Product& product, const UserProfile& profile, double strength_factor,
+               BoostExplanation* explanation) const;
+
+  // Sets personal_boost and score of every item from `profile` and re-sorts them, best first;
+  // ties keep their order. `product_of` returns the product of a DocId.
+  void Rerank(std::vector<RankedItem>* items, const UserProfile& profile, int64_t now_ms,
+              const ProfileOptions& profile_options,
+              const std::function<const Product&(DocId)>& product_of) const;
+
+  double StrengthFactor(const UserProfile& profile, int64_t now_ms, const ProfileOptions& profile_options) const;
+
+ private:
+  PersonalizationOptions options_;
+};
+
+}  // namespace tessera

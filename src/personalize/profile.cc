@@ -1,0 +1,94 @@
+#include "personalize/profile.h"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+namespace tessera {
+
+double ProfileOptions::WeightOf(EventType type) const {
+  switch (type) {
+    case EventType::kView: return view_weight;
+    case EventType::kClick: return click_weight;
+    case EventType::kAddToCart: return add_to_cart_weight;
+    case EventType::kPurchase: return purchase_weight;
+  }
+  return click_weight;
+}
+
+std::string FacetValue(const Product& product, const std::string& facet) {
+  if (facet == "brand") return product.brand;
+  return product.Attribute(facet);
+}
+
+double DecayFactor(int64_t elapsed_ms, double half_life_hours) {
+  if (elapsed_ms <= 0) return 1.0;
+  const double half_life_ms = half_life_hours * 3600.0 * 1000.0;
+  return std::exp2(-static_cast<double>(elapsed_ms) / half_life_ms);
+}
+
+void UserProfile::Apply(const Event& event, const Product& product, const ProfileOptions& options) {
+  const int64_t at = std::max(event.timestamp_ms, updated_ms_);
+  const double decay = DecayFactor(at - updated_ms_, options.half_life_hours);
+  if (decay != 1.0) {
+    for (auto& [facet, values] : weights_) {
+      for (auto& [value, weight] : values) weight *= decay;
+    }
+    total_weight_ *= decay;
+  }
+  // An event older than the profile counts with its own age.
+  const double weight = options.WeightOf(event.type) * DecayFactor(at - event.timestamp_ms, options.half_life_hours);
+  for (const char* facet : kProfileFacets) {
+    const std::string value = FacetValue(product, facet);
+    if (!value.empty()) weights_[facet][value] += weight;
+  }
+  total_weight_ += weight;
+  updated_ms_ = at;
+  ++event_count_;
+}
+
+double UserProfile::Share(const std::string& facet, const std::string& value) const {
+  auto values = weights_.find(facet);
+  if (values == weights_.end()) return 0;
+  double total = 0;
+  for (const auto& [v, weight] : values->second) total += weight;
+  auto it = values->second.find(value);
+  if (it == values->second.end() || total <= 0) return 0;
+  return it->second / total;
+}
+
+double UserProfile::Strength(int64_t now_ms, const ProfileOptions& options) const {
+  return total_weight_ * DecayFactor(now_ms - updated_ms_, options.half_life_hours);
+}
+
+std::map<std::string, std::map<std::string, double>> UserProfile::Shares() const {
+  std::map<std::string, std::map<std::string, double>> shares;
+  for (const auto& [facet, values] : weights_) {
+    for (const auto& [value, weight] : values) shares[facet][value] = Share(facet, value);
+  }
+  return shares;
+}
+
+nlohmann::json UserProfile::ToJson() const {
+  return {{"version", 1},
+          {"weights", weights_},
+          {"total_weight", total_weight_},
+          {"updated_ms", updated_ms_},
+          {"event_count", event_count_}};
+}
+
+Result<UserProfile> UserProfile::FromJson(const nlohmann::json& object) {
+  try {
+    if (object.at("version").get<int>() != 1) return Status::Corruption("profile record has an unknown version");
+    UserProfile profile;
+    profile.weights_ = object.at("weights").get<std::map<std::string, std::map<std::string, double>>>();
+    profile.total_weight_ = object.at("total_weight").get<double>();
+    profile.updated_ms_ = object.at("updated_ms").get<int64_t>();
+    profile.event_count_ = object.at("event_count").get<uint64_t>();
+    return profile;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corruption(std::string("profile record is malformed: ") + e.what());
+  }
+}
+
+}  // namespace tessera

@@ -1,0 +1,70 @@
+// UserProfile: a shopper's decayed affinities to product facets (article type, colour, gender,
+// brand), learned from their events.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/status.h"
+#include "ingest/product.h"
+#include "personalize/event.h"
+
+namespace tessera {
+
+struct ProfileOptions {
+  // An event's weight halves every `half_life_hours`.
+  double half_life_hours = 72.0;
+  // Weight of one event by type: stronger intent counts more.
+  double view_weight = 1.0;
+  double click_weight = 2.0;
+  double add_to_cart_weight = 4.0;
+  double purchase_weight = 8.0;
+
+  double WeightOf(EventType type) const;
+};
+
+// The facets a profile tracks, and the product fields they are read from.
+inline constexpr const char* kProfileFacets[] = {"article_type", "colour", "gender", "brand"};
+
+// Returns the product's value for a profile facet ("brand" reads Product::brand, the others
+// read attributes), or "" when it has none.
+std::string FacetValue(const Product& product, const std::string& facet);
+
+// Not thread-safe; the profile store serializes access.
+class UserProfile {
+ public:
+  // Decays every affinity to the event's time, then adds the event's weight to the product's
+  // value of each facet. Events older than the last applied one are decayed to it instead.
+  void Apply(const Event& event, const Product& product, const ProfileOptions& options);
+
+  // Fraction in [0, 1] of the facet's affinity that `value` holds. Exponential decay scales all
+  // values of a facet alike, so the share does not depend on the reading time.
+  double Share(const std::string& facet, const std::string& value) const;
+
+  // Sum of all event weights, decayed to `now_ms`.
+  double Strength(int64_t now_ms, const ProfileOptions& options) const;
+
+  // facet -> value -> share, for display.
+  std::map<std::string, std::map<std::string, double>> Shares() const;
+
+  uint64_t event_count() const { return event_count_; }
+  int64_t updated_ms() const { return updated_ms_; }
+
+  nlohmann::json ToJson() const;
+  static Result<UserProfile> FromJson(const nlohmann::json& object);
+
+ private:
+  // facet -> value -> weight as of updated_ms_.
+  std::map<std::string, std::map<std::string, double>> weights_;
+  double total_weight_ = 0;  // as of updated_ms_
+  int64_t updated_ms_ = 0;
+  uint64_t event_count_ = 0;
+};
+
+// 2^(-elapsed / half_life).
+double DecayFactor(int64_t elapsed_ms, double half_life_hours);
+
+}  // namespace tessera

@@ -1,0 +1,79 @@
+#include "personalize/profile_store.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+namespace tessera {
+namespace {
+
+std::string EventKey(const Event& event, uint64_t sequence) {
+  char suffix[64];
+  std::snprintf(suffix, sizeof(suffix), "/%020lld/%020llu", static_cast<long long>(event.timestamp_ms),
+                static_cast<unsigned long long>(sequence));
+  return event.user_id + suffix;
+}
+
+}  // namespace
+
+Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadLocked(const std::string& user_id) {
+  if (auto it = cache_.find(user_id); it != cache_.end()) return std::optional<UserProfile>(it->second);
+  Result<std::optional<std::string>> record = kv_->Get(Family::kProfiles, user_id);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return std::optional<UserProfile>();
+  nlohmann::json object = nlohmann::json::parse(**record, nullptr, /*allow_exceptions=*/false);
+  Result<UserProfile> profile = UserProfile::FromJson(object);
+  if (!profile.ok()) return profile.status();
+  cache_[user_id] = *profile;
+  return std::optional<UserProfile>(std::move(profile).value());
+}
+
+Status EmbeddedProfileStore::Record(const Event& event, const Product& product) {
+  std::lock_guard lock(mutex_);
+  Result<std::optional<UserProfile>> loaded = LoadLocked(event.user_id);
+  if (!loaded.ok()) return loaded.status();
+  UserProfile profile = loaded->value_or(UserProfile());
+  profile.Apply(event, product, options_);
+
+  WriteBatch batch;
+  batch.Put(Family::kEvents, EventKey(event, ++sequence_), EventToJson(event).dump());
+  batch.Put(Family::kProfiles, event.user_id, profile.ToJson().dump());
+  // Synced: an acknowledged event survives a crash.
+  TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
+  cache_[event.user_id] = std::move(profile);
+  return Status::Ok();
+}
+
+Result<std::optional<UserProfile>> EmbeddedProfileStore::Get(const std::string& user_id) {
+  std::lock_guard lock(mutex_);
+  return LoadLocked(user_id);
+}
+
+Result<std::vector<Event>> EmbeddedProfileStore::Events(const std::string& user_id) {
+  std::vector<Event> events;
+  Status parse_error;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, user_id + "/", [&](std::string_view key, std::string_view value) {
+    nlohmann::json object = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    // Stored events were validated on the way in; parse them against the far future.
+    Result<Event> event = EventFromJson(object, INT64_MAX - kMaxEventClockSkewMs);
+    if (!event.ok()) {
+      parse_error = Status::Corruption("event '" + std::string(key) + "': " + event.status().message());
+      return false;
+    }
+    events.push_back(std::move(event).value());
+    return true;
+  }));
+  TESSERA_RETURN_IF_ERROR(parse_error);
+  return events;
+}
+
+Result<size_t> EmbeddedProfileStore::Erase(const std::string& user_id) {
+  std::lock_guard lock(mutex_);
+  Result<size_t> removed = kv_->DeletePrefix(Family::kEvents, user_id + "/", /*sync=*/false);
+  if (!removed.ok()) return removed.status();
+  TESSERA_RETURN_IF_ERROR(kv_->Delete(Family::kProfiles, user_id, /*sync=*/true));
+  cache_.erase(user_id);
+  return *removed;
+}
+
+}  // namespace tessera

@@ -1,0 +1,79 @@
+#include "retrieve/retriever.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace tessera {
+
+std::optional<Roaring> Retriever::Allowed(const SearchFilters& filters) const {
+  if (filters.empty()) return std::nullopt;
+  Roaring allowed = live_docs_;
+  if (!filters.category.empty()) allowed &= filters_.Matching("category", filters.category);
+  if (!filters.gender.empty()) allowed &= filters_.Matching("gender", filters.gender);
+  if (!filters.colour.empty()) allowed &= filters_.Matching("colour", filters.colour);
+  if (filters.price_min || filters.price_max) allowed &= filters_.PriceBetween(filters.price_min, filters.price_max);
+  return allowed;
+}
+
+CandidateSet Retriever::Retrieve(const SearchRequest& request, size_t depth) const {
+  CandidateSet set;
+  const std::optional<Roaring> allowed = Allowed(request.filters);
+  const Roaring* allowed_ptr = allowed ? &*allowed : nullptr;
+  set.query_terms = analyzer_.Terms(request.text);
+  const bool has_text = !set.query_terms.empty();
+  const bool has_image = !request.image_vector.empty();
+
+  // Browse: filters alone.
+  if (!has_text && !has_image) {
+    set.matched = allowed ? *allowed : live_docs_;
+    set.total = set.matched.cardinality();
+    for (DocId doc : set.matched) {
+      if (set.candidates.size() >= depth) break;
+      set.candidates.push_back({doc, 0, 0, 0, 0});
+    }
+    return set;
+  }
+
+  std::unordered_map<DocId, Candidate> merged;
+  if (has_text) {
+    TermQueryResult text = text_index_.Search(set.query_terms, allowed_ptr, depth);
+    const float best = text.top.empty() ? 1.0f : std::max(text.top.front().score, 1e-6f);
+    for (const ScoredDoc& hit : text.top) {
+      Candidate& c = merged[hit.doc];
+      c.doc = hit.doc;
+      c.text_score = hit.score;
+      c.matched_terms = hit.matched_terms;
+      c.retrieval_score = hit.score / best;
+    }
+    set.matched = std::move(text.matched);
+  }
+  if (has_image) {
+    Roaring image_matched;
+    for (const VectorHit& hit : image_index_.Search(request.image_vector, depth, allowed_ptr)) {
+      Candidate& c = merged[hit.doc];
+      c.doc = hit.doc;
+      c.image_similarity = hit.similarity;
+      image_matched.add(hit.doc);
+    }
+    if (has_text) {
+      for (auto& [doc, c] : merged) c.retrieval_score = 0.5f * (c.retrieval_score + c.image_similarity);
+      set.matched |= image_matched;
+    } else {
+      for (auto& [doc, c] : merged) c.retrieval_score = c.image_similarity;
+      set.matched = std::move(image_matched);
+    }
+  }
+
+  set.total = set.matched.cardinality();
+  set.candidates.reserve(merged.size());
+  for (auto& [doc, c] : merged) set.candidates.push_back(c);
+  std::sort(set.candidates.begin(), set.candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.retrieval_score != b.retrieval_score) return a.retrieval_score > b.retrieval_score;
+    if (a.matched_terms != b.matched_terms) return a.matched_terms > b.matched_terms;
+    return a.doc < b.doc;
+  });
+  if (set.candidates.size() > depth) set.candidates.resize(depth);
+  return set;
+}
+
+}  // namespace tessera

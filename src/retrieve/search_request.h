@@ -1,0 +1,42 @@
+// SearchRequest: what a shopper asks for, independent of how it arrived (HTTP, CLI, tests).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tessera {
+
+struct SearchFilters {
+  std::string category;  // matches any level of the category path, case-insensitive
+  std::string gender;
+  std::string colour;
+  std::optional<double> price_min;  // inclusive, in the catalogue's currency
+  std::optional<double> price_max;  // inclusive
+
+  bool empty() const {
+    return category.empty() && gender.empty() && colour.empty() && !price_min && !price_max;
+  }
+};
+
+// Limits enforced by ValidateSearchRequest.
+inline constexpr size_t kMaxQueryBytes = 1024;
+inline constexpr size_t kMaxPerPage = 100;
+inline constexpr size_t kMaxResultWindow = 10000;  // page * per_page
+
+struct SearchRequest {
+  std::string text;                         // may be empty: then filters alone select (browse)
+  std::vector<float> image_vector;          // set for photo queries; empty otherwise
+  SearchFilters filters;
+  size_t page = 1;                          // 1-based
+  size_t per_page = 24;
+  std::string user_id;                      // personalizes when set and known
+  bool explain = false;
+};
+
+// Checks sizes and ranges; the message names the parameter and the allowed range.
+Status ValidateSearchRequest(const SearchRequest& request);
+
+}  // namespace tessera
