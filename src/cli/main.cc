@@ -1,0 +1,215 @@
+// The `tessera` command: ingest, serve, search, eval, delete.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "engine/engine.h"
+#include "eval/judgments.h"
+#include "eval/metrics.h"
+#include "serve/http_server.h"
+
+namespace {
+
+using tessera::Engine;
+using tessera::Status;
+
+tessera::HttpServer* g_server = nullptr;
+
+void HandleStopSignal(int) {
+  if (g_server != nullptr) g_server->Stop();
+}
+
+int Fail(const Status& status) {
+  spdlog::error("{}", status.ToString());
+  return status.code() == tessera::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+std::unique_ptr<Engine> OpenEngine(const tessera::EngineOptions& options, const tessera::Clock* clock, int* exit_code) {
+  tessera::Result<std::unique_ptr<Engine>> engine = Engine::Open(options, clock);
+  if (!engine.ok()) {
+    *exit_code = Fail(engine.status());
+    return nullptr;
+  }
+  return std::move(engine).value();
+}
+
+std::optional<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+void PrintReport(const tessera::IngestReport& report) {
+  std::cout << "accepted " << report.accepted << ", deleted " << report.deleted << ", rejected " << report.rejected << "\n";
+  for (const tessera::RejectedRecord& r : report.rejections) {
+    std::cout << "  rejected line " << r.line << " (" << r.field << "): " << r.reason << "\n";
+  }
+  if (report.rejected > report.rejections.size()) {
+    std::cout << "  ... and " << report.rejected - report.rejections.size() << " more rejections\n";
+  }
+  for (const std::string& warning : report.warnings) std::cout << "  warning: " << warning << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tessera: multimodal product search with real-time personalization"};
+  app.require_subcommand(1);
+  tessera::EngineOptions options;
+  app.add_option("--data-dir", options.data_dir, "Folder for the store and speech model (created if missing)")
+      ->capture_default_str();
+  app.add_option("--half-life-hours", options.profile.half_life_hours,
+                 "Hours after which a shopper event counts half in their profile")
+      ->capture_default_str();
+
+  // ingest
+  CLI::App* ingest = app.add_subcommand("ingest", "Add or update products from a catalogue");
+  std::string fashion_dir, jsonl_path;
+  ingest->add_option("--fashion", fashion_dir, "Folder in the Kaggle fashion layout (styles.csv, images/)");
+  ingest->add_option("--jsonl", jsonl_path, "JSONL product file (docs/catalogue-formats.md)");
+  bool skip_speech = false;
+  ingest->add_flag("--skip-speech", skip_speech, "Do not rebuild the speech model after ingesting");
+
+  // serve
+  CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API and the storefront");
+  tessera::HttpServerOptions server_options;
+  server_options.web_dir = TESSERA_WEB_DIR;
+  serve->add_option("--host", server_options.host, "Address to listen on")->capture_default_str();
+  serve->add_option("--port", server_options.port, "TCP port to listen on")->capture_default_str();
+  serve->add_option("--web-dir", server_options.web_dir, "Folder with the storefront files")->capture_default_str();
+  serve->add_option("--threads", server_options.threads, "Request worker threads")->capture_default_str();
+
+  // search
+  CLI::App* search = app.add_subcommand("search", "Run one query and print the results as JSON");
+  tessera::SearchRequest request;
+  std::string image_path, voice_path;
+  search->add_option("query", request.text, "Query text");
+  search->add_option("--user", request.user_id, "Shopper id to personalize for");
+  search->add_option("--image", image_path, "Search by this photo");
+  search->add_option("--voice", voice_path, "Search by this recording (WAV, FLAC, Ogg)");
+  search->add_option("--category", request.filters.category, "Category filter");
+  search->add_option("--gender", request.filters.gender, "Gender filter");
+  search->add_option("--colour", request.filters.colour, "Colour filter");
+  search->add_option("--per-page", request.per_page, "Results per page")->capture_default_str();
+
+  // eval
+  CLI::App* eval = app.add_subcommand("eval", "Measure nDCG@10 and MRR on a judged query set");
+  std::string judgments_path, write_judgments_path;
+  tessera::JudgmentOptions judgment_options;
+  eval->add_option("--judgments", judgments_path, "JSONL judged queries; derived from the catalogue when absent");
+  eval->add_option("--write-judgments", write_judgments_path, "Write the judged queries used to this file");
+  eval->add_option("--queries", judgment_options.max_queries, "Queries to derive")->capture_default_str();
+  eval->add_option("--seed", judgment_options.seed, "Seed for sampling derived queries")->capture_default_str();
+
+  // delete
+  CLI::App* remove = app.add_subcommand("delete", "Delete a product by id");
+  std::string delete_id;
+  remove->add_option("id", delete_id, "Product id")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  tessera::SystemClock clock;
+  int exit_code = 0;
+  std::unique_ptr<Engine> engine = OpenEngine(options, &clock, &exit_code);
+  if (!engine) return exit_code;
+
+  if (*ingest) {
+    if (fashion_dir.empty() == jsonl_path.empty()) {
+      return Fail(Status::InvalidArgument("ingest needs exactly one of --fashion DIR or --jsonl FILE"));
+    }
+    tessera::Result<tessera::IngestReport> report = [&]() -> tessera::Result<tessera::IngestReport> {
+      if (!fashion_dir.empty()) return engine->IngestFashionCatalog(fashion_dir);
+      std::ifstream in(jsonl_path, std::ios::binary);
+      if (!in) return Status::NotFound("catalogue file " + jsonl_path + " not found or unreadable");
+      return engine->IngestJsonl(in, std::filesystem::absolute(jsonl_path).parent_path().string());
+    }();
+    if (!report.ok()) return Fail(report.status());
+    PrintReport(*report);
+    if (!skip_speech) {
+      Status speech = engine->RebuildSpeechModel();
+      if (!speech.ok()) spdlog::warn("speech model not built, voice search is off: {}", speech.ToString());
+    }
+    return 0;
+  }
+
+  if (*serve) {
+    tessera::HttpServer server(engine.get(), server_options);
+    g_server = &server;
+    std::signal(SIGINT, HandleStopSignal);
+    std::signal(SIGTERM, HandleStopSignal);
+    Status served = server.Run();
+    g_server = nullptr;
+    return served.ok() ? 0 : Fail(served);
+  }
+
+  if (*search) {
+    tessera::Result<tessera::SearchResponse> response = [&]() -> tessera::Result<tessera::SearchResponse> {
+      if (!image_path.empty() || !voice_path.empty()) {
+        const std::string& path = image_path.empty() ? voice_path : image_path;
+        std::optional<std::string> bytes = ReadWholeFile(path);
+        if (!bytes) return Status::NotFound("file " + path + " not found or unreadable");
+        return image_path.empty() ? engine->SearchByVoice(*bytes, request) : engine->SearchByImage(*bytes, request);
+      }
+      return engine->Search(request);
+    }();
+    if (!response.ok()) return Fail(response.status());
+    nlohmann::json out = {{"total", response->total}, {"took_ms", response->took_ms}};
+    if (response->transcript) out["transcript"] = response->transcript->text;
+    for (const tessera::SearchHit& hit : response->hits) {
+      out["results"].push_back({{"id", hit.product.id}, {"title", hit.product.title}, {"score", hit.score}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+
+  if (*eval) {
+    std::vector<tessera::JudgedQuery> queries;
+    if (!judgments_path.empty()) {
+      tessera::Result<std::vector<tessera::JudgedQuery>> read = tessera::ReadJudgedQueries(judgments_path);
+      if (!read.ok()) return Fail(read.status());
+      queries = std::move(read).value();
+    } else {
+      queries = tessera::DeriveJudgedQueries(engine->AllProducts(), judgment_options);
+    }
+    if (queries.empty()) return Fail(Status::InvalidArgument("no judged queries: ingest a catalogue first"));
+    if (!write_judgments_path.empty()) {
+      Status written = tessera::WriteJudgedQueries(queries, write_judgments_path);
+      if (!written.ok()) return Fail(written);
+    }
+    std::vector<double> ndcg, rr, latency;
+    for (const tessera::JudgedQuery& query : queries) {
+      tessera::SearchRequest eval_request;
+      eval_request.text = query.text;
+      eval_request.per_page = 10;
+      tessera::Result<tessera::SearchResponse> response = engine->Search(eval_request);
+      if (!response.ok()) return Fail(response.status());
+      std::vector<std::string> ranked;
+      for (const tessera::SearchHit& hit : response->hits) ranked.push_back(hit.product.id);
+      ndcg.push_back(tessera::NdcgAtK(ranked, query, 10));
+      rr.push_back(tessera::ReciprocalRank(ranked, query, query.max_grade));
+      latency.push_back(response->took_ms);
+    }
+    const tessera::MetricSummary n = tessera::Summarize(ndcg), r = tessera::Summarize(rr), l = tessera::Summarize(latency);
+    nlohmann::json out = {{"queries", queries.size()},
+                          {"ndcg_at_10", n.mean},
+                          {"mrr", r.mean},
+                          {"latency_ms", {{"mean", l.mean}, {"median", l.median}, {"p95", l.p95}}}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+
+  if (*remove) {
+    Status deleted = engine->Delete(delete_id);
+    if (!deleted.ok()) return Fail(deleted);
+    std::cout << "deleted " << delete_id << "\n";
+    return 0;
+  }
+  return 0;
+}

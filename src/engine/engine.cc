@@ -1,0 +1,488 @@
+#include "engine/engine.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <shared_mutex>
+#include <sstream>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "analysis/analyzer.h"
+#include "common/text.h"
+#include "encode/audio_decoder.h"
+#include "encode/image_decoder.h"
+#include "encode/image_encoder.h"
+#include "encode/speech_model_builder.h"
+#include "index/filter_index.h"
+#include "index/inverted_index.h"
+#include "index/vector_index.h"
+#include "ingest/fashion_catalog_reader.h"
+#include "ingest/jsonl_reader.h"
+#include "personalize/profile_store.h"
+#include "rank/ranker.h"
+#include "retrieve/retriever.h"
+#include "store/kv_store.h"
+#include "store/product_store.h"
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Text fields of the inverted index, in the order Engine::Rep::FieldTerms fills them. Weights
+// were chosen by the first `tessera eval` runs on the fashion catalogue (docs/evaluation.md).
+std::vector<FieldSpec> TextFields() {
+  return {{"title", 1.0f}, {"brand", 0.7f}, {"category", 1.0f}, {"attributes", 0.6f}, {"description", 0.2f}};
+}
+
+// Products are ingested in batches of this many records: one store write and one index lock each.
+constexpr size_t kIngestBatch = 512;
+
+// Reads a product's first readable photo; std::nullopt when it has none.
+std::optional<std::string> ReadFirstPhoto(const Product& product) {
+  for (const std::string& path : product.image_paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) continue;
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    return bytes.str();
+  }
+  return std::nullopt;
+}
+
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+struct Engine::Rep {
+  EngineOptions options;
+  const Clock* clock = nullptr;
+
+  std::unique_ptr<KvStore> kv;
+  std::unique_ptr<ProductStore> products;
+  std::unique_ptr<EmbeddedProfileStore> profiles;
+  std::unique_ptr<Analyzer> analyzer;
+  ColourShapeEncoder image_encoder;
+  RetrievalScoreRanker ranker;
+  std::unique_ptr<PersonalReranker> reranker;
+
+  // Guards everything below. Searches take it shared; catalogue changes take it exclusive.
+  mutable std::shared_mutex index_mutex;
+  InvertedIndex text_index{TextFields()};
+  FilterIndex filters;
+  VectorIndex image_index{ColourShapeEncoder().dimension()};
+  Roaring live_docs;
+  std::vector<std::shared_ptr<const Product>> product_by_doc;
+  std::unordered_map<std::string, DocId> doc_by_id;
+
+  // The speech recognizer is swapped whole when the model is rebuilt.
+  mutable std::mutex speech_mutex;
+  std::shared_ptr<SpeechRecognizer> speech;
+
+  std::vector<std::vector<std::string>> FieldTerms(const Product& p) const {
+    std::string category;
+    for (const std::string& level : p.category_path) category += level + " ";
+    std::string attributes;
+    for (const char* key : {"colour", "gender", "usage", "season"}) attributes += p.Attribute(key) + " ";
+    return {analyzer->Terms(p.title), analyzer->Terms(p.brand), analyzer->Terms(category),
+            analyzer->Terms(attributes), analyzer->Terms(p.description)};
+  }
+
+  // Encodes the product's first photo; an empty vector when it has none or it fails to decode.
+  std::vector<float> EncodePhoto(const Product& p) const {
+    std::optional<std::string> bytes = ReadFirstPhoto(p);
+    if (!bytes) return {};
+    Result<DecodedImage> image = DecodeImage(*bytes);
+    if (!image.ok()) {
+      spdlog::warn("product {}: photo not indexed: {}", p.id, image.status().ToString());
+      return {};
+    }
+    return image_encoder.Encode(*image);
+  }
+
+  // Precondition: index_mutex held exclusively.
+  void RemoveLocked(const std::string& id) {
+    auto it = doc_by_id.find(id);
+    if (it == doc_by_id.end()) return;
+    const DocId doc = it->second;
+    text_index.Remove(doc);
+    filters.Remove(doc);
+    image_index.Remove(doc);
+    live_docs.remove(doc);
+    product_by_doc[doc].reset();
+    doc_by_id.erase(it);
+  }
+
+  // Precondition: index_mutex held exclusively. Replaces any earlier version of the product.
+  void IndexLocked(std::shared_ptr<const Product> product, const std::vector<std::vector<std::string>>& terms,
+                   const std::vector<float>& photo_vector) {
+    RemoveLocked(product->id);
+    const auto doc = static_cast<DocId>(product_by_doc.size());
+    text_index.Add(doc, terms);
+    for (const std::string& level : product->category_path) filters.Add(doc, "category", level);
+    filters.Add(doc, "gender", product->Attribute("gender"));
+    filters.Add(doc, "colour", product->Attribute("colour"));
+    filters.Add(doc, "article_type", product->Attribute("article_type"));
+    filters.SetPrice(doc, product->price);
+    if (!photo_vector.empty()) {
+      Status added = image_index.Add(doc, photo_vector);
+      if (!added.ok()) spdlog::error("product {}: photo vector not indexed: {}", product->id, added.ToString());
+    }
+    live_docs.add(doc);
+    doc_by_id[product->id] = doc;
+    product_by_doc.push_back(std::move(product));
+  }
+
+  // Stores, encodes and indexes a batch of records in file order.
+  Status ApplyBatch(std::vector<CatalogRecord>* batch) {
+    // Encoding and analysis run outside the lock so searches continue meanwhile.
+    struct Prepared {
+      std::shared_ptr<const Product> product;
+      std::vector<std::vector<std::string>> terms;
+      std::vector<float> vector;
+    };
+    std::vector<Prepared> prepared;
+    WriteBatch writes;
+    for (CatalogRecord& record : *batch) {
+      if (record.op == CatalogRecord::Op::kDelete) {
+        writes.Delete(Family::kProducts, record.product.id);
+        prepared.push_back({std::make_shared<const Product>(std::move(record.product)), {}, {}});
+        continue;
+      }
+      auto product = std::make_shared<const Product>(std::move(record.product));
+      std::vector<float> vector = EncodePhoto(*product);
+      writes.Put(Family::kProducts, product->id, EncodeProductRecord(*product));
+      if (!vector.empty()) {
+        std::string value(1, kProductRecordVersion);
+        value.append(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float));
+        writes.Put(Family::kVectors, product->id + "/" + image_encoder.name(), value);
+      } else {
+        writes.Delete(Family::kVectors, product->id + "/" + image_encoder.name());
+      }
+      prepared.push_back({product, FieldTerms(*product), std::move(vector)});
+    }
+    // Synced, so an acknowledged catalogue change survives a crash.
+    TESSERA_RETURN_IF_ERROR(kv->Write(&writes, /*sync=*/true));
+
+    std::unique_lock lock(index_mutex);
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      if ((*batch)[i].op == CatalogRecord::Op::kDelete) {
+        RemoveLocked(prepared[i].product->id);
+      } else {
+        IndexLocked(prepared[i].product, prepared[i].terms, prepared[i].vector);
+      }
+    }
+    batch->clear();
+    return Status::Ok();
+  }
+
+  Result<IngestReport> Ingest(const std::function<Result<IngestReport>(const RecordSink&)>& read) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<CatalogRecord> batch;
+    Result<IngestReport> report = read([&](CatalogRecord&& record) -> Status {
+      batch.push_back(std::move(record));
+      if (batch.size() >= kIngestBatch) return ApplyBatch(&batch);
+      return Status::Ok();
+    });
+    if (!report.ok()) return report;
+    TESSERA_RETURN_IF_ERROR(ApplyBatch(&batch));
+    spdlog::info("ingest: {} accepted, {} deleted, {} rejected in {:.1f} s; {} products, {} photo vectors",
+                 report->accepted, report->deleted, report->rejected, MillisecondsSince(start) / 1000.0,
+                 live_docs.cardinality(), image_index.size());
+    return report;
+  }
+
+  Status LoadFromStore() {
+    std::unordered_map<std::string, std::vector<float>> vectors;
+    TESSERA_RETURN_IF_ERROR(products->ForEachVector(image_encoder.name(), [&](const std::string& id, std::vector<float>&& v) {
+      vectors[id] = std::move(v);
+    }));
+    std::unique_lock lock(index_mutex);
+    return products->ForEach([&](Product&& product) {
+      auto shared = std::make_shared<const Product>(std::move(product));
+      auto vector = vectors.find(shared->id);
+      IndexLocked(shared, FieldTerms(*shared), vector == vectors.end() ? std::vector<float>() : vector->second);
+    });
+  }
+
+  std::string SpeechDir() const { return (fs::path(options.data_dir) / "speech").string(); }
+
+  Status LoadSpeech(const std::string& dictionary, const std::string& language_model) {
+    SpeechRecognizerOptions speech_options;
+    speech_options.acoustic_model_dir = (fs::path(options.sphinx_model_dir) / "en-us").string();
+    speech_options.dictionary_path = dictionary;
+    speech_options.language_model_path = language_model;
+    Result<std::unique_ptr<SpeechRecognizer>> recognizer = SpeechRecognizer::Open(speech_options);
+    if (!recognizer.ok()) return recognizer.status();
+    std::lock_guard lock(speech_mutex);
+    speech = std::shared_ptr<SpeechRecognizer>(std::move(recognizer).value());
+    return Status::Ok();
+  }
+
+  SearchResponse Respond(const SearchRequest& request, const CandidateSet& set, std::vector<RankedItem> items,
+                         const std::optional<UserProfile>& profile) const {
+    SearchResponse response;
+    response.query = request.text;
+    response.total = set.total;
+    response.page = request.page;
+    response.per_page = request.per_page;
+    response.personalized = profile.has_value();
+
+    const double strength = profile ? reranker->StrengthFactor(*profile, clock->NowMillis(), options.profile) : 0;
+    const size_t begin = std::min(items.size(), (request.page - 1) * request.per_page);
+    const size_t end = std::min(items.size(), begin + request.per_page);
+    for (size_t i = begin; i < end; ++i) {
+      const RankedItem& item = items[i];
+      SearchHit hit;
+      hit.product = *product_by_doc[item.candidate.doc];
+      hit.score = item.score;
+      hit.relevance = item.relevance;
+      hit.personal_boost = item.personal_boost;
+      hit.text_score = item.candidate.text_score;
+      hit.image_similarity = item.candidate.image_similarity;
+      if (request.explain && profile) {
+        BoostExplanation explanation;
+        reranker->Boost(hit.product, *profile, strength, &explanation);
+        hit.boost_by_facet = std::move(explanation.by_facet);
+      }
+      response.hits.push_back(std::move(hit));
+    }
+    response.facets["gender"] = filters.Facet("gender", set.matched);
+    response.facets["colour"] = filters.Facet("colour", set.matched);
+    response.facets["category"] = filters.Facet("article_type", set.matched);
+    return response;
+  }
+};
+
+Engine::Engine(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const Clock* clock) {
+  const auto start = std::chrono::steady_clock::now();
+  auto rep = std::make_unique<Rep>();
+  rep->options = options;
+  rep->clock = clock;
+
+  Result<std::unique_ptr<KvStore>> kv = KvStore::Open((fs::path(options.data_dir) / "store").string());
+  if (!kv.ok()) return kv.status();
+  rep->kv = std::move(kv).value();
+  rep->products = std::make_unique<ProductStore>(rep->kv.get());
+  rep->profiles = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile);
+  rep->reranker = std::make_unique<PersonalReranker>(options.personalization);
+
+  Result<std::unique_ptr<Analyzer>> analyzer = Analyzer::Create();
+  if (!analyzer.ok()) return analyzer.status();
+  rep->analyzer = std::move(analyzer).value();
+
+  TESSERA_RETURN_IF_ERROR(rep->LoadFromStore());
+
+  const fs::path speech_dir = rep->SpeechDir();
+  if (fs::exists(speech_dir / "catalog.dic") && fs::exists(speech_dir / "catalog.lm")) {
+    Status loaded = rep->LoadSpeech((speech_dir / "catalog.dic").string(), (speech_dir / "catalog.lm").string());
+    if (!loaded.ok()) spdlog::warn("speech model in {} not loaded: {}", speech_dir.string(), loaded.ToString());
+  }
+  spdlog::info("engine opened {}: {} products, {} photo vectors, {} terms in {:.0f} ms", options.data_dir,
+               rep->live_docs.cardinality(), rep->image_index.size(), rep->text_index.term_count(),
+               MillisecondsSince(start));
+  return std::unique_ptr<Engine>(new Engine(std::move(rep)));
+}
+
+Result<IngestReport> Engine::IngestFashionCatalog(const std::string& dir) {
+  return rep_->Ingest([&](const RecordSink& sink) { return ReadFashionCatalog(dir, sink); });
+}
+
+Result<IngestReport> Engine::IngestJsonl(std::istream& in, const std::string& base_dir) {
+  return rep_->Ingest([&](const RecordSink& sink) { return ReadJsonlCatalog(in, base_dir, sink); });
+}
+
+Status Engine::Upsert(const Product& product) {
+  TESSERA_RETURN_IF_ERROR(ValidateProduct(product));
+  std::vector<CatalogRecord> batch;
+  batch.push_back({CatalogRecord::Op::kUpsert, product, 0});
+  // NOTE: the speech model is not rebuilt here, so words new to the catalogue are not heard
+  // until the next ingest.
+  return rep_->ApplyBatch(&batch);
+}
+
+Status Engine::Delete(const std::string& id) {
+  {
+    std::shared_lock lock(rep_->index_mutex);
+    if (!rep_->doc_by_id.count(id)) return Status::NotFound("product '" + Excerpt(id) + "' not found");
+  }
+  TESSERA_RETURN_IF_ERROR(rep_->products->Delete(id, /*sync=*/true));
+  std::unique_lock lock(rep_->index_mutex);
+  rep_->RemoveLocked(id);
+  return Status::Ok();
+}
+
+Result<Product> Engine::GetProduct(const std::string& id) const {
+  std::shared_lock lock(rep_->index_mutex);
+  auto it = rep_->doc_by_id.find(id);
+  if (it == rep_->doc_by_id.end()) return Status::NotFound("product '" + Excerpt(id) + "' not found");
+  return *rep_->product_by_doc[it->second];
+}
+
+std::vector<Product> Engine::AllProducts() const {
+  std::shared_lock lock(rep_->index_mutex);
+  std::vector<Product> products;
+  products.reserve(rep_->doc_by_id.size());
+  for (const auto& product : rep_->product_by_doc) {
+    if (product) products.push_back(*product);
+  }
+  return products;
+}
+
+Status Engine::RebuildSpeechModel() {
+  const auto start = std::chrono::steady_clock::now();
+  // Sentences: every title, plus the attribute phrases shoppers say ("navy blue men shirts").
+  std::vector<std::string> sentences;
+  std::set<std::string> phrases;
+  {
+    std::shared_lock lock(rep_->index_mutex);
+    for (const auto& product : rep_->product_by_doc) {
+      if (!product) continue;
+      sentences.push_back(product->title);
+      const std::string& type = product->Attribute("article_type");
+      const std::string& colour = product->Attribute("colour");
+      const std::string& gender = product->Attribute("gender");
+      if (type.empty()) continue;
+      phrases.insert(type);
+      if (!colour.empty()) phrases.insert(colour + " " + type);
+      if (!gender.empty()) phrases.insert(gender + " " + type);
+      if (!colour.empty() && !gender.empty()) phrases.insert(colour + " " + gender + " " + type);
+    }
+  }
+  sentences.insert(sentences.end(), phrases.begin(), phrases.end());
+  if (sentences.empty()) return Status::Unavailable("the catalogue is empty: ingest products before building speech");
+
+  const std::string cmudict = (fs::path(rep_->options.sphinx_model_dir) / "cmudict-en-us.dict").string();
+  Result<SpeechModelFiles> files = BuildSpeechModel(sentences, cmudict, rep_->SpeechDir());
+  if (!files.ok()) return files.status();
+  TESSERA_RETURN_IF_ERROR(rep_->LoadSpeech(files->dictionary_path, files->language_model_path));
+  spdlog::info("speech model built from {} sentences: {} words, {} without pronunciation, in {:.0f} ms",
+               sentences.size(), files->dictionary_words, files->words_without_pronunciation.size(),
+               MillisecondsSince(start));
+  return Status::Ok();
+}
+
+Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
+  const auto start = std::chrono::steady_clock::now();
+  TESSERA_RETURN_IF_ERROR(ValidateSearchRequest(request));
+  if (!request.user_id.empty()) TESSERA_RETURN_IF_ERROR(ValidateUserId(request.user_id));
+
+  std::optional<UserProfile> profile;
+  if (!request.user_id.empty()) {
+    Result<std::optional<UserProfile>> loaded = rep_->profiles->Get(request.user_id);
+    if (!loaded.ok()) return loaded.status();
+    profile = std::move(loaded).value();
+  }
+
+  std::shared_lock lock(rep_->index_mutex);
+  Retriever retriever(*rep_->analyzer, rep_->text_index, rep_->filters, rep_->image_index, rep_->live_docs);
+  const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
+  CandidateSet set = retriever.Retrieve(request, depth);
+
+  std::vector<RankedItem> items = ToRankedItems(set.candidates);
+  rep_->ranker.Rank(&items);
+  if (profile) {
+    // Personalization re-orders the top rerank_depth items; deeper pages keep the ranker's order.
+    const size_t head = std::min(items.size(), rep_->options.rerank_depth);
+    std::vector<RankedItem> top(items.begin(), items.begin() + head);
+    rep_->reranker->Rerank(&top, *profile, rep_->clock->NowMillis(), rep_->options.profile,
+                           [&](DocId doc) -> const Product& { return *rep_->product_by_doc[doc]; });
+    std::copy(top.begin(), top.end(), items.begin());
+  }
+  SearchResponse response = rep_->Respond(request, set, std::move(items), profile);
+  response.took_ms = MillisecondsSince(start);
+  return response;
+}
+
+Result<SearchResponse> Engine::SearchByImage(std::string_view image_bytes, SearchRequest request) const {
+  const auto start = std::chrono::steady_clock::now();
+  Result<DecodedImage> image = DecodeImage(image_bytes);
+  if (!image.ok()) return image.status();
+  request.image_vector = rep_->image_encoder.Encode(*image);
+  Result<SearchResponse> response = Search(request);
+  if (response.ok()) response->took_ms = MillisecondsSince(start);
+  return response;
+}
+
+Result<SearchResponse> Engine::SearchByVoice(std::string_view audio_bytes, SearchRequest request) const {
+  const auto start = std::chrono::steady_clock::now();
+  std::shared_ptr<SpeechRecognizer> speech;
+  {
+    std::lock_guard lock(rep_->speech_mutex);
+    speech = rep_->speech;
+  }
+  if (!speech) {
+    return Status::Unavailable("no speech model is loaded: run `tessera ingest` (it builds one) and restart");
+  }
+  Result<AudioClip> clip = DecodeAudio(audio_bytes);
+  if (!clip.ok()) return clip.status();
+  Result<Transcript> transcript = speech->Transcribe(*clip);
+  if (!transcript.ok()) return transcript.status();
+
+  SearchResponse response;
+  if (transcript->text.empty()) {
+    // Nothing recognized: answer with an empty result rather than an invented query.
+    response.page = request.page;
+    response.per_page = request.per_page;
+  } else {
+    request.text = transcript->text;
+    Result<SearchResponse> searched = Search(request);
+    if (!searched.ok()) return searched.status();
+    response = std::move(searched).value();
+  }
+  response.transcript = *transcript;
+  response.took_ms = MillisecondsSince(start);
+  return response;
+}
+
+Status Engine::RecordEvent(const Event& event) {
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(event.user_id));
+  Result<Product> product = GetProduct(event.product_id);
+  if (!product.ok()) {
+    return Status::NotFound("product '" + Excerpt(event.product_id) +
+                            "' not found: send events only for products in the catalogue");
+  }
+  return rep_->profiles->Record(event, *product);
+}
+
+Result<std::optional<UserProfile>> Engine::Profile(const std::string& user_id) const {
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(user_id));
+  return rep_->profiles->Get(user_id);
+}
+
+Result<std::vector<Event>> Engine::UserEvents(const std::string& user_id) const {
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(user_id));
+  return rep_->profiles->Events(user_id);
+}
+
+Result<size_t> Engine::EraseUser(const std::string& user_id) {
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(user_id));
+  Result<size_t> erased = rep_->profiles->Erase(user_id);
+  if (erased.ok()) spdlog::info("erased user data: {} events", *erased);
+  return erased;
+}
+
+EngineStats Engine::Stats() const {
+  EngineStats stats;
+  {
+    std::shared_lock lock(rep_->index_mutex);
+    stats.products = rep_->live_docs.cardinality();
+    stats.photo_vectors = rep_->image_index.size();
+    stats.terms = rep_->text_index.term_count();
+  }
+  std::lock_guard lock(rep_->speech_mutex);
+  stats.speech_ready = rep_->speech != nullptr;
+  return stats;
+}
+
+const Clock& Engine::clock() const { return *rep_->clock; }
+
+}  // namespace tessera

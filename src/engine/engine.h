@@ -1,0 +1,105 @@
+// Engine: the whole pipeline behind one object (ingest -> analysis/encode -> index -> retrieve
+// -> rank -> personalize). The HTTP server and the command line both drive it; it knows nothing
+// of HTTP.
+#pragma once
+
+#include <istream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "encode/speech_recognizer.h"
+#include "ingest/catalog_record.h"
+#include "personalize/personal_reranker.h"
+#include "personalize/profile.h"
+#include "retrieve/search_request.h"
+
+namespace tessera {
+
+struct EngineOptions {
+  std::string data_dir = "var";  // holds store/ and speech/
+  // How many retrieved candidates are ranked and personalized per query.
+  size_t rerank_depth = 200;
+  ProfileOptions profile;
+  PersonalizationOptions personalization;
+  // Folder with PocketSphinx's en-us acoustic model and cmudict-en-us.dict.
+  std::string sphinx_model_dir = TESSERA_SPHINX_MODEL_DIR;
+};
+
+struct SearchHit {
+  Product product;
+  float score = 0;           // final: relevance + personal_boost
+  float relevance = 0;       // the ranker's score in [0, 1]
+  float personal_boost = 0;
+  float text_score = 0;      // BM25 sum
+  float image_similarity = 0;
+  std::map<std::string, double> boost_by_facet;  // filled when the request asks to explain
+};
+
+struct SearchResponse {
+  std::string query;
+  uint64_t total = 0;
+  size_t page = 1;
+  size_t per_page = 24;
+  double took_ms = 0;
+  bool personalized = false;
+  std::vector<SearchHit> hits;
+  std::map<std::string, std::map<std::string, uint64_t>> facets;  // field -> value -> count
+  std::optional<Transcript> transcript;  // voice queries only
+};
+
+struct EngineStats {
+  size_t products = 0;
+  size_t photo_vectors = 0;
+  size_t terms = 0;
+  bool speech_ready = false;
+};
+
+// Thread safety: every public method may be called concurrently. Searches share a read lock on
+// the indexes; catalogue changes take the write lock.
+class Engine {
+ public:
+  // Opens (or creates) the store in options.data_dir and rebuilds the in-memory indexes from it,
+  // so a restart serves without re-ingesting. `clock` is not owned and must outlive the engine.
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options, const Clock* clock);
+  ~Engine();
+
+  // Catalogue. Readers report rejected records; accepted ones are stored, encoded and indexed.
+  Result<IngestReport> IngestFashionCatalog(const std::string& dir);
+  Result<IngestReport> IngestJsonl(std::istream& in, const std::string& base_dir);
+  Status Upsert(const Product& product);
+  // Returns kNotFound when no product has `id`.
+  Status Delete(const std::string& id);
+  Result<Product> GetProduct(const std::string& id) const;
+  // Every live product, in ingest order; a copy, for evaluation and export.
+  std::vector<Product> AllProducts() const;
+
+  // Builds the speech recognizer's dictionary and language model from the catalogue's text and
+  // loads it. Called after ingest; Open loads an existing model.
+  Status RebuildSpeechModel();
+
+  // Search by text (and filters), by photo bytes, or by voice recording bytes.
+  Result<SearchResponse> Search(const SearchRequest& request) const;
+  Result<SearchResponse> SearchByImage(std::string_view image_bytes, SearchRequest request) const;
+  Result<SearchResponse> SearchByVoice(std::string_view audio_bytes, SearchRequest request) const;
+
+  // Events and profiles. RecordEvent rejects products that do not exist.
+  Status RecordEvent(const Event& event);
+  Result<std::optional<UserProfile>> Profile(const std::string& user_id) const;
+  Result<std::vector<Event>> UserEvents(const std::string& user_id) const;
+  // Removes everything held about the user; returns the number of events removed.
+  Result<size_t> EraseUser(const std::string& user_id);
+
+  EngineStats Stats() const;
+  const Clock& clock() const;
+
+ private:
+  struct Rep;
+  explicit Engine(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace tessera

@@ -1,0 +1,378 @@
+#include "serve/http_server.h"
+
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/text.h"
+#include "ingest/jsonl_reader.h"
+
+namespace tessera {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void SendError(httplib::Response& res, const Status& status) {
+  SendJson(res, HttpStatusFor(status.code()),
+           {{"error", {{"code", StatusCodeName(status.code())}, {"message", status.message()}}}});
+}
+
+Result<json> ParseBody(const httplib::Request& req) {
+  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return Status::InvalidArgument("the request body is not valid JSON: '" + Excerpt(req.body) + "'");
+  }
+  return body;
+}
+
+Result<size_t> ParseCount(const httplib::Request& req, const char* name, size_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  size_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(text) + "': send a positive whole number");
+  }
+  return value;
+}
+
+Result<std::optional<double>> ParsePrice(const httplib::Request& req, const char* name) {
+  if (!req.has_param(name) || req.get_param_value(name).empty()) return std::optional<double>();
+  const std::string text = req.get_param_value(name);
+  double value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(text) + "': send a number such as 499.5");
+  }
+  return std::optional<double>(value);
+}
+
+// Reads the query parameters every search route shares.
+Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
+  static const std::set<std::string> kKnown = {"q", "user", "category", "gender", "colour", "price_min",
+                                               "price_max", "page", "per_page", "explain"};
+  for (const auto& [name, value] : req.params) {
+    if (!kKnown.count(name)) {
+      return Status::InvalidArgument("unknown parameter '" + Excerpt(name) +
+                                     "': use q, user, category, gender, colour, price_min, price_max, page, "
+                                     "per_page, explain");
+    }
+  }
+  SearchRequest request;
+  request.text = req.get_param_value("q");
+  request.user_id = req.get_param_value("user");
+  request.filters.category = req.get_param_value("category");
+  request.filters.gender = req.get_param_value("gender");
+  request.filters.colour = req.get_param_value("colour");
+  Result<std::optional<double>> price_min = ParsePrice(req, "price_min");
+  if (!price_min.ok()) return price_min.status();
+  request.filters.price_min = *price_min;
+  Result<std::optional<double>> price_max = ParsePrice(req, "price_max");
+  if (!price_max.ok()) return price_max.status();
+  request.filters.price_max = *price_max;
+  Result<size_t> page = ParseCount(req, "page", 1);
+  if (!page.ok()) return page.status();
+  request.page = *page;
+  Result<size_t> per_page = ParseCount(req, "per_page", 24);
+  if (!per_page.ok()) return per_page.status();
+  request.per_page = *per_page;
+  const std::string explain = req.get_param_value("explain");
+  request.explain = explain == "true" || explain == "1";
+  return request;
+}
+
+json ProductJson(const Product& product) {
+  json out = ProductToJson(product);
+  out.erase("images");  // server paths are not for clients
+  out["image_url"] = product.image_paths.empty() ? json(nullptr) : json("/api/products/" + product.id + "/image");
+  return out;
+}
+
+json SearchResponseJson(const SearchResponse& response, bool explain) {
+  json results = json::array();
+  for (const SearchHit& hit : response.hits) {
+    json item = ProductJson(hit.product);
+    item["score"] = hit.score;
+    item["base_score"] = hit.relevance;
+    item["personal_boost"] = hit.personal_boost;
+    if (explain) {
+      item["explain"] = {{"text_bm25", hit.text_score},
+                         {"image_similarity", hit.image_similarity},
+                         {"relevance", hit.relevance},
+                         {"personal_boost_by_facet", hit.boost_by_facet}};
+    }
+    results.push_back(std::move(item));
+  }
+  json out = {{"query", response.query},     {"total", response.total},
+              {"page", response.page},       {"per_page", response.per_page},
+              {"took_ms", response.took_ms}, {"personalized", response.personalized},
+              {"results", results},          {"facets", response.facets}};
+  if (response.transcript) {
+    out["transcript"] = {{"text", response.transcript->text},
+                         {"confidence", response.transcript->confidence},
+                         {"silent", response.transcript->silent}};
+  }
+  return out;
+}
+
+std::optional<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+std::string ContentTypeFor(const fs::path& path) {
+  const std::string ext = LowerAscii(path.extension().string());
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".png") return "image/png";
+  if (ext == ".svg") return "image/svg+xml";
+  return "image/jpeg";
+}
+
+}  // namespace
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kUnsupported: return 415;
+    case StatusCode::kTooLarge: return 413;
+    case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kIoError:
+    case StatusCode::kCorruption:
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+struct HttpServer::Rep {
+  Engine* engine;
+  HttpServerOptions options;
+  httplib::Server server;
+
+  void RegisterRoutes();
+  void HandleSearch(const httplib::Request& req, httplib::Response& res, const char* kind);
+};
+
+HttpServer::HttpServer(Engine* engine, HttpServerOptions options) : rep_(std::make_unique<Rep>()) {
+  rep_->engine = engine;
+  rep_->options = std::move(options);
+  rep_->RegisterRoutes();
+}
+
+HttpServer::~HttpServer() = default;
+
+// Returns the uploaded file of a photo or voice search: the raw body, or the first file of a
+// multipart/form-data body. A form-urlencoded body (what `curl --data-binary` sends without a
+// Content-Type) is rejected, because its bytes would be parsed as parameters.
+Result<std::string> UploadedBytes(const httplib::Request& req, const char* media) {
+  if (req.is_multipart_form_data()) {
+    if (req.files.empty()) return Status::InvalidArgument(std::string("the form has no file: attach the ") + media);
+    return req.files.begin()->second.content;
+  }
+  if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
+    return Status::Unsupported(std::string("Content-Type is application/x-www-form-urlencoded: send the ") + media +
+                               " as the raw body with its own type (e.g. image/jpeg, audio/wav)");
+  }
+  return req.body;
+}
+
+void HttpServer::Rep::HandleSearch(const httplib::Request& req, httplib::Response& res, const char* kind) {
+  const std::string_view kind_view(kind);
+  Result<std::string> upload = std::string();
+  if (kind_view != "text") {
+    upload = UploadedBytes(req, kind_view == "image" ? "photo" : "recording");
+    if (!upload.ok()) return SendError(res, upload.status());
+  }
+  Result<SearchRequest> request = ParseSearchParams(req);
+  if (!request.ok()) return SendError(res, request.status());
+  Result<SearchResponse> response = kind_view == "text"    ? engine->Search(*request)
+                                    : kind_view == "image" ? engine->SearchByImage(*upload, *request)
+                                                           : engine->SearchByVoice(*upload, *request);
+  if (!response.ok()) return SendError(res, response.status());
+  SendJson(res, 200, SearchResponseJson(*response, request->explain));
+}
+
+void HttpServer::Rep::RegisterRoutes() {
+  server.set_payload_max_length(options.max_body_bytes);
+  server.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
+
+  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    if (res.status >= 500) spdlog::error("{} {} -> {}", req.method, req.path, res.status);
+  });
+  server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("{} {} failed: {}", req.method, req.path, what);
+    SendError(res, Status::Internal("the server failed on this request: " + what));
+  });
+
+  server.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) {
+    const EngineStats stats = engine->Stats();
+    SendJson(res, 200, {{"status", "ok"}, {"products", stats.products}, {"photo_vectors", stats.photo_vectors},
+                        {"speech_ready", stats.speech_ready}});
+  });
+
+  server.Get("/api/search", [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "text"); });
+  server.Post("/api/search/image", [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "image"); });
+  server.Post("/api/search/voice", [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "voice"); });
+
+  server.Get(R"(/api/products/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<Product> product = engine->GetProduct(req.matches[1]);
+    if (!product.ok()) return SendError(res, product.status());
+    SendJson(res, 200, ProductJson(*product));
+  });
+  server.Get(R"(/api/products/([^/]+)/image)", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<Product> product = engine->GetProduct(req.matches[1]);
+    if (!product.ok()) return SendError(res, product.status());
+    for (const std::string& path : product->image_paths) {
+      if (std::optional<std::string> bytes = ReadFile(path)) {
+        res.set_header("Cache-Control", "max-age=3600");
+        return res.set_content(*bytes, ContentTypeFor(path));
+      }
+    }
+    SendError(res, Status::NotFound("product '" + product->id + "' has no readable photo"));
+  });
+  server.Put(R"(/api/products/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<json> body = ParseBody(req);
+    if (!body.ok()) return SendError(res, body.status());
+    if (body->is_object() && !body->contains("id")) (*body)["id"] = req.matches[1].str();
+    // Uploaded products name photos by absolute path on the server; relative paths stay relative.
+    Result<Product> product = ProductFromJson(*body, "");
+    if (!product.ok()) return SendError(res, product.status());
+    if (product->id != req.matches[1].str()) {
+      return SendError(res, Status::InvalidArgument("field 'id' '" + Excerpt(product->id) +
+                                                    "' differs from the id in the path"));
+    }
+    Status stored = engine->Upsert(*product);
+    if (!stored.ok()) return SendError(res, stored);
+    SendJson(res, 200, ProductJson(*product));
+  });
+  server.Delete(R"(/api/products/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    Status deleted = engine->Delete(req.matches[1]);
+    if (!deleted.ok()) return SendError(res, deleted);
+    SendJson(res, 200, {{"deleted", req.matches[1].str()}});
+  });
+  // Bulk import: a JSONL body, one product (or {"op":"delete"}) per line; per-line errors.
+  server.Post("/api/products/import", [this](const httplib::Request& req, httplib::Response& res) {
+    std::istringstream in(req.body);
+    Result<IngestReport> report = engine->IngestJsonl(in, "");
+    if (!report.ok()) return SendError(res, report.status());
+    json rejections = json::array();
+    for (const RejectedRecord& r : report->rejections) {
+      rejections.push_back({{"line", r.line}, {"field", r.field}, {"reason", r.reason}});
+    }
+    SendJson(res, 200, {{"accepted", report->accepted}, {"deleted", report->deleted},
+                        {"rejected", report->rejected}, {"rejections", rejections}});
+  });
+
+  server.Post("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<json> body = ParseBody(req);
+    if (!body.ok()) return SendError(res, body.status());
+    // One event object, or {"events": [...]}; a batch stops at the first invalid event, and the
+    // ones before it stay recorded (the response says how many).
+    std::vector<json> items;
+    if (body->is_object() && body->contains("events")) {
+      if (!(*body)["events"].is_array()) return SendError(res, Status::InvalidArgument("field 'events' must be an array"));
+      for (const json& e : (*body)["events"]) items.push_back(e);
+    } else {
+      items.push_back(*body);
+    }
+    size_t accepted = 0;
+    for (const json& item : items) {
+      Result<Event> event = EventFromJson(item, engine->clock().NowMillis());
+      Status recorded = event.ok() ? engine->RecordEvent(*event) : event.status();
+      if (!recorded.ok()) {
+        return SendJson(res, HttpStatusFor(recorded.code()),
+                        {{"accepted", accepted},
+                         {"error", {{"code", StatusCodeName(recorded.code())},
+                                    {"message", "event " + std::to_string(accepted) + ": " + recorded.message()}}}});
+      }
+      ++accepted;
+    }
+    SendJson(res, 200, {{"accepted", accepted}});
+  });
+
+  server.Get(R"(/api/users/([^/]+)/profile)", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<std::optional<UserProfile>> profile = engine->Profile(req.matches[1]);
+    if (!profile.ok()) return SendError(res, profile.status());
+    json out = {{"user_id", req.matches[1].str()}, {"events", 0}, {"affinities", json::object()}};
+    if (profile->has_value()) {
+      out["events"] = (*profile)->event_count();
+      out["affinities"] = (*profile)->Shares();
+    }
+    SendJson(res, 200, out);
+  });
+  server.Get(R"(/api/users/([^/]+)/export)", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<std::vector<Event>> events = engine->UserEvents(req.matches[1]);
+    if (!events.ok()) return SendError(res, events.status());
+    Result<std::optional<UserProfile>> profile = engine->Profile(req.matches[1]);
+    if (!profile.ok()) return SendError(res, profile.status());
+    json list = json::array();
+    for (const Event& e : *events) list.push_back(EventToJson(e));
+    SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"events", list},
+                        {"profile", profile->has_value() ? (*profile)->ToJson() : json(nullptr)}});
+  });
+  server.Delete(R"(/api/users/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<size_t> erased = engine->EraseUser(req.matches[1]);
+    if (!erased.ok()) return SendError(res, erased.status());
+    SendJson(res, 200, {{"erased", true}, {"events_removed", *erased}});
+  });
+
+  if (!options.web_dir.empty()) {
+    const fs::path web(options.web_dir);
+    server.Get("/", [web](const httplib::Request&, httplib::Response& res) {
+      if (auto page = ReadFile(web / "index.html")) return res.set_content(*page, "text/html; charset=utf-8");
+      SendError(res, Status::NotFound("storefront page missing from " + web.string()));
+    });
+    server.Get(R"(/static/([A-Za-z0-9_.-]+))", [web](const httplib::Request& req, httplib::Response& res) {
+      const fs::path path = web / req.matches[1].str();
+      if (auto file = ReadFile(path)) return res.set_content(*file, ContentTypeFor(path));
+      SendError(res, Status::NotFound("no file '" + req.matches[1].str() + "' in the storefront"));
+    });
+  }
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty()) {
+      SendError(res, Status::NotFound("no route for " + req.method + " " + Excerpt(req.path) + ": see the API in README.md"));
+    } else if (res.status == 413) {
+      SendError(res, Status::TooLarge("the request body is above the server's limit: send a smaller file"));
+    }
+  });
+}
+
+Status HttpServer::Run() {
+  spdlog::info("serving on http://{}:{}/", rep_->options.host, rep_->options.port);
+  if (!rep_->server.listen(rep_->options.host, rep_->options.port)) {
+    return Status::IoError("cannot listen on " + rep_->options.host + ":" + std::to_string(rep_->options.port) +
+                           ": is another server using the port?");
+  }
+  spdlog::info("server stopped");
+  return Status::Ok();
+}
+
+void HttpServer::Stop() { rep_->server.stop(); }
+
+}  // namespace tessera

@@ -1,0 +1,40 @@
+// HttpServer: the JSON API and the storefront over HTTP (cpp-httplib). The only code that knows
+// about HTTP; it maps Status codes to HTTP status codes in one place (HttpStatusFor).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "engine/engine.h"
+
+namespace tessera {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string web_dir;                     // storefront files; "" serves the API only
+  size_t max_body_bytes = 25u << 20;       // largest accepted upload (photo or voice), bytes
+  int threads = 8;
+};
+
+// Maps a Status code to its HTTP status code.
+int HttpStatusFor(StatusCode code);
+
+class HttpServer {
+ public:
+  // Does not own `engine`, which must outlive the server.
+  HttpServer(Engine* engine, HttpServerOptions options);
+  ~HttpServer();
+
+  // Binds and serves until Stop is called from another thread or a signal handler.
+  // Returns kIoError when the address cannot be bound.
+  Status Run();
+  void Stop();
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace tessera
