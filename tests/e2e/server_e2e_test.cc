@@ -1,0 +1,366 @@
+// End to end: the real `tessera` binary ingests a slice of the real fashion catalogue, serves it
+// on loopback, and answers text, photo and voice queries; click events re-rank the clicking
+// shopper's next search and no one else's.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Rows of styles.csv in the slice: enough for every common article type and colour.
+constexpr size_t kSliceRows = 4000;
+
+fs::path DataDir() {
+  const char* env = std::getenv("TESSERA_DATA_DIR");
+  return fs::path(env != nullptr ? env : TESSERA_DATA_DIR);
+}
+
+int FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const int port = ntohs(address.sin_port);
+  close(fd);
+  return port;
+}
+
+int RunCommand(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// A server process on loopback, stopped with SIGTERM when destroyed.
+class ServerProcess {
+ public:
+  ServerProcess(const fs::path& data_dir, int port, const fs::path& log) : port_(port) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const std::string port_text = std::to_string(port);
+      freopen(log.c_str(), "a", stdout);
+      freopen(log.c_str(), "a", stderr);
+      execl(TESSERA_BINARY, TESSERA_BINARY, "--data-dir", data_dir.c_str(), "serve", "--host", "127.0.0.1", "--port",
+            port_text.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~ServerProcess() { Stop(); }
+
+  // Waits until /api/health answers; at most 60 s.
+  bool WaitReady() const {
+    httplib::Client client("127.0.0.1", port_);
+    for (int attempt = 0; attempt < 600; ++attempt) {
+      if (auto res = client.Get("/api/health"); res && res->status == 200) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  // Sends SIGTERM and returns the exit code (graceful shutdown returns 0).
+  int Stop() {
+    if (pid_ <= 0) return exit_code_;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return exit_code_;
+  }
+
+ private:
+  int port_;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+class ServerEndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const fs::path fashion = DataDir() / "fashion";
+    if (!fs::exists(fashion / "styles.csv")) GTEST_SKIP() << "fashion catalogue not found at " << fashion;
+    root_ = fs::temp_directory_path() / ("tessera-e2e-" + std::to_string(getpid()));
+    fs::remove_all(root_);
+    const fs::path slice = root_ / "fashion-slice";
+    fs::create_directories(slice);
+
+    // The slice: the first rows of styles.csv, reading photos from the real folders.
+    std::ifstream in(fashion / "styles.csv");
+    std::ofstream out(slice / "styles.csv");
+    std::string line;
+    for (size_t row = 0; row <= kSliceRows && std::getline(in, line); ++row) out << line << "\n";
+    out.close();
+    fs::create_directory_symlink(fashion / "images", slice / "images");
+    fs::create_directory_symlink(fashion / "hires", slice / "hires");
+
+    data_dir_ = root_ / "var";
+    log_ = root_ / "server.log";
+    const std::string ingest = std::string(TESSERA_BINARY) + " --data-dir " + data_dir_.string() +
+                               " ingest --fashion " + slice.string() + " > " + (root_ / "ingest.log").string() + " 2>&1";
+    ingest_exit_code_ = RunCommand(ingest);
+    port_ = FreeLoopbackPort();
+    server_ = new ServerProcess(data_dir_, port_, log_);
+    ready_ = server_->WaitReady();
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    if (!root_.empty()) fs::remove_all(root_);
+  }
+
+  void SetUp() override {
+    ASSERT_EQ(ingest_exit_code_, 0) << ReadFile(root_ / "ingest.log");
+    ASSERT_TRUE(ready_) << ReadFile(log_);
+  }
+
+  static json Get(const std::string& path, int expected_status = 200) {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(30, 0);
+    auto res = client.Get(path);
+    EXPECT_TRUE(res) << "GET " << path << " failed";
+    if (!res) return json();
+    EXPECT_EQ(res->status, expected_status) << path << ": " << res->body;
+    return json::parse(res->body, nullptr, false);
+  }
+
+  static json Post(const std::string& path, const std::string& body, const std::string& type,
+                   int expected_status = 200) {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(60, 0);
+    auto res = client.Post(path, body, type);
+    EXPECT_TRUE(res) << "POST " << path << " failed";
+    if (!res) return json();
+    EXPECT_EQ(res->status, expected_status) << path << ": " << res->body;
+    return json::parse(res->body, nullptr, false);
+  }
+
+  static std::vector<std::string> Ids(const json& response) {
+    std::vector<std::string> ids;
+    for (const json& r : response["results"]) ids.push_back(r["id"].get<std::string>());
+    return ids;
+  }
+
+  static inline fs::path root_, data_dir_, log_;
+  static inline int port_ = 0;
+  static inline int ingest_exit_code_ = -1;
+  static inline bool ready_ = false;
+  static inline ServerProcess* server_ = nullptr;
+};
+
+TEST_F(ServerEndToEnd, IngestAcceptsEverySliceRow) {
+  const std::string log = ReadFile(root_ / "ingest.log");
+  EXPECT_NE(log.find("accepted " + std::to_string(kSliceRows) + ", deleted 0, rejected 0"), std::string::npos) << log;
+  const json health = Get("/api/health");
+  EXPECT_EQ(health["products"].get<size_t>(), kSliceRows);
+  EXPECT_GT(health["photo_vectors"].get<size_t>(), 0u);
+  EXPECT_TRUE(health["speech_ready"].get<bool>());
+}
+
+TEST_F(ServerEndToEnd, TextQueryFindsMatchingProducts) {
+  const json response = Get("/api/search?q=navy%20blue%20men%20shirts&per_page=10");
+  ASSERT_FALSE(response["results"].empty());
+  const json& top = response["results"][0];
+  EXPECT_EQ(top["attributes"]["article_type"], "Shirts") << top.dump();
+  EXPECT_EQ(top["attributes"]["colour"], "Navy Blue") << top.dump();
+  EXPECT_EQ(top["attributes"]["gender"], "Men") << top.dump();
+  EXPECT_GT(response["total"].get<uint64_t>(), 10u);
+  EXPECT_TRUE(response["facets"]["colour"].contains("Navy Blue"));
+}
+
+TEST_F(ServerEndToEnd, FiltersAndPagingApply) {
+  const json page1 = Get("/api/search?q=shoes&gender=women&per_page=5&page=1");
+  const json page2 = Get("/api/search?q=shoes&gender=women&per_page=5&page=2");
+  ASSERT_EQ(page1["results"].size(), 5u);
+  ASSERT_EQ(page2["results"].size(), 5u);
+  for (const json& r : page1["results"]) EXPECT_EQ(r["attributes"]["gender"], "Women");
+  const std::vector<std::string> first_ids = Ids(page1);
+  const std::set<std::string> first(first_ids.begin(), first_ids.end());
+  for (const std::string& id : Ids(page2)) EXPECT_FALSE(first.count(id)) << id << " on both pages";
+  EXPECT_EQ(page1["total"], page2["total"]);
+}
+
+TEST_F(ServerEndToEnd, PhotoQueryReturnsThePhotographedProductFirst) {
+  // A product of the slice that has a photo: take the first one the catalogue lists.
+  const json browse = Get("/api/search?q=shirt&per_page=50");
+  std::string id;
+  for (const json& r : browse["results"]) {
+    if (!r["image_url"].is_null()) {
+      id = r["id"];
+      break;
+    }
+  }
+  ASSERT_FALSE(id.empty());
+  const std::string photo = ReadFile(DataDir() / "fashion" / "images" / (id + ".jpg"));
+  ASSERT_FALSE(photo.empty());
+  const json response = Post("/api/search/image?per_page=5", photo, "image/jpeg");
+  ASSERT_FALSE(response["results"].empty());
+  EXPECT_EQ(response["results"][0]["id"], id);
+}
+
+TEST_F(ServerEndToEnd, VoiceQueryIsTranscribedAndSearched) {
+  if (RunCommand("command -v espeak-ng > /dev/null") != 0) GTEST_SKIP() << "espeak-ng is not installed";
+  // Voice: espeak-ng's en-us voice at 140 words per minute.
+  const fs::path wav = root_ / "voice.wav";
+  ASSERT_EQ(RunCommand("espeak-ng -v en-us -s 140 -w " + wav.string() + " 'blue shirt'"), 0);
+  const json response = Post("/api/search/voice?per_page=10", ReadFile(wav), "audio/wav");
+  ASSERT_TRUE(response.contains("transcript")) << response.dump();
+  EXPECT_EQ(response["transcript"]["text"], "blue shirt");
+  ASSERT_FALSE(response["results"].empty());
+  EXPECT_EQ(response["results"][0]["attributes"]["article_type"], "Shirts");
+}
+
+TEST_F(ServerEndToEnd, ClicksReRankOnlyTheClickingShopper) {
+  const std::string query = "/api/search?q=casual%20shoes&per_page=10";
+  const json before_a = Get(query + "&user=shopper-a");
+  const json before_b = Get(query + "&user=shopper-b");
+  ASSERT_EQ(Ids(before_a), Ids(before_b));
+
+  // Pick a colour that is rare in the unpersonalized top 10 but present deeper down, and click
+  // three products of that colour.
+  const json deep = Get("/api/search?q=casual%20shoes&per_page=100");
+  std::map<std::string, int> colours_in_top;
+  for (const json& r : before_a["results"]) ++colours_in_top[r["attributes"].value("colour", "")];
+  std::map<std::string, std::vector<std::string>> deeper_by_colour;
+  for (size_t i = 10; i < deep["results"].size(); ++i) {
+    const json& r = deep["results"][i];
+    if (r["attributes"]["article_type"] != "Casual Shoes") continue;
+    deeper_by_colour[r["attributes"].value("colour", "")].push_back(r["id"]);
+  }
+  std::string target;
+  for (const auto& [colour, ids] : deeper_by_colour) {
+    if (!colour.empty() && ids.size() >= 3 && colours_in_top[colour] <= 1) target = colour;
+  }
+  ASSERT_FALSE(target.empty()) << "no colour to click in the slice";
+  for (size_t i = 0; i < 3; ++i) {
+    const json event = {{"user_id", "shopper-a"}, {"type", "click"}, {"product_id", deeper_by_colour[target][i]}};
+    const json ack = Post("/api/events", event.dump(), "application/json");
+    EXPECT_EQ(ack["accepted"], 1);
+  }
+
+  // The very next query of shopper-a moves toward the clicked colour; shopper-b's does not move.
+  const json after_a = Get(query + "&user=shopper-a");
+  const json after_b = Get(query + "&user=shopper-b");
+  auto count_target = [&](const json& response) {
+    int count = 0;
+    for (const json& r : response["results"]) count += r["attributes"].value("colour", "") == target;
+    return count;
+  };
+  EXPECT_GT(count_target(after_a), count_target(before_a)) << "colour " << target;
+  EXPECT_TRUE(after_a["personalized"].get<bool>());
+  EXPECT_EQ(Ids(after_b), Ids(before_b));
+
+  const json profile = Get("/api/users/shopper-a/profile");
+  EXPECT_EQ(profile["events"], 3);
+  EXPECT_GT(profile["affinities"]["colour"][target].get<double>(), 0.5);
+}
+
+TEST_F(ServerEndToEnd, ErasedShopperLosesPersonalization) {
+  const json event = {{"user_id", "shopper-erase"}, {"type", "purchase"}, {"product_id", Ids(Get("/api/search?q=watch"))[0]}};
+  Post("/api/events", event.dump(), "application/json");
+  EXPECT_EQ(Get("/api/users/shopper-erase/profile")["events"], 1);
+
+  httplib::Client client("127.0.0.1", port_);
+  auto res = client.Delete("/api/users/shopper-erase");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(Get("/api/users/shopper-erase/profile")["events"], 0);
+  EXPECT_TRUE(Get("/api/users/shopper-erase/export")["events"].empty());
+  EXPECT_FALSE(Get("/api/search?q=watch&user=shopper-erase")["personalized"].get<bool>());
+}
+
+TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {
+  const json malformed = Post("/api/events", "{not json", "application/json", 400);
+  EXPECT_EQ(malformed["error"]["code"], "invalid_argument");
+
+  const json unknown_product = Post("/api/events", R"({"user_id":"u","type":"click","product_id":"no-such-id"})",
+                                    "application/json", 404);
+  EXPECT_NE(unknown_product["error"]["message"].get<std::string>().find("no-such-id"), std::string::npos);
+
+  const json unknown_type = Post("/api/events", R"({"user_id":"u","type":"like","product_id":"1"})",
+                                 "application/json", 400);
+  EXPECT_NE(unknown_type["error"]["message"].get<std::string>().find("like"), std::string::npos);
+
+  const json broken_photo = Post("/api/search/image", "definitely not a photo", "image/jpeg", 415);
+  EXPECT_EQ(broken_photo["error"]["code"], "unsupported");
+
+  const json broken_audio = Post("/api/search/voice", "definitely not audio", "audio/wav", 415);
+  EXPECT_EQ(broken_audio["error"]["code"], "unsupported");
+
+  const json bad_price = Get("/api/search?q=shirt&price_min=NaN", 400);
+  EXPECT_NE(bad_price["error"]["message"].get<std::string>().find("price_min"), std::string::npos);
+
+  const json unknown_parameter = Get("/api/search?q=shirt&colur=red", 400);
+  EXPECT_NE(unknown_parameter["error"]["message"].get<std::string>().find("colur"), std::string::npos);
+
+  const json huge_query = Get("/api/search?q=" + std::string(5000, 'a'), 400);
+  EXPECT_EQ(huge_query["error"]["code"], "invalid_argument");
+}
+
+TEST_F(ServerEndToEnd, UpsertAndDeleteAreLiveAndSurviveRestart) {
+  const json product = {{"id", "e2e-1"},
+                        {"title", "Zanzibar Unicorn Scarf"},
+                        {"brand", "Zanzibar"},
+                        {"price", 12.5},
+                        {"currency", "EUR"},
+                        {"attributes", {{"colour", "Purple"}, {"article_type", "Scarves"}}}};
+  httplib::Client client("127.0.0.1", port_);
+  auto put = client.Put("/api/products/e2e-1", product.dump(), "application/json");
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->status, 200) << put->body;
+  EXPECT_EQ(Ids(Get("/api/search?q=zanzibar%20unicorn")), std::vector<std::string>{"e2e-1"});
+
+  auto put2 = client.Put("/api/products/e2e-2", json{{"title", "Zanzibar Unicorn Mittens"}}.dump(), "application/json");
+  ASSERT_TRUE(put2);
+  auto removed = client.Delete("/api/products/e2e-2");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->status, 200);
+  Get("/api/products/e2e-2", 404);
+
+  // Restart: the store is reloaded without re-ingesting, and the acknowledged events remain.
+  const size_t products_before = Get("/api/health")["products"];
+  const json event = {{"user_id", "shopper-restart"}, {"type", "click"}, {"product_id", "e2e-1"}};
+  Post("/api/events", event.dump(), "application/json");
+  EXPECT_EQ(server_->Stop(), 0) << "graceful shutdown failed";
+  delete server_;
+  server_ = new ServerProcess(data_dir_, port_, log_);
+  ASSERT_TRUE(server_->WaitReady()) << ReadFile(log_);
+  EXPECT_EQ(Get("/api/health")["products"].get<size_t>(), products_before);
+  EXPECT_EQ(Ids(Get("/api/search?q=zanzibar%20unicorn")), std::vector<std::string>{"e2e-1"});
+  Get("/api/products/e2e-2", 404);
+  EXPECT_EQ(Get("/api/users/shopper-restart/profile")["events"], 1);
+}
+
+}  // namespace

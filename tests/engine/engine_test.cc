@@ -1,0 +1,130 @@
+// Engine: the pipeline in-process, on a JSONL catalogue and a real store in a temp folder.
+#include "engine/engine.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kCatalogue = R"({"id":"s1","title":"Roadster Men Navy Blue Shirt","brand":"Roadster","category_path":["Apparel","Topwear","Shirts"],"price":899,"currency":"INR","attributes":{"gender":"Men","colour":"Navy Blue","article_type":"Shirts"}}
+{"id":"s2","title":"Roadster Men White Shirt","brand":"Roadster","category_path":["Apparel","Topwear","Shirts"],"price":799,"currency":"INR","attributes":{"gender":"Men","colour":"White","article_type":"Shirts"}}
+{"id":"s3","title":"Nike Women Black Shoes","brand":"Nike","category_path":["Footwear","Shoes","Sports Shoes"],"price":2999,"currency":"INR","attributes":{"gender":"Women","colour":"Black","article_type":"Sports Shoes"}}
+{"id":"bad","title":"","price":-1}
+{"id":"s4","title":"耐克 男士 藏青色 衬衫","attributes":{"colour":"Navy Blue","article_type":"Shirts"}}
+)";
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("tessera-engine-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    Open();
+    std::istringstream in(kCatalogue);
+    Result<IngestReport> report = engine_->IngestJsonl(in, dir_.string());
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    report_ = *report;
+  }
+  void TearDown() override {
+    engine_.reset();
+    fs::remove_all(dir_);
+  }
+  void Open() {
+    engine_.reset();
+    EngineOptions options;
+    options.data_dir = dir_.string();
+    Result<std::unique_ptr<Engine>> engine = Engine::Open(options, &clock_);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(engine).value();
+  }
+  std::vector<std::string> SearchIds(SearchRequest request) {
+    Result<SearchResponse> response = engine_->Search(request);
+    EXPECT_TRUE(response.ok()) << response.status().ToString();
+    std::vector<std::string> ids;
+    if (response.ok()) {
+      for (const SearchHit& hit : response->hits) ids.push_back(hit.product.id);
+    }
+    return ids;
+  }
+
+  fs::path dir_;
+  ManualClock clock_{1'700'000'000'000};
+  std::unique_ptr<Engine> engine_;
+  IngestReport report_;
+};
+
+TEST_F(EngineTest, IngestReportsRejectedLineAndKeepsTheRest) {
+  EXPECT_EQ(report_.accepted, 4u);
+  EXPECT_EQ(report_.rejected, 1u);
+  ASSERT_EQ(report_.rejections.size(), 1u);
+  EXPECT_EQ(report_.rejections[0].line, 4u);
+}
+
+TEST_F(EngineTest, TextSearchRanksFullMatchFirst) {
+  SearchRequest request;
+  request.text = "navy blue shirt";
+  const std::vector<std::string> ids = SearchIds(request);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], "s1");
+}
+
+TEST_F(EngineTest, ChineseQueryFindsChineseTitle) {
+  SearchRequest request;
+  request.text = "衬衫";
+  EXPECT_EQ(SearchIds(request), std::vector<std::string>{"s4"});
+}
+
+TEST_F(EngineTest, PriceFilterExcludesUnpricedAndOutOfRange) {
+  SearchRequest request;
+  request.text = "shirt";
+  request.filters.price_max = 850;
+  EXPECT_EQ(SearchIds(request), std::vector<std::string>{"s2"});
+}
+
+TEST_F(EngineTest, DeletedProductNeverReturned) {
+  ASSERT_TRUE(engine_->Delete("s1").ok());
+  SearchRequest request;
+  request.text = "navy blue shirt";
+  for (const std::string& id : SearchIds(request)) EXPECT_NE(id, "s1");
+  EXPECT_EQ(engine_->GetProduct("s1").status().code(), StatusCode::kNotFound);
+  Open();
+  EXPECT_EQ(engine_->GetProduct("s1").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(engine_->GetProduct("s2").ok());
+}
+
+TEST_F(EngineTest, EventForUnknownProductRejected) {
+  Event event{"shopper", EventType::kClick, "missing", clock_.NowMillis(), ""};
+  const Status status = engine_->RecordEvent(event);
+  EXPECT_EQ(status.code(), StatusCode::kNotFound);
+  EXPECT_NE(status.message().find("missing"), std::string::npos);
+}
+
+TEST_F(EngineTest, ClickMovesSameRelevanceProductUp) {
+  SearchRequest request;
+  request.text = "roadster shirt";
+  request.user_id = "shopper";
+  const std::vector<std::string> before = SearchIds(request);
+  ASSERT_EQ(before.size(), 2u);
+  const std::string second = before[1];
+  ASSERT_TRUE(engine_->RecordEvent({"shopper", EventType::kClick, second, clock_.NowMillis(), ""}).ok());
+  EXPECT_EQ(SearchIds(request)[0], second);
+
+  request.user_id = "someone-else";
+  EXPECT_EQ(SearchIds(request), before);
+}
+
+TEST_F(EngineTest, VoiceSearchWithoutModelIsUnavailable) {
+  // The JSONL path does not build a speech model; RebuildSpeechModel does.
+  Result<SearchResponse> response = engine_->SearchByVoice("RIFF", SearchRequest());
+  EXPECT_EQ(response.status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tessera
