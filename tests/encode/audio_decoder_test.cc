@@ -1,0 +1,264 @@
+// Audio fixtures are made at test time: speech with espeak-ng (voice en-us, 140 words per minute,
+// which writes 22,050 Hz mono WAV), and conversions, tones, noise and silence with sox.
+
+#include "encode/audio_decoder.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool HasProgram(const std::string& name) {
+  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+double Rms(const std::vector<int16_t>& samples) {
+  double sum = 0;
+  for (const int16_t s : samples) sum += static_cast<double>(s) * s;
+  return samples.empty() ? 0 : std::sqrt(sum / static_cast<double>(samples.size()));
+}
+
+// Pearson correlation of the first min(a.size(), b.size()) samples.
+double Correlation(const std::vector<int16_t>& a, const std::vector<int16_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  double mean_a = 0;
+  double mean_b = 0;
+  for (size_t i = 0; i < n; ++i) {
+    mean_a += a[i];
+    mean_b += b[i];
+  }
+  mean_a /= static_cast<double>(n);
+  mean_b /= static_cast<double>(n);
+  double cov = 0;
+  double var_a = 0;
+  double var_b = 0;
+  for (size_t i = 0; i < n; ++i) {
+    cov += (a[i] - mean_a) * (b[i] - mean_b);
+    var_a += (a[i] - mean_a) * (a[i] - mean_a);
+    var_b += (b[i] - mean_b) * (b[i] - mean_b);
+  }
+  return cov / std::sqrt(var_a * var_b);
+}
+
+class AudioDecoderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HasProgram("sox") || !HasProgram("espeak-ng")) {
+      GTEST_SKIP() << "espeak-ng and sox are needed to make the test audio: apt-get install "
+                      "espeak-ng sox";
+    }
+    std::string pattern = (fs::temp_directory_path() / "tessera-audio-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Runs a shell command in the temporary folder and asserts that it succeeded.
+  void Run(const std::string& command) {
+    const std::string line = "cd '" + dir_.string() + "' && " + command + " 2>/dev/null";
+    ASSERT_EQ(std::system(line.c_str()), 0) << line;
+  }
+
+  // Speaks `text` into `name` (22,050 Hz mono WAV).
+  void Speak(const std::string& text, const std::string& name) {
+    Run("espeak-ng -v en-us -s 140 -w " + name + " '" + text + "'");
+  }
+
+  AudioClip DecodeFile(const std::string& name) {
+    Result<AudioClip> clip = DecodeAudio(ReadFile(dir_ / name));
+    EXPECT_TRUE(clip.ok()) << name << ": " << clip.status().ToString();
+    return clip.ok() ? std::move(clip).value() : AudioClip{};
+  }
+
+  fs::path dir_;
+};
+
+TEST(AudioDecoder, EmptyInputIsInvalidArgument) {
+  Result<AudioClip> clip = DecodeAudio("");
+  ASSERT_FALSE(clip.ok());
+  EXPECT_EQ(clip.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(clip.status().message().find("empty"), std::string::npos) << clip.status().message();
+}
+
+TEST(AudioDecoder, GarbageBytesAreUnsupported) {
+  std::mt19937 random(42);
+  std::string garbage(4096, '\0');
+  for (char& byte : garbage) byte = static_cast<char>(random() & 0xFF);
+
+  Result<AudioClip> clip = DecodeAudio(garbage);
+  ASSERT_FALSE(clip.ok());
+  EXPECT_EQ(clip.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(clip.status().message().find("not recognized"), std::string::npos)
+      << clip.status().message();
+}
+
+TEST(AudioDecoder, UploadOverByteLimitIsTooLarge) {
+  AudioLimits limits;
+  limits.max_bytes = 100;
+  Result<AudioClip> clip = DecodeAudio(std::string(1000, 'x'), limits);
+  ASSERT_FALSE(clip.ok());
+  EXPECT_EQ(clip.status().code(), StatusCode::kTooLarge);
+  EXPECT_NE(clip.status().message().find("limit of 100 bytes"), std::string::npos)
+      << clip.status().message();
+}
+
+TEST(AudioDecoder, EmptyClipIsSilent) { EXPECT_TRUE(IsSilent(AudioClip{})); }
+
+TEST_F(AudioDecoderTest, OverLongAudioIsTooLarge) {
+  Run("sox -n -r 16000 -c 1 long.wav trim 0 31");
+  Result<AudioClip> clip = DecodeAudio(ReadFile(dir_ / "long.wav"));
+  ASSERT_FALSE(clip.ok());
+  EXPECT_EQ(clip.status().code(), StatusCode::kTooLarge);
+  EXPECT_NE(clip.status().message().find("limit of 30.0 s"), std::string::npos)
+      << clip.status().message();
+}
+
+TEST_F(AudioDecoderTest, MaxSecondsLimitIsConfigurable) {
+  Run("sox -n -r 16000 -c 1 two.wav trim 0 2");
+  AudioLimits limits;
+  limits.max_seconds = 1.0;
+  Result<AudioClip> clip = DecodeAudio(ReadFile(dir_ / "two.wav"), limits);
+  ASSERT_FALSE(clip.ok());
+  EXPECT_EQ(clip.status().code(), StatusCode::kTooLarge);
+}
+
+TEST_F(AudioDecoderTest, WavWithoutSamplesIsInvalidArgument) {
+  Run("sox -n -r 16000 -c 1 empty.wav trim 0 0");
+  Result<AudioClip> clip = DecodeAudio(ReadFile(dir_ / "empty.wav"));
+  ASSERT_FALSE(clip.ok());
+  EXPECT_EQ(clip.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(clip.status().message().find("no samples"), std::string::npos)
+      << clip.status().message();
+}
+
+TEST_F(AudioDecoderTest, SampleRateBelow8kIsUnsupported) {
+  Run("sox -n -r 4000 -c 1 low.wav synth 0.5 sine 300");
+  Result<AudioClip> clip = DecodeAudio(ReadFile(dir_ / "low.wav"));
+  ASSERT_FALSE(clip.ok());
+  EXPECT_EQ(clip.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(clip.status().message().find("4000 Hz"), std::string::npos) << clip.status().message();
+}
+
+TEST_F(AudioDecoderTest, EspeakWavIsResampledTo16k) {
+  Speak("blue shirt", "speech.wav");
+  const AudioClip clip = DecodeFile("speech.wav");
+
+  EXPECT_EQ(clip.source_sample_rate, 22050);
+  EXPECT_EQ(clip.source_channels, 1);
+  EXPECT_EQ(clip.sample_rate, 16000);
+  // The duration survives resampling to within one 10 ms frame.
+  Run("soxi -D speech.wav > duration.txt");
+  const double expected_seconds = std::stod(ReadFile(dir_ / "duration.txt"));
+  EXPECT_NEAR(clip.duration_seconds, expected_seconds, 0.01);
+  EXPECT_NEAR(static_cast<double>(clip.samples.size()), expected_seconds * 16000, 160);
+}
+
+TEST_F(AudioDecoderTest, Stereo44kMatchesMonoSource) {
+  Speak("black watch", "speech.wav");
+  Run("sox speech.wav -r 44100 -c 2 stereo.wav");
+  const AudioClip mono = DecodeFile("speech.wav");
+  const AudioClip stereo = DecodeFile("stereo.wav");
+
+  EXPECT_EQ(stereo.source_sample_rate, 44100);
+  EXPECT_EQ(stereo.source_channels, 2);
+  EXPECT_EQ(stereo.sample_rate, 16000);
+  EXPECT_NEAR(stereo.duration_seconds, mono.duration_seconds, 0.01);
+  // Both channels carry the same signal, so the downmix equals it, and two resampling paths
+  // (22,050 -> 16,000 Hz, and 22,050 -> 44,100 -> 16,000 Hz) give nearly the same waveform.
+  EXPECT_GT(Correlation(mono.samples, stereo.samples), 0.95);
+  EXPECT_NEAR(Rms(stereo.samples), Rms(mono.samples), 0.05 * Rms(mono.samples));
+}
+
+TEST_F(AudioDecoderTest, DownmixAveragesChannels) {
+  Run("sox -n -r 44100 -c 2 both.wav synth 1 sine 440 vol 0.5");
+  Run("sox both.wav left.wav remix 1 0");
+  const AudioClip both = DecodeFile("both.wav");
+  const AudioClip left = DecodeFile("left.wav");
+
+  // A tone in one channel and silence in the other averages to half the amplitude.
+  EXPECT_NEAR(Rms(left.samples), 0.5 * Rms(both.samples), 0.02 * Rms(both.samples));
+  // A 440 Hz sine crosses zero 880 times a second; a wrong resampling ratio would shift that.
+  int crossings = 0;
+  for (size_t i = 1; i < both.samples.size(); ++i) {
+    if ((both.samples[i - 1] < 0) != (both.samples[i] < 0)) ++crossings;
+  }
+  EXPECT_NEAR(crossings / both.duration_seconds, 880, 10);
+}
+
+TEST_F(AudioDecoderTest, FlacDecodesToSameSamplesAsWav) {
+  Speak("women handbags", "speech.wav");
+  Run("sox speech.wav speech.flac");
+  const AudioClip wav = DecodeFile("speech.wav");
+  const AudioClip flac = DecodeFile("speech.flac");
+
+  ASSERT_EQ(flac.samples.size(), wav.samples.size());
+  EXPECT_EQ(flac.samples, wav.samples);  // FLAC is lossless
+}
+
+TEST_F(AudioDecoderTest, OggVorbisDecodes) {
+  Speak("red shirt", "speech.wav");
+  Run("sox speech.wav speech.ogg");
+  const AudioClip wav = DecodeFile("speech.wav");
+  const AudioClip ogg = DecodeFile("speech.ogg");
+
+  EXPECT_NEAR(ogg.duration_seconds, wav.duration_seconds, 0.05);
+  EXPECT_GT(Correlation(wav.samples, ogg.samples), 0.9);
+}
+
+TEST_F(AudioDecoderTest, GeneratedSilenceIsSilent) {
+  Run("sox -n -r 16000 -c 1 silence.wav trim 0 1.5");
+  const AudioClip clip = DecodeFile("silence.wav");
+  EXPECT_NEAR(clip.duration_seconds, 1.5, 0.001);
+  EXPECT_TRUE(IsSilent(clip));
+}
+
+TEST_F(AudioDecoderTest, FaintNoiseIsSilent) {
+  // -R fixes sox's random seed; volume 0.001 gives about -70 dBFS.
+  Run("sox -R -n -r 16000 -c 1 noise.wav synth 1.5 whitenoise vol 0.001");
+  EXPECT_TRUE(IsSilent(DecodeFile("noise.wav")));
+}
+
+TEST_F(AudioDecoderTest, SpeechIsNotSilent) {
+  Speak("blue shirt", "speech.wav");
+  EXPECT_FALSE(IsSilent(DecodeFile("speech.wav")));
+}
+
+TEST_F(AudioDecoderTest, ShortWordAfterLongSilenceIsNotSilent) {
+  Speak("shirt", "word.wav");
+  Run("sox word.wav padded.wav pad 10 0");
+  const AudioClip clip = DecodeFile("padded.wav");
+  EXPECT_GT(clip.duration_seconds, 10);
+  EXPECT_FALSE(IsSilent(clip));
+}
+
+TEST_F(AudioDecoderTest, DcOffsetAloneIsSilent) {
+  // A constant offset of 0.1 full scale is no sound; only the variation around it counts.
+  Run("sox -n -r 16000 -c 1 offset.wav synth 1 sine 0 dcshift 0.1");
+  const AudioClip clip = DecodeFile("offset.wav");
+  ASSERT_FALSE(clip.samples.empty());
+  EXPECT_GT(clip.samples[clip.samples.size() / 2], 3000);
+  EXPECT_TRUE(IsSilent(clip));
+}
+
+}  // namespace
+}  // namespace tessera
