@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine: install dependencies, build, ingest the fashion
+# catalogue (once; later runs reuse the store) and serve the API and storefront.
+#   TESSERA_DATA_DIR  folder holding fashion/ (default: ../shared/data beside the repository)
+#   TESSERA_VAR       store folder (default: var/)
+#   TESSERA_PORT      port on 127.0.0.1 (default: 8080)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data_dir="${TESSERA_DATA_DIR:-$PWD/../shared/data}"
+var_dir="${TESSERA_VAR:-var}"
+port="${TESSERA_PORT:-8080}"
+
+./scripts/setup.sh
+./scripts/build.sh
+tessera=build/src/cli/tessera
+
+if [ ! -f "$data_dir/fashion/styles.csv" ]; then
+  echo "demo: $data_dir/fashion/styles.csv not found; set TESSERA_DATA_DIR to the folder holding fashion/" >&2
+  exit 2
+fi
+if [ ! -f "$var_dir/.ingested" ]; then
+  "$tessera" --data-dir "$var_dir" ingest --fashion "$data_dir/fashion"
+  touch "$var_dir/.ingested"
+fi
+echo "demo: open http://127.0.0.1:$port/ (Ctrl-C stops the server)"
+exec "$tessera" --data-dir "$var_dir" serve --host 127.0.0.1 --port "$port"
