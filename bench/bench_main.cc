@@ -1,0 +1,211 @@
+// tessera_bench: named whole-query workloads on an ingested store, each measured beside a peer
+// in the same run where one exists.
+//
+//   tessera_bench --data-dir var relevance   # Tessera vs SQLite FTS5 on the derived judged queries
+//   tessera_bench --data-dir var photo       # photo queries: latency and self-retrieval
+//   tessera_bench --data-dir var voice       # espeak-ng queries: latency and transcript accuracy
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "eval/judgments.h"
+#include "eval/metrics.h"
+#include "sqlite_fts_peer.h"
+
+namespace {
+
+using namespace tessera;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+double Millis(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+json SummaryJson(const std::vector<double>& values) {
+  const MetricSummary s = Summarize(values);
+  return {{"mean", s.mean}, {"median", s.median}, {"p95", s.p95}, {"count", s.count}};
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+int RunRelevance(const Engine& engine, size_t query_count) {
+  const std::vector<Product> products = engine.AllProducts();
+  JudgmentOptions options;
+  options.max_queries = query_count;
+  const std::vector<JudgedQuery> queries = DeriveJudgedQueries(products, options);
+  Result<std::unique_ptr<SqliteFtsPeer>> peer = SqliteFtsPeer::Build(products);
+  if (!peer.ok()) {
+    std::cerr << peer.status().ToString() << "\n";
+    return 1;
+  }
+
+  struct System {
+    std::string name;
+    std::vector<double> ndcg, rr, latency;
+  };
+  std::vector<System> systems = {{"tessera", {}, {}, {}}, {"sqlite-fts5-and", {}, {}, {}}, {"sqlite-fts5-or", {}, {}, {}}};
+  // Three rounds, interleaving the systems query by query, so machine noise hits all alike;
+  // relevance comes from the first round, latency from all.
+  for (int round = 0; round < 3; ++round) {
+    for (const JudgedQuery& query : queries) {
+      for (System& system : systems) {
+        std::vector<std::string> ranked;
+        const auto start = std::chrono::steady_clock::now();
+        if (system.name == "tessera") {
+          SearchRequest request;
+          request.text = query.text;
+          request.per_page = 10;
+          Result<SearchResponse> response = engine.Search(request);
+          if (!response.ok()) return 1;
+          for (const SearchHit& hit : response->hits) ranked.push_back(hit.product.id);
+        } else {
+          Result<std::vector<std::string>> ids = (*peer)->Search(query.text, 10, system.name == "sqlite-fts5-and");
+          if (!ids.ok()) return 1;
+          ranked = std::move(ids).value();
+        }
+        system.latency.push_back(Millis(start));
+        if (round == 0) {
+          system.ndcg.push_back(NdcgAtK(ranked, query, 10));
+          system.rr.push_back(ReciprocalRank(ranked, query, query.max_grade));
+        }
+      }
+    }
+  }
+  json out = {{"workload", "relevance"}, {"queries", queries.size()}, {"products", products.size()}};
+  const double tessera_median = Summarize(systems[0].latency).median;
+  for (const System& system : systems) {
+    const MetricSummary latency = Summarize(system.latency);
+    out["systems"][system.name] = {{"ndcg_at_10", Summarize(system.ndcg).mean},
+                                   {"mrr", Summarize(system.rr).mean},
+                                   {"latency_ms", SummaryJson(system.latency)},
+                                   {"median_latency_vs_tessera", latency.median / tessera_median}};
+  }
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+int RunPhoto(const Engine& engine, const fs::path& image_dir, size_t query_count) {
+  std::vector<fs::path> photos;
+  for (const auto& entry : fs::directory_iterator(image_dir)) photos.push_back(entry.path());
+  std::sort(photos.begin(), photos.end());
+  std::mt19937_64 random(7);
+  std::shuffle(photos.begin(), photos.end(), random);
+  photos.resize(std::min(photos.size(), query_count));
+
+  std::vector<double> latency;
+  size_t self_top1 = 0, same_type_top10 = 0, judged = 0;
+  for (const fs::path& photo : photos) {
+    const std::string bytes = ReadFile(photo);
+    SearchRequest request;
+    request.per_page = 10;
+    const auto start = std::chrono::steady_clock::now();
+    Result<SearchResponse> response = engine.SearchByImage(bytes, request);
+    latency.push_back(Millis(start));
+    if (!response.ok() || response->hits.empty()) continue;
+    const std::string id = photo.stem().string();
+    self_top1 += response->hits[0].product.id == id;
+    Result<Product> query_product = engine.GetProduct(id);
+    if (!query_product.ok()) continue;
+    ++judged;
+    // Precision of article type among the other nine results.
+    size_t same = 0;
+    for (size_t i = 1; i < response->hits.size(); ++i) {
+      same += response->hits[i].product.Attribute("article_type") == query_product->Attribute("article_type");
+    }
+    same_type_top10 += same;
+  }
+  json out = {{"workload", "photo"},
+              {"queries", photos.size()},
+              {"latency_ms", SummaryJson(latency)},
+              {"self_retrieval_at_1", double(self_top1) / std::max<size_t>(1, photos.size())},
+              {"same_article_type_in_results_2_to_10", double(same_type_top10) / std::max<size_t>(1, judged * 9)}};
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+int RunVoice(const Engine& engine) {
+  // Spoken with espeak-ng's en-us+f2 voice at 150 words per minute.
+  const std::vector<std::string> phrases = {
+      "blue shirt",        "black watches",   "red t shirt",     "navy blue men shirts", "white sports shoes",
+      "women handbags",    "casual shoes",    "black jeans",     "green shirt",          "women heels",
+      "brown belts",       "grey track pants", "pink tops",      "men sunglasses",       "white shirt",
+      "blue jeans",        "black backpacks", "women watches",   "yellow t shirt",       "men formal shoes"};
+  const fs::path dir = fs::temp_directory_path() / "tessera-bench-voice";
+  fs::create_directories(dir);
+  std::vector<double> latency;
+  size_t exact = 0, words_total = 0, words_right = 0;
+  for (size_t i = 0; i < phrases.size(); ++i) {
+    const fs::path wav = dir / (std::to_string(i) + ".wav");
+    const std::string command = "espeak-ng -v en-us+f2 -s 150 -w " + wav.string() + " '" + phrases[i] + "'";
+    if (std::system(command.c_str()) != 0) {
+      std::cerr << "espeak-ng failed: install it with scripts/setup.sh\n";
+      return 1;
+    }
+    const std::string bytes = ReadFile(wav);
+    SearchRequest request;
+    request.per_page = 10;
+    const auto start = std::chrono::steady_clock::now();
+    Result<SearchResponse> response = engine.SearchByVoice(bytes, request);
+    latency.push_back(Millis(start));
+    if (!response.ok() || !response->transcript) continue;
+    exact += response->transcript->text == phrases[i];
+    std::istringstream expected(phrases[i]);
+    std::string word;
+    const std::string heard = " " + response->transcript->text + " ";
+    while (expected >> word) {
+      ++words_total;
+      words_right += heard.find(" " + word + " ") != std::string::npos;
+    }
+  }
+  fs::remove_all(dir);
+  json out = {{"workload", "voice"},
+              {"queries", phrases.size()},
+              {"latency_ms", SummaryJson(latency)},
+              {"exact_transcripts", double(exact) / phrases.size()},
+              {"words_recognized", double(words_right) / std::max<size_t>(1, words_total)}};
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tessera benchmark workloads"};
+  std::string data_dir = "var";
+  std::string image_dir = "../shared/data/fashion/images";
+  size_t queries = 200;
+  app.add_option("--data-dir", data_dir, "Ingested store to open")->capture_default_str();
+  app.add_option("--images", image_dir, "Folder of catalogue photos for the photo workload")->capture_default_str();
+  app.add_option("--queries", queries, "Queries per workload")->capture_default_str();
+  std::string workload;
+  app.add_option("workload", workload, "relevance, photo or voice")->required()->check(CLI::IsMember({"relevance", "photo", "voice"}));
+  CLI11_PARSE(app, argc, argv);
+
+  SystemClock clock;
+  EngineOptions options;
+  options.data_dir = data_dir;
+  Result<std::unique_ptr<Engine>> engine = Engine::Open(options, &clock);
+  if (!engine.ok()) {
+    std::cerr << engine.status().ToString() << "\n";
+    return 1;
+  }
+  if (workload == "relevance") return RunRelevance(**engine, queries);
+  if (workload == "photo") return RunPhoto(**engine, image_dir, queries);
+  return RunVoice(**engine);
+}
