@@ -1312,6 +1312,13 @@ function start() {
   checkHealth();
   refreshProfile();
   dom.searchInput.focus();
+
+  // A link such as /?q=blue+shirt opens with that search, so searches can be shared.
+  const linkedQuery = new URLSearchParams(window.location.search).get('q');
+  if (linkedQuery) {
+    dom.searchInput.value = linkedQuery;
+    startTextSearch(linkedQuery);
+  }
 }
 
 start();

@@ -67,9 +67,13 @@ CandidateSet Retriever::Retrieve(const SearchRequest& request, size_t depth) con
   set.total = set.matched.cardinality();
   set.candidates.reserve(merged.size());
   for (auto& [doc, c] : merged) set.candidates.push_back(c);
-  std::sort(set.candidates.begin(), set.candidates.end(), [](const Candidate& a, const Candidate& b) {
+  // Equal scores are common (catalogues repeat titles), so ties go to products with a photo,
+  // which shoppers can judge at a glance, before falling back to DocId for a stable order.
+  std::sort(set.candidates.begin(), set.candidates.end(), [this](const Candidate& a, const Candidate& b) {
     if (a.retrieval_score != b.retrieval_score) return a.retrieval_score > b.retrieval_score;
     if (a.matched_terms != b.matched_terms) return a.matched_terms > b.matched_terms;
+    const bool a_photo = image_index_.Contains(a.doc), b_photo = image_index_.Contains(b.doc);
+    if (a_photo != b_photo) return a_photo;
     return a.doc < b.doc;
   });
   if (set.candidates.size() > depth) set.candidates.resize(depth);
