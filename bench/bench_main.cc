@@ -1,7 +1,7 @@
 // tessera_bench: named whole-query workloads on an ingested store, each measured beside a peer
 // in the same run where one exists.
 //
-//   tessera_bench --data-dir var relevance   # Tessera vs SQLite FTS5 on the derived judged queries
+//   tessera_bench --data-dir var relevance   # Tessera vs Xapian and SQLite FTS5 on judged queries
 //   tessera_bench --data-dir var photo       # photo queries: latency and self-retrieval
 //   tessera_bench --data-dir var voice       # espeak-ng queries: latency and transcript accuracy
 #include <algorithm>
@@ -10,17 +10,23 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/engine.h"
 #include "eval/judgments.h"
 #include "eval/metrics.h"
 #include "sqlite_fts_peer.h"
+#include "xapian_peer.h"
 
 namespace {
 
@@ -49,40 +55,56 @@ int RunRelevance(const Engine& engine, size_t query_count) {
   JudgmentOptions options;
   options.max_queries = query_count;
   const std::vector<JudgedQuery> queries = DeriveJudgedQueries(products, options);
-  Result<std::unique_ptr<SqliteFtsPeer>> peer = SqliteFtsPeer::Build(products);
-  if (!peer.ok()) {
-    std::cerr << peer.status().ToString() << "\n";
+  Result<std::unique_ptr<SqliteFtsPeer>> sqlite = SqliteFtsPeer::Build(products);
+  if (!sqlite.ok()) {
+    std::cerr << sqlite.status().ToString() << "\n";
+    return 1;
+  }
+  const fs::path xapian_dir = fs::temp_directory_path() / ("tessera-bench-xapian-" + std::to_string(getpid()));
+  Result<std::unique_ptr<XapianPeer>> xapian = XapianPeer::Build(products, xapian_dir.string());
+  if (!xapian.ok()) {
+    std::cerr << xapian.status().ToString() << "\n";
     return 1;
   }
 
+  using SearchFunction = std::function<Result<std::vector<std::string>>(const std::string&)>;
   struct System {
     std::string name;
+    SearchFunction search;
     std::vector<double> ndcg, rr, latency;
   };
-  std::vector<System> systems = {{"tessera", {}, {}, {}}, {"sqlite-fts5-and", {}, {}, {}}, {"sqlite-fts5-or", {}, {}, {}}};
+  auto tessera_search = [&](const std::string& text) -> Result<std::vector<std::string>> {
+    SearchRequest request;
+    request.text = text;
+    request.per_page = 10;
+    Result<SearchResponse> response = engine.Search(request);
+    if (!response.ok()) return response.status();
+    std::vector<std::string> ids;
+    for (const SearchHit& hit : response->hits) ids.push_back(hit.product.id);
+    return ids;
+  };
+  std::vector<System> systems;
+  systems.push_back({"tessera", tessera_search, {}, {}, {}});
+  systems.push_back({"xapian-or", [&](const std::string& q) { return (*xapian)->Search(q, 10, false); }, {}, {}, {}});
+  systems.push_back({"xapian-and", [&](const std::string& q) { return (*xapian)->Search(q, 10, true); }, {}, {}, {}});
+  systems.push_back({"sqlite-fts5-and", [&](const std::string& q) { return (*sqlite)->Search(q, 10, true); }, {}, {}, {}});
+  systems.push_back({"sqlite-fts5-or", [&](const std::string& q) { return (*sqlite)->Search(q, 10, false); }, {}, {}, {}});
+
   // Three rounds, interleaving the systems query by query, so machine noise hits all alike;
   // relevance comes from the first round, latency from all.
   for (int round = 0; round < 3; ++round) {
     for (const JudgedQuery& query : queries) {
       for (System& system : systems) {
-        std::vector<std::string> ranked;
         const auto start = std::chrono::steady_clock::now();
-        if (system.name == "tessera") {
-          SearchRequest request;
-          request.text = query.text;
-          request.per_page = 10;
-          Result<SearchResponse> response = engine.Search(request);
-          if (!response.ok()) return 1;
-          for (const SearchHit& hit : response->hits) ranked.push_back(hit.product.id);
-        } else {
-          Result<std::vector<std::string>> ids = (*peer)->Search(query.text, 10, system.name == "sqlite-fts5-and");
-          if (!ids.ok()) return 1;
-          ranked = std::move(ids).value();
-        }
+        Result<std::vector<std::string>> ranked = system.search(query.text);
         system.latency.push_back(Millis(start));
+        if (!ranked.ok()) {
+          std::cerr << system.name << ": " << ranked.status().ToString() << "\n";
+          return 1;
+        }
         if (round == 0) {
-          system.ndcg.push_back(NdcgAtK(ranked, query, 10));
-          system.rr.push_back(ReciprocalRank(ranked, query, query.max_grade));
+          system.ndcg.push_back(NdcgAtK(*ranked, query, 10));
+          system.rr.push_back(ReciprocalRank(*ranked, query, query.max_grade));
         }
       }
     }
@@ -196,6 +218,8 @@ int main(int argc, char** argv) {
   std::string workload;
   app.add_option("workload", workload, "relevance, photo or voice")->required()->check(CLI::IsMember({"relevance", "photo", "voice"}));
   CLI11_PARSE(app, argc, argv);
+  // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
 
   SystemClock clock;
   EngineOptions options;

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/engine.h"
@@ -114,6 +115,8 @@ int main(int argc, char** argv) {
   remove->add_option("id", delete_id, "Product id")->required();
 
   CLI11_PARSE(app, argc, argv);
+  // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
 
   tessera::SystemClock clock;
   int exit_code = 0;
