@@ -1,5 +1,7 @@
 #include "personalize/profile_store.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -7,11 +9,17 @@
 namespace tessera {
 namespace {
 
+// "<user>/<timestamp, 20 digits>/": the prefix of every key of the user's events at that time.
+std::string EventTimePrefix(const Event& event) {
+  char time[32];
+  std::snprintf(time, sizeof(time), "/%020lld/", static_cast<long long>(event.timestamp_ms));
+  return event.user_id + time;
+}
+
 std::string EventKey(const Event& event, uint64_t sequence) {
-  char suffix[64];
-  std::snprintf(suffix, sizeof(suffix), "/%020lld/%020llu", static_cast<long long>(event.timestamp_ms),
-                static_cast<unsigned long long>(sequence));
-  return event.user_id + suffix;
+  char suffix[32];
+  std::snprintf(suffix, sizeof(suffix), "%020llu", static_cast<unsigned long long>(sequence));
+  return EventTimePrefix(event) + suffix;
 }
 
 }  // namespace
@@ -35,8 +43,21 @@ Status EmbeddedProfileStore::Record(const Event& event, const Product& product) 
   UserProfile profile = loaded->value_or(UserProfile());
   profile.Apply(event, product, options_);
 
+  // sequence_ restarts at 0 when the store is reopened, so continue after the highest sequence
+  // already stored at this user and time. Reusing a stored key would overwrite that event.
+  const std::string time_prefix = EventTimePrefix(event);
+  uint64_t sequence = ++sequence_;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, time_prefix, [&](std::string_view key, std::string_view) {
+    const std::string_view digits = key.substr(time_prefix.size());
+    uint64_t stored = 0;
+    std::from_chars(digits.data(), digits.data() + digits.size(), stored);
+    sequence = std::max(sequence, stored + 1);
+    return true;
+  }));
+  sequence_ = sequence;
+
   WriteBatch batch;
-  batch.Put(Family::kEvents, EventKey(event, ++sequence_), EventToJson(event).dump());
+  batch.Put(Family::kEvents, EventKey(event, sequence), EventToJson(event).dump());
   batch.Put(Family::kProfiles, event.user_id, profile.ToJson().dump());
   // Synced: an acknowledged event survives a crash.
   TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
