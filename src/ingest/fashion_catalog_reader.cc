@@ -129,8 +129,10 @@ std::string HtmlToText(const std::string& html) {
       text += c;
     }
   }
+  // "&amp;" is decoded last, so the "&" it produces cannot start another entity. "&amp;lt;"
+  // becomes the text "&lt;".
   static const std::array<std::pair<std::string_view, std::string_view>, 6> kEntities = {{
-      {"&nbsp;", " "}, {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}}};
+      {"&nbsp;", " "}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}}};
   for (const auto& [entity, replacement] : kEntities) {
     for (size_t at = text.find(entity); at != std::string::npos; at = text.find(entity, at)) {
       text.replace(at, entity.size(), replacement);

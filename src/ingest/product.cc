@@ -28,11 +28,12 @@ bool IsCurrencyCode(const std::string& s) {
 
 Status CheckText(const char* field, const std::string& value, size_t max_bytes) {
   if (value.size() > max_bytes) {
-    return Status::InvalidArgument(std::string(field) + " is " + std::to_string(value.size()) +
+    return Status::InvalidArgument(std::string("field '") + field + "' is " + std::to_string(value.size()) +
                                    " bytes: shorten it to at most " + std::to_string(max_bytes));
   }
   if (!IsValidUtf8(value)) {
-    return Status::InvalidArgument(std::string(field) + " is not valid UTF-8: re-encode the text as UTF-8");
+    return Status::InvalidArgument(std::string("field '") + field +
+                                   "' is not valid UTF-8: re-encode the text as UTF-8");
   }
   return Status::Ok();
 }
@@ -118,8 +119,9 @@ Status ValidateProduct(const Product& p) {
     }
   }
   if (p.attributes.size() > kMaxAttributes) {
-    return Status::InvalidArgument("product '" + p.id + "' has " + std::to_string(p.attributes.size()) +
-                                   " attributes: at most " + std::to_string(kMaxAttributes) + " are allowed");
+    return Status::InvalidArgument("field 'attributes' of product '" + p.id + "' has " +
+                                   std::to_string(p.attributes.size()) + " entries: at most " +
+                                   std::to_string(kMaxAttributes) + " are allowed");
   }
   for (const auto& [key, value] : p.attributes) {
     if (key.empty()) return Status::InvalidArgument("field 'attributes' has an empty key");
@@ -127,8 +129,9 @@ Status ValidateProduct(const Product& p) {
     TESSERA_RETURN_IF_ERROR(CheckText("attributes", value, kMaxTitleBytes));
   }
   if (p.image_paths.size() > kMaxImages) {
-    return Status::InvalidArgument("product '" + p.id + "' has " + std::to_string(p.image_paths.size()) +
-                                   " images: at most " + std::to_string(kMaxImages) + " are allowed");
+    return Status::InvalidArgument("field 'images' of product '" + p.id + "' has " +
+                                   std::to_string(p.image_paths.size()) + " paths: at most " +
+                                   std::to_string(kMaxImages) + " are allowed");
   }
   return Status::Ok();
 }
