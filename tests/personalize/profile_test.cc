@@ -1,0 +1,546 @@
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "ingest/catalog_record.h"
+#include "personalize/event.h"
+#include "personalize/personal_reranker.h"
+#include "personalize/profile.h"
+#include "personalize/profile_store.h"
+#include "store/kv_store.h"
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int64_t kHourMs = 3600 * 1000;
+// 2024-06-01T00:00:00Z in Unix milliseconds.
+constexpr int64_t kNowMs = 1717200000000;
+
+Product MakeProduct(const std::string& id, const std::string& article_type, const std::string& colour,
+                    const std::string& gender = "Men", const std::string& brand = "Acme") {
+  Product p;
+  p.id = id;
+  p.title = brand + " " + gender + " " + colour + " " + article_type;
+  p.brand = brand;
+  p.attributes = {{"article_type", article_type}, {"colour", colour}, {"gender", gender}};
+  return p;
+}
+
+Event MakeEvent(const std::string& user, EventType type, const std::string& product_id, int64_t timestamp_ms) {
+  Event event;
+  event.user_id = user;
+  event.type = type;
+  event.product_id = product_id;
+  event.timestamp_ms = timestamp_ms;
+  return event;
+}
+
+json ValidEventJson() {
+  return {{"user_id", "shopper-1"}, {"type", "click"}, {"product_id", "15970"}, {"timestamp", kNowMs - 1000}};
+}
+
+// Returns the field named by the rejection of `object`, or "accepted".
+std::string RejectedField(const json& object) {
+  Result<Event> event = EventFromJson(object, kNowMs);
+  if (event.ok()) return "accepted";
+  EXPECT_EQ(event.status().code(), StatusCode::kInvalidArgument) << event.status().ToString();
+  return FieldNamedIn(event.status().message());
+}
+
+TEST(EventFromJson, ParsesValidEvent) {
+  json object = ValidEventJson();
+  object["session_id"] = "s-9";
+  Result<Event> event = EventFromJson(object, kNowMs);
+  ASSERT_TRUE(event.ok()) << event.status().ToString();
+  EXPECT_EQ(event->user_id, "shopper-1");
+  EXPECT_EQ(event->type, EventType::kClick);
+  EXPECT_EQ(event->product_id, "15970");
+  EXPECT_EQ(event->timestamp_ms, kNowMs - 1000);
+  EXPECT_EQ(event->session_id, "s-9");
+}
+
+TEST(EventFromJson, ParsesEveryType) {
+  const std::map<std::string, EventType> types = {{"view", EventType::kView},
+                                                  {"click", EventType::kClick},
+                                                  {"add_to_cart", EventType::kAddToCart},
+                                                  {"purchase", EventType::kPurchase}};
+  for (const auto& [name, type] : types) {
+    json object = ValidEventJson();
+    object["type"] = name;
+    Result<Event> event = EventFromJson(object, kNowMs);
+    ASSERT_TRUE(event.ok()) << name << ": " << event.status().ToString();
+    EXPECT_EQ(event->type, type) << name;
+    EXPECT_EQ(EventTypeName(type), name);
+  }
+}
+
+TEST(EventFromJson, MissingTimestampUsesNow) {
+  json object = ValidEventJson();
+  object.erase("timestamp");
+  Result<Event> event = EventFromJson(object, kNowMs);
+  ASSERT_TRUE(event.ok()) << event.status().ToString();
+  EXPECT_EQ(event->timestamp_ms, kNowMs);
+}
+
+TEST(EventFromJson, JsonRoundTrip) {
+  Result<Event> event = EventFromJson(ValidEventJson(), kNowMs);
+  ASSERT_TRUE(event.ok()) << event.status().ToString();
+  Result<Event> again = EventFromJson(EventToJson(*event), kNowMs);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->user_id, event->user_id);
+  EXPECT_EQ(again->type, event->type);
+  EXPECT_EQ(again->product_id, event->product_id);
+  EXPECT_EQ(again->timestamp_ms, event->timestamp_ms);
+}
+
+TEST(EventFromJson, RejectsUnknownType) {
+  json object = ValidEventJson();
+  object["type"] = "like";
+  EXPECT_EQ(RejectedField(object), "type");
+}
+
+TEST(EventFromJson, RejectsUnknownField) {
+  json object = ValidEventJson();
+  object["price"] = 10;
+  EXPECT_EQ(RejectedField(object), "price");
+}
+
+TEST(EventFromJson, RejectsMissingUserId) {
+  json object = ValidEventJson();
+  object.erase("user_id");
+  EXPECT_EQ(RejectedField(object), "user_id");
+  object["user_id"] = "";
+  EXPECT_EQ(RejectedField(object), "user_id");
+}
+
+TEST(EventFromJson, RejectsBadUserIdCharacters) {
+  for (const std::string user : {"a b", "a/b", "a,b", "caf\xC3\xA9"}) {
+    json object = ValidEventJson();
+    object["user_id"] = user;
+    EXPECT_EQ(RejectedField(object), "user_id") << user;
+  }
+}
+
+TEST(EventFromJson, AcceptsEmailLikeUserId) {
+  json object = ValidEventJson();
+  object["user_id"] = "a.b_c:d-e@f";
+  EXPECT_EQ(RejectedField(object), "accepted");
+}
+
+TEST(EventFromJson, RejectsOverlongUserId) {
+  json object = ValidEventJson();
+  object["user_id"] = std::string(128, 'u');
+  EXPECT_EQ(RejectedField(object), "accepted");
+  object["user_id"] = std::string(129, 'u');
+  EXPECT_EQ(RejectedField(object), "user_id");
+}
+
+TEST(EventFromJson, RejectsMissingProductId) {
+  json object = ValidEventJson();
+  object.erase("product_id");
+  EXPECT_EQ(RejectedField(object), "product_id");
+  object["product_id"] = "";
+  EXPECT_EQ(RejectedField(object), "product_id");
+}
+
+TEST(EventFromJson, RejectsTimestampInSeconds) {
+  json object = ValidEventJson();
+  object["timestamp"] = kNowMs / 1000;
+  EXPECT_EQ(RejectedField(object), "timestamp");
+}
+
+TEST(EventFromJson, RejectsTimestampFarInFuture) {
+  json object = ValidEventJson();
+  object["timestamp"] = kNowMs + kMaxEventClockSkewMs;
+  EXPECT_EQ(RejectedField(object), "accepted");
+  object["timestamp"] = kNowMs + kMaxEventClockSkewMs + 1;
+  EXPECT_EQ(RejectedField(object), "timestamp");
+}
+
+TEST(EventFromJson, RejectsWrongTypes) {
+  const struct {
+    const char* field;
+    json value;
+  } cases[] = {
+      {"user_id", 42},
+      {"type", 1},
+      {"product_id", 15970},
+      {"timestamp", "1717200000000"},
+      {"timestamp", 1717200000000.5},
+      {"session_id", json::array()},
+  };
+  for (const auto& c : cases) {
+    json object = ValidEventJson();
+    object[c.field] = c.value;
+    EXPECT_EQ(RejectedField(object), c.field) << c.value.dump();
+  }
+}
+
+TEST(EventFromJson, RejectsNonObject) {
+  EXPECT_EQ(RejectedField(json::array({"click"})), "record");
+}
+
+TEST(UserProfile, EventHalfLifeAgoCountsHalf) {
+  const ProfileOptions options;  // 72-hour half-life, click weight 2
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  profile.Apply(MakeEvent("u", EventType::kClick, "b", kNowMs + 72 * kHourMs), MakeProduct("b", "Shirts", "Blue"),
+                options);
+  // Red decayed to 2 * 0.5 = 1, Blue is 2: shares 1/3 and 2/3.
+  EXPECT_NEAR(profile.Share("colour", "Red"), 1.0 / 3.0, 1e-12);
+  EXPECT_NEAR(profile.Share("colour", "Blue"), 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(profile.Strength(kNowMs + 72 * kHourMs, options), 3.0, 1e-12);
+}
+
+TEST(UserProfile, OlderEventCountsWithItsAge) {
+  const ProfileOptions options;
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "b", kNowMs + 72 * kHourMs), MakeProduct("b", "Shirts", "Blue"),
+                options);
+  // Arrives late, but happened a half-life before the first.
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  EXPECT_NEAR(profile.Share("colour", "Red"), 1.0 / 3.0, 1e-12);
+  EXPECT_EQ(profile.updated_ms(), kNowMs + 72 * kHourMs);
+  EXPECT_EQ(profile.event_count(), 2u);
+}
+
+TEST(UserProfile, StrengthDecaysWithTime) {
+  const ProfileOptions options;
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kPurchase, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  EXPECT_NEAR(profile.Strength(kNowMs, options), 8.0, 1e-12);
+  EXPECT_NEAR(profile.Strength(kNowMs + 72 * kHourMs, options), 4.0, 1e-12);
+  EXPECT_NEAR(profile.Strength(kNowMs + 144 * kHourMs, options), 2.0, 1e-12);
+  // Reading before the last event does not amplify the profile.
+  EXPECT_NEAR(profile.Strength(kNowMs - kHourMs, options), 8.0, 1e-12);
+}
+
+TEST(UserProfile, ShareIndependentOfReadingTime) {
+  const ProfileOptions options;
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kView, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  profile.Apply(MakeEvent("u", EventType::kAddToCart, "b", kNowMs), MakeProduct("b", "Jeans", "Blue"), options);
+  // View weighs 1 and add-to-cart 4.
+  EXPECT_NEAR(profile.Share("colour", "Red"), 0.2, 1e-12);
+  EXPECT_NEAR(profile.Share("article_type", "Jeans"), 0.8, 1e-12);
+}
+
+TEST(UserProfile, ShareOfUnknownValueOrFacetIsZero) {
+  const ProfileOptions options;
+  UserProfile profile;
+  EXPECT_EQ(profile.Share("colour", "Red"), 0.0);
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  EXPECT_EQ(profile.Share("colour", "Green"), 0.0);
+  EXPECT_EQ(profile.Share("season", "Summer"), 0.0);
+}
+
+TEST(UserProfile, TracksBrandFromProductField) {
+  const ProfileOptions options;
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red", "Men", "Turtle"),
+                options);
+  EXPECT_EQ(profile.Share("brand", "Turtle"), 1.0);
+  EXPECT_EQ(profile.Share("gender", "Men"), 1.0);
+}
+
+TEST(UserProfile, JsonRoundTrip) {
+  const ProfileOptions options;
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  profile.Apply(MakeEvent("u", EventType::kView, "b", kNowMs + kHourMs), MakeProduct("b", "Jeans", "Blue"), options);
+  Result<UserProfile> again = UserProfile::FromJson(profile.ToJson());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->Shares(), profile.Shares());
+  EXPECT_EQ(again->event_count(), profile.event_count());
+  EXPECT_EQ(again->updated_ms(), profile.updated_ms());
+  EXPECT_EQ(again->Strength(kNowMs + 9 * kHourMs, options), profile.Strength(kNowMs + 9 * kHourMs, options));
+}
+
+TEST(UserProfile, MalformedJsonIsCorruption) {
+  Result<UserProfile> missing = UserProfile::FromJson(json{{"version", 1}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kCorruption);
+  Result<UserProfile> future = UserProfile::FromJson(json{{"version", 2}});
+  ASSERT_FALSE(future.ok());
+  EXPECT_EQ(future.status().code(), StatusCode::kCorruption);
+}
+
+TEST(DecayFactor, HalvesEveryHalfLife) {
+  EXPECT_DOUBLE_EQ(DecayFactor(0, 72.0), 1.0);
+  EXPECT_DOUBLE_EQ(DecayFactor(72 * kHourMs, 72.0), 0.5);
+  EXPECT_DOUBLE_EQ(DecayFactor(144 * kHourMs, 72.0), 0.25);
+  EXPECT_DOUBLE_EQ(DecayFactor(-kHourMs, 72.0), 1.0);
+}
+
+class ProfileStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "tessera-profiles-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    Open();
+  }
+
+  void TearDown() override {
+    profiles_.reset();
+    kv_.reset();
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Opens the KvStore and a new profile store on it, closing any open before.
+  void Open() {
+    profiles_.reset();
+    kv_.reset();
+    Result<std::unique_ptr<KvStore>> kv = KvStore::Open(dir_.string());
+    ASSERT_TRUE(kv.ok()) << kv.status().ToString();
+    kv_ = std::move(kv).value();
+    profiles_ = std::make_unique<EmbeddedProfileStore>(kv_.get(), options_);
+  }
+
+  void Record(const std::string& user, const std::string& product_id, int64_t timestamp_ms,
+              const std::string& colour = "Red") {
+    const Status status = profiles_->Record(MakeEvent(user, EventType::kClick, product_id, timestamp_ms),
+                                            MakeProduct(product_id, "Shirts", colour));
+    ASSERT_TRUE(status.ok()) << status.ToString();
+  }
+
+  std::optional<UserProfile> Get(const std::string& user) {
+    Result<std::optional<UserProfile>> profile = profiles_->Get(user);
+    EXPECT_TRUE(profile.ok()) << profile.status().ToString();
+    return profile.ok() ? *profile : std::nullopt;
+  }
+
+  std::vector<std::string> EventProducts(const std::string& user) {
+    Result<std::vector<Event>> events = profiles_->Events(user);
+    EXPECT_TRUE(events.ok()) << events.status().ToString();
+    std::vector<std::string> products;
+    if (events.ok()) {
+      for (const Event& event : *events) products.push_back(event.product_id);
+    }
+    return products;
+  }
+
+  fs::path dir_;
+  ProfileOptions options_;
+  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<EmbeddedProfileStore> profiles_;
+};
+
+TEST_F(ProfileStoreTest, UnknownUserHasNoProfile) {
+  EXPECT_FALSE(Get("nobody").has_value());
+  EXPECT_TRUE(EventProducts("nobody").empty());
+}
+
+TEST_F(ProfileStoreTest, RecordThenGetReflectsEvent) {
+  Record("u1", "p1", kNowMs, "Red");
+  const std::optional<UserProfile> profile = Get("u1");
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ(profile->event_count(), 1u);
+  EXPECT_EQ(profile->Share("colour", "Red"), 1.0);
+  EXPECT_NEAR(profile->Strength(kNowMs, options_), options_.click_weight, 1e-12);
+}
+
+TEST_F(ProfileStoreTest, ProfileAndEventsSurviveReopen) {
+  Record("u1", "p1", kNowMs, "Red");
+  Record("u1", "p2", kNowMs + kHourMs, "Blue");
+  Open();
+  const std::optional<UserProfile> profile = Get("u1");
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ(profile->event_count(), 2u);
+  EXPECT_NEAR(profile->Share("colour", "Red") + profile->Share("colour", "Blue"), 1.0, 1e-12);
+  EXPECT_GT(profile->Share("colour", "Blue"), profile->Share("colour", "Red"));
+  EXPECT_EQ(EventProducts("u1"), (std::vector<std::string>{"p1", "p2"}));
+}
+
+TEST_F(ProfileStoreTest, EventsReturnedOldestFirst) {
+  Record("u1", "late", kNowMs + 2 * kHourMs);
+  Record("u1", "early", kNowMs);
+  Record("u1", "middle", kNowMs + kHourMs);
+  EXPECT_EQ(EventProducts("u1"), (std::vector<std::string>{"early", "middle", "late"}));
+}
+
+TEST_F(ProfileStoreTest, SameTimestampEventsKeepRecordingOrder) {
+  Record("u1", "first", kNowMs);
+  Record("u1", "second", kNowMs);
+  Record("u1", "third", kNowMs);
+  EXPECT_EQ(EventProducts("u1"), (std::vector<std::string>{"first", "second", "third"}));
+}
+
+TEST_F(ProfileStoreTest, SameTimestampEventsKeptAcrossReopen) {
+  Record("u1", "before", kNowMs);
+  Open();
+  Record("u1", "after", kNowMs);
+  EXPECT_EQ(EventProducts("u1"), (std::vector<std::string>{"before", "after"}));
+  const std::optional<UserProfile> profile = Get("u1");
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ(profile->event_count(), 2u);
+}
+
+TEST_F(ProfileStoreTest, EventsKeepEveryField) {
+  Event event = MakeEvent("u1", EventType::kAddToCart, "p1", kNowMs);
+  event.session_id = "s-1";
+  ASSERT_TRUE(profiles_->Record(event, MakeProduct("p1", "Shirts", "Red")).ok());
+  Result<std::vector<Event>> events = profiles_->Events("u1");
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].user_id, "u1");
+  EXPECT_EQ((*events)[0].type, EventType::kAddToCart);
+  EXPECT_EQ((*events)[0].product_id, "p1");
+  EXPECT_EQ((*events)[0].timestamp_ms, kNowMs);
+  EXPECT_EQ((*events)[0].session_id, "s-1");
+}
+
+TEST_F(ProfileStoreTest, EventsOfOneUserOnly) {
+  Record("u1", "p1", kNowMs);
+  Record("u10", "p10", kNowMs);
+  EXPECT_EQ(EventProducts("u1"), (std::vector<std::string>{"p1"}));
+}
+
+TEST_F(ProfileStoreTest, EraseRemovesEventsAndProfile) {
+  Record("u1", "p1", kNowMs);
+  Record("u1", "p2", kNowMs + 1);
+  Record("u10", "p3", kNowMs);
+  Record("u2", "p4", kNowMs);
+
+  Result<size_t> removed = profiles_->Erase("u1");
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_FALSE(Get("u1").has_value());
+  EXPECT_TRUE(EventProducts("u1").empty());
+
+  EXPECT_TRUE(Get("u10").has_value());
+  EXPECT_EQ(EventProducts("u10"), (std::vector<std::string>{"p3"}));
+  EXPECT_TRUE(Get("u2").has_value());
+  EXPECT_EQ(EventProducts("u2"), (std::vector<std::string>{"p4"}));
+}
+
+TEST_F(ProfileStoreTest, EraseSurvivesReopen) {
+  Record("u1", "p1", kNowMs);
+  ASSERT_TRUE(profiles_->Erase("u1").ok());
+  Open();
+  EXPECT_FALSE(Get("u1").has_value());
+  EXPECT_TRUE(EventProducts("u1").empty());
+}
+
+TEST_F(ProfileStoreTest, RecordAfterEraseStartsFresh) {
+  Record("u1", "p1", kNowMs, "Red");
+  ASSERT_TRUE(profiles_->Erase("u1").ok());
+  Record("u1", "p2", kNowMs, "Blue");
+  const std::optional<UserProfile> profile = Get("u1");
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ(profile->event_count(), 1u);
+  EXPECT_EQ(profile->Share("colour", "Red"), 0.0);
+  EXPECT_EQ(profile->Share("colour", "Blue"), 1.0);
+}
+
+TEST_F(ProfileStoreTest, EraseUnknownUserRemovesNothing) {
+  Result<size_t> removed = profiles_->Erase("nobody");
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 0u);
+}
+
+// Two products of equal relevance, a blue pair of jeans and a red shirt.
+class PersonalRerankerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    products_ = {MakeProduct("jeans", "Jeans", "Blue"), MakeProduct("shirt", "Shirts", "Red")};
+  }
+
+  std::vector<RankedItem> EqualItems() const {
+    std::vector<RankedItem> items(2);
+    for (DocId doc = 0; doc < 2; ++doc) {
+      items[doc].candidate.doc = doc;
+      items[doc].relevance = 0.5f;
+      items[doc].score = 0.5f;
+    }
+    return items;
+  }
+
+  void Rerank(std::vector<RankedItem>* items, const UserProfile& profile) const {
+    reranker_.Rerank(items, profile, kNowMs, options_, [&](DocId doc) -> const Product& { return products_[doc]; });
+  }
+
+  std::vector<Product> products_;
+  ProfileOptions options_;
+  PersonalReranker reranker_{PersonalizationOptions{}};
+};
+
+TEST_F(PersonalRerankerTest, MatchingProductMovesUp) {
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "x", kNowMs), MakeProduct("x", "Shirts", "Red"), options_);
+  std::vector<RankedItem> items = EqualItems();
+  Rerank(&items, profile);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].candidate.doc, 1u);
+  EXPECT_GT(items[0].personal_boost, 0.0f);
+  EXPECT_FLOAT_EQ(items[0].score, items[0].relevance + items[0].personal_boost);
+}
+
+TEST_F(PersonalRerankerTest, EmptyProfileKeepsOrder) {
+  std::vector<RankedItem> items = EqualItems();
+  Rerank(&items, UserProfile());
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].candidate.doc, 0u);
+  EXPECT_EQ(items[1].candidate.doc, 1u);
+  EXPECT_EQ(items[0].personal_boost, 0.0f);
+  EXPECT_EQ(items[1].personal_boost, 0.0f);
+  EXPECT_EQ(items[0].score, 0.5f);
+}
+
+TEST_F(PersonalRerankerTest, EmptyProfileKeepsOrderOfManyTies) {
+  // Enough tied items that an unstable sort would reorder them.
+  std::vector<RankedItem> items(64);
+  for (size_t i = 0; i < items.size(); ++i) {
+    items[i].candidate.doc = static_cast<DocId>(i % 2);
+    items[i].candidate.matched_terms = static_cast<uint32_t>(i);
+    items[i].relevance = 0.5f;
+  }
+  Rerank(&items, UserProfile());
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(items[i].candidate.matched_terms, i) << "position " << i;
+  }
+}
+
+TEST_F(PersonalRerankerTest, BoostBoundedByMaxBoost) {
+  UserProfile profile;
+  // Many purchases of exactly this product: every facet share is 1, strength is large.
+  for (int i = 0; i < 50; ++i) {
+    profile.Apply(MakeEvent("u", EventType::kPurchase, "shirt", kNowMs), products_[1], options_);
+  }
+  const PersonalizationOptions defaults;
+  const double strength_factor = reranker_.StrengthFactor(profile, kNowMs, options_);
+  BoostExplanation explanation;
+  const double boost = reranker_.Boost(products_[1], profile, strength_factor, &explanation);
+  EXPECT_LE(boost, defaults.max_boost);
+  EXPECT_GT(boost, 0.9 * defaults.max_boost);
+  EXPECT_EQ(explanation.by_facet.size(), 4u);
+}
+
+TEST_F(PersonalRerankerTest, OneClickGivesHalfStrength) {
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "x", kNowMs), MakeProduct("x", "Shirts", "Red"), options_);
+  EXPECT_NEAR(reranker_.StrengthFactor(profile, kNowMs, options_), 0.5, 1e-12);
+}
+
+TEST_F(PersonalRerankerTest, MuchMoreRelevantProductStaysFirst) {
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "x", kNowMs), MakeProduct("x", "Shirts", "Red"), options_);
+  std::vector<RankedItem> items = EqualItems();
+  items[0].relevance = 1.0f;
+  items[1].relevance = 0.2f;
+  Rerank(&items, profile);
+  EXPECT_EQ(items[0].candidate.doc, 0u);
+}
+
+}  // namespace
+}  // namespace tessera
