@@ -1,8 +1,19 @@
 // Analyzer: turns product text and queries into index terms, the same way for both.
 //
-// Steps: NFKC normalization with Unicode case folding (so full-width letters and ligatures fold),
-// word breaking with ICU's word BreakIterator (dictionary segmentation for Chinese, Japanese and
-// Thai), and Snowball English stemming of Latin-letter words ("shirts" -> "shirt").
+// Steps, each the same for documents and queries:
+//  1. NFKC normalization with Unicode case folding (ICU NFKC_Casefold), so full-width letters and
+//     ligatures fold; then curly quotes, primes and Unicode dashes and minus map to ASCII ' " -.
+//  2. Word breaking with ICU's word BreakIterator (dictionary segmentation for Chinese and
+//     Japanese).
+//  3. Joining what shop text keeps whole: letter-digit chains joined by - / . become one code
+//     term without separators ("XYZ-123" -> "xyz123", its parts kept too); a number followed by
+//     a unit becomes one term ("25.4 mm" -> "25.4mm", `65"` and "65 inches" -> "65inch").
+//  4. Snowball English stemming of words made only of Latin letters ("shirts" -> "shirt").
+//
+// Chinese, Japanese and Korean words are tokens of kind kCjk. For the index, IndexTerms adds the
+// character bigrams and single characters of every run of such text, so a query word is found
+// inside a longer segmented word, and a two-character brand matches only text holding both
+// characters together (see CjkQueryTerms).
 #pragma once
 
 #include <cstdint>
@@ -15,34 +26,63 @@
 
 namespace tessera {
 
+enum class TokenKind {
+  kWord,    // letters; stemmed when made only of Latin letters
+  kNumber,  // digits, with an optional decimal part
+  kCode,    // model numbers, SKUs and sizes: letters and digits together, or a number and a unit
+  kCjk,     // a Chinese, Japanese or Korean word from dictionary segmentation
+};
+
 struct Token {
-  std::string term;       // normalized, folded and stemmed; UTF-8
-  uint32_t position = 0;  // 0-based word position in the analyzed text
+  std::string term;       // the index term: normalized, folded, stemmed where it applies; UTF-8
+  std::string surface;    // the folded text before stemming and joining, for synonyms and typos
+  uint32_t position = 0;  // 0-based token position in the analyzed text
+  TokenKind kind = TokenKind::kWord;
+  // For a kCode joined from parts ("xyz-123"): the parts' terms ("xyz", "123"), in order.
+  std::vector<std::string> parts;
+  // True when this token directly follows the previous CJK token with nothing between.
+  bool joins_previous_cjk = false;
 };
 
 struct AnalyzerOptions {
   bool stem_english = true;
 };
 
-// Thread safety: Analyze may be called concurrently; each call clones the ICU break iterator and
-// uses a per-thread Snowball stemmer.
+// Thread safety: every method may be called concurrently; each call clones the ICU break
+// iterator and uses a per-thread Snowball stemmer.
 class Analyzer {
  public:
   // Fails with kInternal when ICU's normalization or break data cannot be loaded.
   static Result<std::unique_ptr<Analyzer>> Create(const AnalyzerOptions& options = {});
   ~Analyzer();
 
-  // Returns the terms of `text`. Invalid UTF-8 sequences become U+FFFD and are dropped with the
+  // Returns the tokens of `text`. Invalid UTF-8 sequences become U+FFFD and are dropped with the
   // rest of the punctuation.
   std::vector<Token> Analyze(std::string_view text) const;
 
-  // Convenience: the terms only.
+  // The terms of Analyze, one per token.
   std::vector<std::string> Terms(std::string_view text) const;
+
+  // The terms to index for `text`: every token's term, the parts of joined codes (except
+  // single letters, so "t-shirt" is not found by "shirt"), and the bigrams and single
+  // characters of each run of CJK text.
+  std::vector<std::string> IndexTerms(std::string_view text) const;
+
+  // Stems one lower-case word as Analyze does; returns it unchanged when it is not made only of
+  // Latin letters or stemming is off.
+  std::string Stem(std::string_view word) const;
 
  private:
   struct Rep;
   explicit Analyzer(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };
+
+// The index terms a CJK query word must all match: its character bigrams, or the character
+// itself when it has one character.
+std::vector<std::string> CjkQueryTerms(const std::string& word);
+
+// True when the code point is a Han, Hiragana, Katakana or Hangul character.
+bool IsCjkCodePoint(uint32_t code_point);
 
 }  // namespace tessera

@@ -3,127 +3,320 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <limits>
 #include <unordered_set>
 
 namespace tessera {
+namespace {
 
-InvertedIndex::InvertedIndex(std::vector<FieldSpec> fields) {
-  for (FieldSpec& spec : fields) fields_.push_back(Field{std::move(spec), {}, {}, 0});
+const Roaring& EmptyBitmap() {
+  static const Roaring kEmpty;
+  return kEmpty;
 }
 
-size_t InvertedIndex::term_count() const {
-  size_t count = 0;
-  for (const Field& field : fields_) count += field.postings.size();
-  return count;
+bool PastDeadline(const LexicalQuery& query) {
+  return query.deadline != std::chrono::steady_clock::time_point::max() &&
+         std::chrono::steady_clock::now() > query.deadline;
 }
+
+// Calls `on_match(candidate_index, posting_index)` for every DocId in both ascending lists.
+// Gallops through the longer list when the other is much shorter.
+template <typename OnMatch>
+void Intersect(const std::vector<DocId>& candidates, const std::vector<DocId>& postings, OnMatch on_match) {
+  if (candidates.size() * 16 < postings.size()) {
+    auto from = postings.begin();
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      from = std::lower_bound(from, postings.end(), candidates[c]);
+      if (from == postings.end()) return;
+      if (*from == candidates[c]) on_match(c, static_cast<size_t>(from - postings.begin()));
+    }
+    return;
+  }
+  size_t c = 0, p = 0;
+  while (c < candidates.size() && p < postings.size()) {
+    if (candidates[c] < postings[p]) {
+      ++c;
+    } else if (postings[p] < candidates[c]) {
+      ++p;
+    } else {
+      on_match(c++, p++);
+    }
+  }
+}
+
+}  // namespace
+
+InvertedIndex::InvertedIndex(std::vector<FieldSpec> fields, float k1)
+    : fields_(std::move(fields)), k1_(k1), total_length_(fields_.size(), 0) {}
 
 void InvertedIndex::Add(DocId doc, const std::vector<std::vector<std::string>>& field_terms) {
   assert(field_terms.size() == fields_.size() && "one term list per field");
-  assert(!docs_.count(doc) && !removed_.contains(doc) && "a DocId is added once");
+  assert(!live_docs_.contains(doc) && "a DocId is added once");
   const size_t field_count = fields_.size();
-  if (length_by_doc_field_.size() < (size_t(doc) + 1) * field_count) {
-    length_by_doc_field_.resize((size_t(doc) + 1) * field_count * 3 / 2 + field_count, 0);
-  }
+  if (terms_by_doc_.size() <= doc) terms_by_doc_.resize(size_t(doc) + 1);
+  if (lengths_.size() < (size_t(doc) + 1) * field_count) lengths_.resize((size_t(doc) + 1) * field_count, 0);
 
-  DocTerms record;
+  // Field frequencies per distinct term, in first-seen order so the result is deterministic.
+  std::vector<uint32_t> ids;
+  std::unordered_map<uint32_t, std::vector<uint32_t>> frequencies;
   for (size_t f = 0; f < field_count; ++f) {
-    std::unordered_map<std::string, uint32_t> frequencies;
-    for (const std::string& term : field_terms[f]) ++frequencies[term];
-    std::vector<std::string> distinct;
-    distinct.reserve(frequencies.size());
-    for (auto& [term, frequency] : frequencies) {
-      fields_[f].postings[term].push_back({doc, frequency});
-      ++fields_[f].document_frequency[term];
-      distinct.push_back(term);
+    for (const std::string& term : field_terms[f]) {
+      auto [it, inserted] = term_ids_.try_emplace(term, static_cast<uint32_t>(postings_.size()));
+      if (inserted) {
+        postings_.emplace_back();
+        dictionary_.Add(term, it->second);
+      }
+      std::vector<uint32_t>& counts = frequencies[it->second];
+      if (counts.empty()) {
+        counts.assign(field_count, 0);
+        ids.push_back(it->second);
+      }
+      ++counts[f];
     }
     const auto length = static_cast<uint32_t>(field_terms[f].size());
-    fields_[f].total_length += length;
-    length_by_doc_field_[size_t(doc) * field_count + f] = length;
-    record.distinct_terms.push_back(std::move(distinct));
-    record.lengths.push_back(length);
+    lengths_[size_t(doc) * field_count + f] = static_cast<uint16_t>(std::min<uint32_t>(length, 65535));
+    total_length_[f] += std::min<uint32_t>(length, 65535);
   }
-  docs_.emplace(doc, std::move(record));
-  ++live_docs_;
+
+  for (uint32_t id : ids) {
+    Postings& postings = postings_[id];
+    postings.docs.add(doc);
+    // DocIds usually arrive in increasing order (an append); keep the lists sorted otherwise.
+    auto at = std::lower_bound(postings.doc_ids.begin(), postings.doc_ids.end(), doc);
+    const auto offset = static_cast<std::ptrdiff_t>(at - postings.doc_ids.begin()) * static_cast<std::ptrdiff_t>(field_count);
+    postings.doc_ids.insert(at, doc);
+    std::vector<uint8_t> counts;
+    for (uint32_t count : frequencies[id]) counts.push_back(static_cast<uint8_t>(std::min<uint32_t>(count, 255)));
+    postings.frequencies.insert(postings.frequencies.begin() + offset, counts.begin(), counts.end());
+  }
+  terms_by_doc_[doc] = std::move(ids);
+  live_docs_.add(doc);
 }
 
 void InvertedIndex::Remove(DocId doc) {
-  auto it = docs_.find(doc);
-  if (it == docs_.end()) return;
-  // Postings stay in place and are skipped through `removed_`; only the statistics change now.
-  for (size_t f = 0; f < fields_.size(); ++f) {
-    for (const std::string& term : it->second.distinct_terms[f]) {
-      auto df = fields_[f].document_frequency.find(term);
-      if (df != fields_[f].document_frequency.end() && --df->second == 0) fields_[f].document_frequency.erase(df);
-    }
-    fields_[f].total_length -= it->second.lengths[f];
+  if (!live_docs_.contains(doc)) return;
+  const size_t field_count = fields_.size();
+  for (uint32_t id : terms_by_doc_[doc]) {
+    Postings& postings = postings_[id];
+    postings.docs.remove(doc);
+    auto at = std::lower_bound(postings.doc_ids.begin(), postings.doc_ids.end(), doc);
+    const size_t i = static_cast<size_t>(at - postings.doc_ids.begin());
+    postings.doc_ids.erase(at);
+    postings.frequencies.erase(postings.frequencies.begin() + static_cast<std::ptrdiff_t>(i * field_count),
+                               postings.frequencies.begin() + static_cast<std::ptrdiff_t>((i + 1) * field_count));
   }
-  docs_.erase(it);
-  removed_.add(doc);
-  --live_docs_;
+  for (size_t f = 0; f < field_count; ++f) total_length_[f] -= lengths_[size_t(doc) * field_count + f];
+  terms_by_doc_[doc].clear();
+  terms_by_doc_[doc].shrink_to_fit();
+  live_docs_.remove(doc);
+}
+
+const InvertedIndex::Postings* InvertedIndex::Find(std::string_view term) const {
+  auto it = term_ids_.find(std::string(term));
+  return it == term_ids_.end() ? nullptr : &postings_[it->second];
+}
+
+const Roaring& InvertedIndex::DocumentsWith(std::string_view term) const {
+  const Postings* postings = Find(term);
+  return postings == nullptr ? EmptyBitmap() : postings->docs;
+}
+
+float InvertedIndex::Idf(const Postings& postings) const {
+  const double n = static_cast<double>(live_docs_.cardinality());
+  const double df = static_cast<double>(postings.doc_ids.size());
+  return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
+}
+
+float InvertedIndex::PseudoFrequency(const Postings& postings, size_t i, const std::vector<float>& inverse_average) const {
+  const size_t field_count = fields_.size();
+  const DocId doc = postings.doc_ids[i];
+  float pseudo = 0;
+  for (size_t f = 0; f < field_count; ++f) {
+    const uint8_t tf = postings.frequencies[i * field_count + f];
+    if (tf == 0) continue;
+    const float length = lengths_[size_t(doc) * field_count + f];
+    const float norm = 1.0f - fields_[f].b + fields_[f].b * length * inverse_average[f];
+    pseudo += fields_[f].weight * tf / norm;
+  }
+  return pseudo;
+}
+
+Roaring InvertedIndex::AlternativeDocs(const QueryAlternative& alternative) const {
+  if (alternative.terms.empty()) return Roaring();
+  std::vector<const Roaring*> bitmaps;
+  for (const std::string& term : alternative.terms) {
+    const Postings* postings = Find(term);
+    if (postings == nullptr || postings->doc_ids.empty()) return Roaring();
+    bitmaps.push_back(&postings->docs);
+  }
+  std::sort(bitmaps.begin(), bitmaps.end(),
+            [](const Roaring* a, const Roaring* b) { return a->cardinality() < b->cardinality(); });
+  Roaring docs = *bitmaps[0];
+  for (size_t i = 1; i < bitmaps.size() && !docs.isEmpty(); ++i) docs &= *bitmaps[i];
+  return docs;
+}
+
+TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* allowed, size_t top_k) const {
+  TermQueryResult result;
+  const size_t live = live_docs_.cardinality();
+  if (live == 0 || query.groups.empty()) return result;
+
+  // Documents of each group. A query of stop words only treats them as required.
+  std::vector<Roaring> group_docs;
+  std::vector<size_t> required;
+  bool any_required = false;
+  for (const QueryGroup& group : query.groups) any_required |= !group.optional;
+  for (size_t g = 0; g < query.groups.size(); ++g) {
+    Roaring docs;
+    for (const QueryAlternative& alternative : query.groups[g].alternatives) docs |= AlternativeDocs(alternative);
+    if (allowed != nullptr) docs &= *allowed;
+    group_docs.push_back(std::move(docs));
+    if (!query.groups[g].optional || !any_required) required.push_back(g);
+  }
+
+  // Levels: all required groups; then, while short of top_k, without the most common groups;
+  // finally any group.
+  std::vector<size_t> by_size(required);
+  std::sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
+    const uint64_t ca = group_docs[a].cardinality(), cb = group_docs[b].cardinality();
+    return ca != cb ? ca > cb : a < b;
+  });
+  auto intersect_without = [&](size_t dropped) {
+    std::vector<size_t> kept(by_size.begin() + static_cast<std::ptrdiff_t>(dropped), by_size.end());
+    std::reverse(kept.begin(), kept.end());  // smallest first
+    Roaring docs = group_docs[kept[0]];
+    for (size_t i = 1; i < kept.size() && !docs.isEmpty(); ++i) docs &= group_docs[kept[i]];
+    return docs;
+  };
+  std::vector<Roaring> levels;
+  levels.push_back(intersect_without(0));
+  result.matched = levels.back();
+  for (size_t dropped = 1; dropped < by_size.size() && result.matched.cardinality() < top_k; ++dropped) {
+    if (PastDeadline(query)) {
+      result.partial = true;
+      break;
+    }
+    Roaring level = intersect_without(dropped);
+    level -= result.matched;
+    result.matched |= level;
+    levels.push_back(std::move(level));
+  }
+  if (by_size.size() > 1 && result.matched.cardinality() < top_k && !result.partial) {
+    Roaring any;
+    for (size_t g : required) any |= group_docs[g];
+    any -= result.matched;
+    result.matched |= any;
+    levels.push_back(std::move(any));
+  }
+
+  // Per-query constants of BM25F.
+  std::vector<float> inverse_average(fields_.size());
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    const double average = std::max(1.0, double(total_length_[f]) / double(live));
+    inverse_average[f] = static_cast<float>(1.0 / average);
+  }
+  std::vector<char> is_required(query.groups.size(), 0);
+  for (size_t g : required) is_required[g] = 1;
+
+  // Score level by level until top_k documents are ranked.
+  constexpr uint32_t kNoMatch = std::numeric_limits<uint32_t>::max();
+  for (size_t level = 0; level < levels.size() && result.top.size() < top_k; ++level) {
+    if (PastDeadline(query)) {
+      result.partial = true;
+      break;
+    }
+    std::vector<DocId> candidates(levels[level].cardinality());
+    levels[level].toUint32Array(candidates.data());
+    const size_t count = candidates.size();
+    std::vector<float> score(count, 0.0f);
+    std::vector<uint32_t> typos(count, 0), synonyms(count, 0), matched(count, 0);
+
+    std::vector<float> best_score(count), alternative_sum(count);
+    std::vector<uint32_t> best_typos(count), best_synonym(count), alternative_terms(count);
+    for (size_t g = 0; g < query.groups.size(); ++g) {
+      std::fill(best_score.begin(), best_score.end(), 0.0f);
+      std::fill(best_typos.begin(), best_typos.end(), kNoMatch);
+      for (const QueryAlternative& alternative : query.groups[g].alternatives) {
+        std::fill(alternative_sum.begin(), alternative_sum.end(), 0.0f);
+        std::fill(alternative_terms.begin(), alternative_terms.end(), 0u);
+        std::unordered_set<std::string> seen;
+        size_t distinct_terms = 0;
+        for (const std::string& term : alternative.terms) {
+          if (!seen.insert(term).second) continue;
+          ++distinct_terms;
+          const Postings* postings = Find(term);
+          if (postings == nullptr) break;
+          const float idf = Idf(*postings);
+          Intersect(candidates, postings->doc_ids, [&](size_t c, size_t p) {
+            const float pseudo = PseudoFrequency(*postings, p, inverse_average);
+            alternative_sum[c] += idf * pseudo * (k1_ + 1) / (pseudo + k1_);
+            ++alternative_terms[c];
+          });
+        }
+        for (size_t c = 0; c < count; ++c) {
+          if (alternative_terms[c] != distinct_terms || distinct_terms == 0) continue;
+          const float s = alternative.weight * alternative_sum[c];
+          const uint32_t synonym = alternative.synonym ? 1 : 0;
+          // Fewer typos win, then the word itself over a synonym, then the higher score.
+          const bool better = alternative.typos != best_typos[c] ? alternative.typos < best_typos[c]
+                              : synonym != best_synonym[c]     ? synonym < best_synonym[c]
+                                                               : s > best_score[c];
+          if (better) {
+            best_typos[c] = alternative.typos;
+            best_synonym[c] = synonym;
+            best_score[c] = s;
+          }
+        }
+      }
+      for (size_t c = 0; c < count; ++c) {
+        if (best_typos[c] == kNoMatch) continue;
+        score[c] += best_score[c];
+        typos[c] += best_typos[c];
+        synonyms[c] += best_synonym[c];
+        matched[c] += is_required[g];
+      }
+    }
+
+    std::vector<ScoredDoc> scored(count);
+    for (size_t c = 0; c < count; ++c) {
+      scored[c] = {candidates[c], score[c], matched[c], static_cast<uint32_t>(level), typos[c], synonyms[c]};
+    }
+    auto better = [](const ScoredDoc& a, const ScoredDoc& b) {
+      if (a.typos != b.typos) return a.typos < b.typos;
+      if (a.synonyms != b.synonyms) return a.synonyms < b.synonyms;
+      if (a.score != b.score) return a.score > b.score;
+      return a.doc < b.doc;
+    };
+    const size_t keep = std::min(top_k - result.top.size(), scored.size());
+    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(), better);
+    result.top.insert(result.top.end(), scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep));
+  }
+  return result;
 }
 
 TermQueryResult InvertedIndex::Search(const std::vector<std::string>& terms, const Roaring* allowed,
                                       size_t top_k) const {
-  TermQueryResult result;
-  if (live_docs_ == 0) return result;
-  const std::vector<std::string> distinct = [&] {
-    std::vector<std::string> unique;
-    std::unordered_set<std::string> seen;
-    for (const std::string& t : terms) {
-      if (seen.insert(t).second) unique.push_back(t);
-    }
-    return unique;
-  }();
-
-  // Accumulate per-document scores and the number of distinct terms matched.
-  std::unordered_map<DocId, ScoredDoc> accumulators;
-  const double n = static_cast<double>(live_docs_);
-  for (size_t t = 0; t < distinct.size(); ++t) {
-    std::unordered_set<DocId> matched_this_term;
-    for (size_t f = 0; f < fields_.size(); ++f) {
-      const Field& field = fields_[f];
-      auto postings = field.postings.find(distinct[t]);
-      if (postings == field.postings.end()) continue;
-      auto df_it = field.document_frequency.find(distinct[t]);
-      if (df_it == field.document_frequency.end()) continue;  // every document with it was removed
-      const double df = df_it->second;
-      const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-      const double average_length = std::max(1.0, double(field.total_length) / n);
-      const double k1 = field.spec.k1, b = field.spec.b;
-      for (const Posting& posting : postings->second) {
-        if (removed_.contains(posting.doc)) continue;
-        if (allowed != nullptr && !allowed->contains(posting.doc)) continue;
-        const double length = length_by_doc_field_[size_t(posting.doc) * fields_.size() + f];
-        const double tf = posting.term_frequency;
-        const double bm25 = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average_length));
-        ScoredDoc& scored = accumulators[posting.doc];
-        scored.doc = posting.doc;
-        scored.score += static_cast<float>(field.spec.weight * bm25);
-        if (matched_this_term.insert(posting.doc).second) ++scored.matched_terms;
-      }
-    }
+  LexicalQuery query;
+  std::unordered_set<std::string> seen;
+  for (const std::string& term : terms) {
+    if (!seen.insert(term).second) continue;
+    QueryGroup group;
+    group.surface = term;
+    group.alternatives.push_back({{term}, 1.0f, 0});
+    query.groups.push_back(std::move(group));
   }
+  return Search(query, allowed, top_k);
+}
 
-  // Coordination: a document matching fewer of the query's terms is scaled down, so that rare
-  // terms matched twice (e.g. a colour in both title and attributes) do not outrank documents
-  // matching every term. Squared coverage measured best on the fashion judgments
-  // (docs/evaluation.md).
-  result.top.reserve(accumulators.size());
-  for (auto& [doc, scored] : accumulators) {
-    const float coverage = static_cast<float>(scored.matched_terms) / static_cast<float>(distinct.size());
-    scored.score *= coverage * coverage;
-    result.top.push_back(scored);
-    result.matched.add(doc);
+size_t InvertedIndex::MemoryBytes() const {
+  size_t bytes = lengths_.capacity() * sizeof(uint16_t) + terms_by_doc_.capacity() * sizeof(std::vector<uint32_t>);
+  for (const auto& ids : terms_by_doc_) bytes += ids.capacity() * sizeof(uint32_t);
+  for (const Postings& postings : postings_) {
+    bytes += sizeof(Postings) + postings.doc_ids.capacity() * sizeof(DocId) + postings.frequencies.capacity() +
+             postings.docs.getSizeInBytes();
   }
-  auto better = [](const ScoredDoc& a, const ScoredDoc& b) {
-    if (a.score != b.score) return a.score > b.score;
-    if (a.matched_terms != b.matched_terms) return a.matched_terms > b.matched_terms;
-    return a.doc < b.doc;
-  };
-  const size_t keep = std::min(top_k, result.top.size());
-  std::partial_sort(result.top.begin(), result.top.begin() + keep, result.top.end(), better);
-  result.top.resize(keep);
-  return result;
+  for (const auto& [term, id] : term_ids_) bytes += term.capacity() + sizeof(uint32_t) + 32;
+  return bytes;
 }
 
 }  // namespace tessera

@@ -1,17 +1,31 @@
-// InvertedIndex: per-field postings with BM25 scoring, summed over weighted fields.
+// InvertedIndex: per-term postings with BM25F scoring over weighted fields, evaluated
+// conjunctively first and relaxed word by word when too few documents match every word.
 //
-// Each field is scored with its own BM25 (Robertson and Zaragoza, "The Probabilistic Relevance
-// Framework: BM25 and Beyond", 2009): idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avglen)),
-// with idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)), which stays positive for terms in most
-// documents. A document's score is the weight-weighted sum of its field scores.
+// Scoring is BM25F (Robertson, Zaragoza and Taylor, "Simple BM25 extension to multiple weighted
+// fields", CIKM 2004): a term's field frequencies are length-normalized per field, weighted and
+// summed into one pseudo frequency, which is saturated once:
+//   ptf = sum_f w_f * tf_f / (1 - b_f + b_f * len_f / avglen_f)
+//   score(t) = idf(t) * ptf * (k1 + 1) / (ptf + k1)
+// with idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)) over documents holding t in any field, which
+// stays positive for terms in most documents.
+//
+// Evaluation (see Search): documents holding every required group come first (level 0). While
+// fewer than top_k were found, the group held by the most documents is dropped and the
+// documents holding all the others follow (level 1), and so on; documents holding any group come
+// last. Within a level, fewer typos rank first, then fewer words matched only through a synonym
+// (so "formal shoes" ranks Formal Shoes above their synonym "derby"), then the BM25F score.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include <roaring/roaring.hh>
+
+#include "index/lexical_query.h"
+#include "index/term_dictionary.h"
 
 namespace tessera {
 
@@ -20,64 +34,81 @@ using DocId = uint32_t;
 struct FieldSpec {
   std::string name;
   float weight = 1.0f;
-  float k1 = 1.2f;
   float b = 0.75f;
 };
 
 struct ScoredDoc {
   DocId doc = 0;
-  float score = 0;
-  uint32_t matched_terms = 0;  // distinct query terms found in any field
+  float score = 0;             // BM25F sum over matched groups, each times its alternative's weight
+  uint32_t matched_terms = 0;  // required groups matched
+  uint32_t level = 0;          // required groups dropped to reach this document (0 = all matched)
+  uint32_t typos = 0;          // edits summed over the matched groups
+  uint32_t synonyms = 0;       // groups matched only through a synonym
 };
 
 struct TermQueryResult {
-  std::vector<ScoredDoc> top;  // best first; ties broken by more matched terms, then lower DocId
-  Roaring matched;             // every live, allowed document matching at least one term
+  std::vector<ScoredDoc> top;  // best first: level, typos, synonyms, score, then lower DocId
+  Roaring matched;             // every document of the levels evaluated
+  bool partial = false;        // the deadline passed before evaluation finished
 };
 
 // Thread safety: none; the engine guards it with a reader-writer lock. Not copyable.
 class InvertedIndex {
  public:
-  explicit InvertedIndex(std::vector<FieldSpec> fields);
+  explicit InvertedIndex(std::vector<FieldSpec> fields, float k1 = 1.2f);
   InvertedIndex(const InvertedIndex&) = delete;
   InvertedIndex& operator=(const InvertedIndex&) = delete;
 
   // Adds a document; `field_terms[f]` are the terms of field f in the order of the FieldSpecs.
-  // Precondition: `doc` was never added before (the engine gives each version of a product a new
-  // DocId, so replacing a product is Remove + Add).
+  // Precondition: `doc` is not in the index. The engine gives each version of a product a new,
+  // larger DocId (replacing a product is Remove + Add), which appends to every posting list.
   void Add(DocId doc, const std::vector<std::vector<std::string>>& field_terms);
 
-  // Removes a document from every statistic and from all future results. No-op when absent.
+  // Removes a document from every posting list and statistic. No-op when absent.
   void Remove(DocId doc);
 
-  // Scores the live documents matching any of `terms` (duplicates count once), restricted to
-  // `allowed` when it is not null. Returns the best `top_k` and the set of all matches.
+  // Evaluates `query` over the live documents, restricted to `allowed` when it is not null, and
+  // returns the best `top_k` in the order described at the top of this file.
+  TermQueryResult Search(const LexicalQuery& query, const Roaring* allowed, size_t top_k) const;
+
+  // Convenience: each distinct term is one required group with one alternative.
   TermQueryResult Search(const std::vector<std::string>& terms, const Roaring* allowed, size_t top_k) const;
 
-  size_t live_documents() const { return live_docs_; }
-  size_t term_count() const;
+  // Documents holding `term` in any field; empty when none.
+  const Roaring& DocumentsWith(std::string_view term) const;
+
+  // Every term ever added, for typo and prefix expansion. A term whose documents were all removed
+  // stays listed and matches nothing.
+  const TermDictionary& dictionary() const { return dictionary_; }
+
+  size_t live_documents() const { return live_docs_.cardinality(); }
+  size_t term_count() const { return postings_.size(); }
+  // Bytes held by postings, bitmaps and per-document data (an estimate from container sizes).
+  size_t MemoryBytes() const;
 
  private:
-  struct Posting {
-    DocId doc;
-    uint32_t term_frequency;
+  struct Postings {
+    Roaring docs;
+    std::vector<DocId> doc_ids;       // ascending, parallel to field_frequencies
+    std::vector<uint8_t> frequencies;  // fields_.size() per posting, saturated at 255
   };
-  struct Field {
-    FieldSpec spec;
-    std::unordered_map<std::string, std::vector<Posting>> postings;
-    std::unordered_map<std::string, uint32_t> document_frequency;  // live documents only
-    uint64_t total_length = 0;                                     // live documents only
-  };
-  struct DocTerms {
-    std::vector<std::vector<std::string>> distinct_terms;  // per field, for Remove
-    std::vector<uint32_t> lengths;                         // per field
-  };
+  // BM25F pseudo term frequency of posting `i`; `inverse_average` holds 1 / avglen per field.
+  float PseudoFrequency(const Postings& postings, size_t i, const std::vector<float>& inverse_average) const;
+  float Idf(const Postings& postings) const;
+  const Postings* Find(std::string_view term) const;
+  Roaring AlternativeDocs(const QueryAlternative& alternative) const;
 
-  std::vector<Field> fields_;
-  std::unordered_map<DocId, DocTerms> docs_;
-  std::vector<uint32_t> length_by_doc_field_;  // doc * fields + field -> length; 0 when absent
-  Roaring removed_;
-  size_t live_docs_ = 0;
+  std::vector<FieldSpec> fields_;
+  float k1_;
+  std::unordered_map<std::string, uint32_t> term_ids_;
+  std::vector<Postings> postings_;
+  TermDictionary dictionary_;
+  // Per DocId (dense, since DocIds are handed out in order): distinct term ids for Remove, and
+  // field lengths (fields_.size() per document, saturated at 65535).
+  std::vector<std::vector<uint32_t>> terms_by_doc_;
+  std::vector<uint16_t> lengths_;
+  std::vector<uint64_t> total_length_;  // per field, over live documents
+  Roaring live_docs_;
 };
 
 }  // namespace tessera
