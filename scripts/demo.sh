@@ -23,4 +23,4 @@ if [ ! -f "$var_dir/.ingested" ]; then
   touch "$var_dir/.ingested"
 fi
 echo "demo: open http://127.0.0.1:$port/ (Ctrl-C stops the server)"
-exec "$tessera" --data-dir "$var_dir" serve --host 127.0.0.1 --port "$port"
+exec "$tessera" --data-dir "$var_dir" --synonyms config/synonyms/fashion.txt serve --host 127.0.0.1 --port "$port"

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "analysis/analyzer.h"
+#include "analysis/synonyms.h"
 #include "common/text.h"
 #include "encode/audio_decoder.h"
 #include "encode/image_decoder.h"
@@ -67,6 +68,8 @@ struct Engine::Rep {
   std::unique_ptr<ProductStore> products;
   std::unique_ptr<EmbeddedProfileStore> profiles;
   std::unique_ptr<Analyzer> analyzer;
+  std::unique_ptr<SynonymSet> synonyms;  // null without a synonym file
+  std::unique_ptr<QueryParser> parser;
   ColourShapeEncoder image_encoder;
   RetrievalScoreRanker ranker;
   std::unique_ptr<PersonalReranker> reranker;
@@ -89,8 +92,8 @@ struct Engine::Rep {
     for (const std::string& level : p.category_path) category += level + " ";
     std::string attributes;
     for (const char* key : {"colour", "gender", "usage", "season"}) attributes += p.Attribute(key) + " ";
-    return {analyzer->Terms(p.title), analyzer->Terms(p.brand), analyzer->Terms(category),
-            analyzer->Terms(attributes), analyzer->Terms(p.description)};
+    return {analyzer->IndexTerms(p.title), analyzer->IndexTerms(p.brand), analyzer->IndexTerms(category),
+            analyzer->IndexTerms(attributes), analyzer->IndexTerms(p.description)};
   }
 
   // Encodes the product's first photo; an empty vector when it has none or it fails to decode.
@@ -252,9 +255,11 @@ struct Engine::Rep {
       }
       response.hits.push_back(std::move(hit));
     }
-    response.facets["gender"] = filters.Facet("gender", set.matched);
-    response.facets["colour"] = filters.Facet("colour", set.matched);
-    response.facets["category"] = filters.Facet("article_type", set.matched);
+    if (request.facets) {
+      response.facets["gender"] = filters.Facet("gender", set.matched);
+      response.facets["colour"] = filters.Facet("colour", set.matched);
+      response.facets["category"] = filters.Facet("article_type", set.matched);
+    }
     return response;
   }
 };
@@ -278,6 +283,13 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   Result<std::unique_ptr<Analyzer>> analyzer = Analyzer::Create();
   if (!analyzer.ok()) return analyzer.status();
   rep->analyzer = std::move(analyzer).value();
+  if (!options.synonyms_path.empty()) {
+    Result<SynonymSet> synonyms = SynonymSet::LoadFile(options.synonyms_path, *rep->analyzer);
+    if (!synonyms.ok()) return synonyms.status();
+    rep->synonyms = std::make_unique<SynonymSet>(std::move(synonyms).value());
+    spdlog::info("synonyms: {} rules from {}", rep->synonyms->rule_count(), options.synonyms_path);
+  }
+  rep->parser = std::make_unique<QueryParser>(*rep->analyzer, rep->synonyms.get(), rep->text_index, options.query);
 
   TESSERA_RETURN_IF_ERROR(rep->LoadFromStore());
 
@@ -383,9 +395,11 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
   }
 
   std::shared_lock lock(rep_->index_mutex);
-  Retriever retriever(*rep_->analyzer, rep_->text_index, rep_->filters, rep_->image_index, rep_->live_docs);
+  Retriever retriever(*rep_->parser, rep_->text_index, rep_->filters, rep_->image_index, rep_->live_docs);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
-  CandidateSet set = retriever.Retrieve(request, depth);
+  Result<CandidateSet> retrieved = retriever.Retrieve(request, depth);
+  if (!retrieved.ok()) return retrieved.status();
+  const CandidateSet& set = *retrieved;
 
   std::vector<RankedItem> items = ToRankedItems(set.candidates);
   rep_->ranker.Rank(&items);
@@ -398,6 +412,7 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
     std::copy(top.begin(), top.end(), items.begin());
   }
   SearchResponse response = rep_->Respond(request, set, std::move(items), profile);
+  response.partial = set.partial;
   response.took_ms = MillisecondsSince(start);
   return response;
 }

@@ -15,6 +15,7 @@
 #include "ingest/catalog_record.h"
 #include "personalize/personal_reranker.h"
 #include "personalize/profile.h"
+#include "retrieve/query_parser.h"
 #include "retrieve/search_request.h"
 
 namespace tessera {
@@ -23,6 +24,10 @@ struct EngineOptions {
   std::string data_dir = "var";  // holds store/ and speech/
   // How many retrieved candidates are ranked and personalized per query.
   size_t rerank_depth = 200;
+  // Solr-format synonym file applied to queries; "" for none.
+  std::string synonyms_path;
+  // Typo tolerance, expansion limits and the per-query time budget.
+  QueryParserOptions query;
   ProfileOptions profile;
   PersonalizationOptions personalization;
   // Folder with PocketSphinx's en-us acoustic model and cmudict-en-us.dict.
@@ -46,6 +51,7 @@ struct SearchResponse {
   size_t per_page = 24;
   double took_ms = 0;
   bool personalized = false;
+  bool partial = false;  // the time budget ran out; the results are those found in time
   std::vector<SearchHit> hits;
   std::map<std::string, std::map<std::string, uint64_t>> facets;  // field -> value -> count
   std::optional<Transcript> transcript;  // voice queries only

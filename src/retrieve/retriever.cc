@@ -1,6 +1,7 @@
 #include "retrieve/retriever.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 namespace tessera {
@@ -15,12 +16,13 @@ std::optional<Roaring> Retriever::Allowed(const SearchFilters& filters) const {
   return allowed;
 }
 
-CandidateSet Retriever::Retrieve(const SearchRequest& request, size_t depth) const {
+Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t depth) const {
   CandidateSet set;
   const std::optional<Roaring> allowed = Allowed(request.filters);
   const Roaring* allowed_ptr = allowed ? &*allowed : nullptr;
-  set.query_terms = analyzer_.Terms(request.text);
-  const bool has_text = !set.query_terms.empty();
+  Result<LexicalQuery> query = parser_.Parse(request.text, request.prefix);
+  if (!query.ok()) return query.status();
+  const bool has_text = !query->groups.empty();
   const bool has_image = !request.image_vector.empty();
 
   // Browse: filters alone.
@@ -36,16 +38,27 @@ CandidateSet Retriever::Retrieve(const SearchRequest& request, size_t depth) con
 
   std::unordered_map<DocId, Candidate> merged;
   if (has_text) {
-    TermQueryResult text = text_index_.Search(set.query_terms, allowed_ptr, depth);
-    const float best = text.top.empty() ? 1.0f : std::max(text.top.front().score, 1e-6f);
+    TermQueryResult text = text_index_.Search(*query, allowed_ptr, depth);
+    std::unordered_map<uint32_t, float> best_in_band;
+    auto band_of = [](const ScoredDoc& hit) {
+      return 16 * hit.level + 4 * std::min<uint32_t>(hit.typos, 3) + std::min<uint32_t>(hit.synonyms, 3);
+    };
+    for (const ScoredDoc& hit : text.top) {
+      float& best = best_in_band[band_of(hit)];
+      best = std::max({best, hit.score, 1e-6f});
+    }
     for (const ScoredDoc& hit : text.top) {
       Candidate& c = merged[hit.doc];
       c.doc = hit.doc;
       c.text_score = hit.score;
       c.matched_terms = hit.matched_terms;
-      c.retrieval_score = hit.score / best;
+      c.level = hit.level;
+      c.typos = hit.typos;
+      const uint32_t band = band_of(hit);
+      c.retrieval_score = std::ldexp(0.5f + 0.5f * hit.score / best_in_band[band], -static_cast<int>(band));
     }
     set.matched = std::move(text.matched);
+    set.partial = text.partial;
   }
   if (has_image) {
     Roaring image_matched;
@@ -71,7 +84,6 @@ CandidateSet Retriever::Retrieve(const SearchRequest& request, size_t depth) con
   // which shoppers can judge at a glance, before falling back to DocId for a stable order.
   std::sort(set.candidates.begin(), set.candidates.end(), [this](const Candidate& a, const Candidate& b) {
     if (a.retrieval_score != b.retrieval_score) return a.retrieval_score > b.retrieval_score;
-    if (a.matched_terms != b.matched_terms) return a.matched_terms > b.matched_terms;
     const bool a_photo = image_index_.Contains(a.doc), b_photo = image_index_.Contains(b.doc);
     if (a_photo != b_photo) return a_photo;
     return a.doc < b.doc;

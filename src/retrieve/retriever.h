@@ -11,6 +11,7 @@
 #include "index/filter_index.h"
 #include "index/inverted_index.h"
 #include "index/vector_index.h"
+#include "retrieve/query_parser.h"
 #include "retrieve/search_request.h"
 
 namespace tessera {
@@ -20,6 +21,8 @@ struct Candidate {
   float text_score = 0;        // BM25 sum; 0 when the query has no text
   float image_similarity = 0;  // cosine; 0 when the query has no photo
   uint32_t matched_terms = 0;
+  uint32_t level = 0;          // query words dropped to reach this product (0 = all matched)
+  uint32_t typos = 0;
   float retrieval_score = 0;   // what candidates are ordered by, in [0, 1] (see Retrieve)
 };
 
@@ -27,29 +30,31 @@ struct CandidateSet {
   std::vector<Candidate> candidates;  // best first, at most `depth`
   uint64_t total = 0;                 // all matching documents, for paging
   Roaring matched;                    // all matching documents, for facet counts
-  std::vector<std::string> query_terms;
+  bool partial = false;               // the time budget ran out; the candidates are what was found
 };
 
 // Thread safety: const methods may run concurrently while no index is being modified. Holds
 // references only; every index must outlive it.
 class Retriever {
  public:
-  Retriever(const Analyzer& analyzer, const InvertedIndex& text_index, const FilterIndex& filters,
+  Retriever(const QueryParser& parser, const InvertedIndex& text_index, const FilterIndex& filters,
             const VectorIndex& image_index, const Roaring& live_docs)
-      : analyzer_(analyzer), text_index_(text_index), filters_(filters), image_index_(image_index),
+      : parser_(parser), text_index_(text_index), filters_(filters), image_index_(image_index),
         live_docs_(live_docs) {}
 
   // The live documents passing `filters`, or std::nullopt when there are no filters.
   std::optional<Roaring> Allowed(const SearchFilters& filters) const;
 
-  // Retrieves up to `depth` candidates. Text scores are divided by the best text score, so the
-  // top text match scores 1; with text and a photo the retrieval score is the mean of the
-  // normalized text score and the photo similarity. A request with neither text nor photo
-  // lists the allowed documents in DocId order with score 0.
-  CandidateSet Retrieve(const SearchRequest& request, size_t depth) const;
+  // Retrieves up to `depth` candidates. A text match's retrieval score keeps the index's order:
+  // matches of band b = 16 * level + 4 * min(typos, 3) + min(synonyms, 3) score in
+  // (2^-(b+1), 2^-b], placed within the band by BM25F relative to the band's best. With text and
+  // a photo the retrieval score is the mean of that and the photo similarity. A request with
+  // neither text nor photo lists the allowed documents in DocId order with score 0. Fails when
+  // the query cannot be parsed.
+  Result<CandidateSet> Retrieve(const SearchRequest& request, size_t depth) const;
 
  private:
-  const Analyzer& analyzer_;
+  const QueryParser& parser_;
   const InvertedIndex& text_index_;
   const FilterIndex& filters_;
   const VectorIndex& image_index_;

@@ -34,6 +34,11 @@ struct SearchRequest {
   size_t per_page = 24;
   std::string user_id;                      // personalizes when set and known
   bool explain = false;
+  // Search-as-you-type: the last word may be incomplete, so it also matches words it begins.
+  bool prefix = false;
+  // Count products per gender, colour and category among the matches (about 200 bitmap
+  // intersections); callers that show no filters can turn it off.
+  bool facets = true;
 };
 
 // Checks sizes and ranges; the message names the parameter and the allowed range.

@@ -62,12 +62,12 @@ Result<std::optional<double>> ParsePrice(const httplib::Request& req, const char
 // Reads the query parameters every search route shares.
 Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   static const std::set<std::string> kKnown = {"q", "user", "category", "gender", "colour", "price_min",
-                                               "price_max", "page", "per_page", "explain"};
+                                               "price_max", "page", "per_page", "explain", "prefix"};
   for (const auto& [name, value] : req.params) {
     if (!kKnown.count(name)) {
       return Status::InvalidArgument("unknown parameter '" + Excerpt(name) +
                                      "': use q, user, category, gender, colour, price_min, price_max, page, "
-                                     "per_page, explain");
+                                     "per_page, explain, prefix");
     }
   }
   SearchRequest request;
@@ -90,6 +90,8 @@ Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   request.per_page = *per_page;
   const std::string explain = req.get_param_value("explain");
   request.explain = explain == "true" || explain == "1";
+  const std::string prefix = req.get_param_value("prefix");
+  request.prefix = prefix == "true" || prefix == "1";
   return request;
 }
 
@@ -118,6 +120,7 @@ json SearchResponseJson(const SearchResponse& response, bool explain) {
   json out = {{"query", response.query},     {"total", response.total},
               {"page", response.page},       {"per_page", response.per_page},
               {"took_ms", response.took_ms}, {"personalized", response.personalized},
+              {"partial", response.partial},
               {"results", results},          {"facets", response.facets}};
   if (response.transcript) {
     out["transcript"] = {{"text", response.transcript->text},
