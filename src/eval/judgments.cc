@@ -218,6 +218,9 @@ Status ValidateQuery(const JudgedQuery& query) {
   if (query.text.empty()) {
     return Status::InvalidArgument("query \"" + query.id + "\" has empty text: give the request text");
   }
+  if (query.kind.empty()) {
+    return Status::InvalidArgument("query \"" + query.id + "\" has an empty kind: use \"plain\" or a variant kind");
+  }
   if (query.max_grade < 0) {
     return Status::InvalidArgument("query \"" + query.id + "\" has max_grade " +
                                    std::to_string(query.max_grade) + ": use a max_grade >= 0");
@@ -246,6 +249,7 @@ nlohmann::json QueryToJson(const JudgedQuery& query) {
   return {{"id", query.id},
           {"text", query.text},
           {"template", query.query_template},
+          {"kind", query.kind},
           {"attributes", std::move(attributes)},
           {"max_grade", query.max_grade},
           {"grades", std::move(grades)}};
@@ -267,10 +271,11 @@ Result<int> IntFromJson(const nlohmann::json& value, const std::string& field) {
 
 Result<JudgedQuery> QueryFromJson(const nlohmann::json& object) {
   if (!object.is_object()) return Status::InvalidArgument("line is not a JSON object: " + Excerpt(object.dump()));
-  static const std::set<std::string> kKnownFields = {"id", "text", "template", "attributes", "max_grade", "grades"};
+  static const std::set<std::string> kKnownFields = {"id",         "text",      "template", "kind",
+                                                     "attributes", "max_grade", "grades"};
   for (const auto& [key, value] : object.items()) {
     if (!kKnownFields.contains(key)) {
-      return FieldError(key, "is unknown: expected id, text, template, attributes, max_grade and grades");
+      return FieldError(key, "is unknown: expected id, text, template, kind, attributes, max_grade and grades");
     }
   }
   for (const char* required : {"id", "text", "max_grade", "grades"}) {
@@ -279,7 +284,7 @@ Result<JudgedQuery> QueryFromJson(const nlohmann::json& object) {
 
   JudgedQuery query;
   for (auto [field, target] : {std::pair{"id", &query.id}, std::pair{"text", &query.text},
-                               std::pair{"template", &query.query_template}}) {
+                               std::pair{"template", &query.query_template}, std::pair{"kind", &query.kind}}) {
     if (!object.contains(field)) continue;
     const auto& value = object.at(field);
     if (!value.is_string()) return FieldError(field, "is not a string: " + Excerpt(value.dump()));

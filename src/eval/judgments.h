@@ -15,6 +15,9 @@
 
 namespace tessera {
 
+// Kind of a query whose text is the catalogue's own column values, lower-cased.
+inline constexpr char kPlainQueryKind[] = "plain";
+
 // One judged query. Products absent from `grades` have grade 0 (not relevant).
 struct JudgedQuery {
   std::string id;    // stable within one derived set, e.g. "q0001"
@@ -27,6 +30,9 @@ struct JudgedQuery {
   // Lower-cased attribute values the query names, keyed like Product::attributes
   // ("article_type", "colour", "gender", "usage"). Empty for hand-written queries.
   std::map<std::string, std::string> attributes;
+  // How the text was written: kPlainQueryKind for the tidy column values, or a variant kind from
+  // eval/query_variants.h ("synonym", "typo", "chinese"). Never empty.
+  std::string kind = kPlainQueryKind;
 };
 
 // Attribute combinations that queries are built from. Each query names one article type and
@@ -73,14 +79,15 @@ std::vector<JudgedQuery> DeriveJudgedQueries(const std::vector<Product>& product
                                              const JudgmentOptions& options = {});
 
 // Writes `queries` to `path` as JSON Lines, one query object per line, replacing the file.
-// Fails with kInvalidArgument when a query has an empty id or text, a duplicate id, or a grade
+// Fails with kInvalidArgument when a query has an empty id, text or kind, a duplicate id, or a grade
 // outside [1, max_grade], and with kIoError when the file cannot be written.
 [[nodiscard]] Status WriteJudgedQueries(const std::vector<JudgedQuery>& queries, const std::string& path);
 
 // Reads a file written by WriteJudgedQueries. Blank lines are skipped. A line that is not valid
 // JSON, has a missing, unknown or mistyped field, breaks the rules WriteJudgedQueries checks, or
 // repeats an earlier id fails the read with kInvalidArgument and a message naming the file and
-// the 1-based line number. A missing file fails with kNotFound.
+// the 1-based line number. A missing file fails with kNotFound. A line without "kind" reads as
+// kPlainQueryKind, so files written before the field existed still load.
 [[nodiscard]] Result<std::vector<JudgedQuery>> ReadJudgedQueries(const std::string& path);
 
 }  // namespace tessera

@@ -53,6 +53,22 @@ double ReciprocalRank(const std::vector<std::string>& ranked_ids, const JudgedQu
   return 0.0;
 }
 
+double RecallAtK(const std::vector<std::string>& ranked_ids, const JudgedQuery& q, size_t k) {
+  size_t fully_relevant = 0;
+  for (const auto& [product_id, grade] : q.grades) fully_relevant += grade == q.max_grade && grade > 0;
+  if (k == 0 || fully_relevant == 0) return 0.0;
+
+  // A repeated id would otherwise count twice and could push the value above 1.
+  std::unordered_set<std::string> seen;
+  size_t found = 0;
+  for (size_t i = 0; i < std::min(k, ranked_ids.size()); ++i) {
+    if (!seen.insert(ranked_ids[i]).second) continue;
+    const int grade = GradeOf(q, ranked_ids[i]);
+    found += grade == q.max_grade && grade > 0;
+  }
+  return static_cast<double>(found) / static_cast<double>(fully_relevant);
+}
+
 MetricSummary Summarize(std::vector<double> values) {
   MetricSummary summary;
   if (values.empty()) return summary;
@@ -65,10 +81,10 @@ MetricSummary Summarize(std::vector<double> values) {
   summary.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(n);
   summary.median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
 
-  // Nearest rank: the smallest value with at least 95% of the values at or below it. Integer
-  // arithmetic avoids 0.95 * n landing just above a whole number in floating point.
-  const size_t rank = (95 * n + 99) / 100;
-  summary.p95 = values[rank - 1];
+  // Nearest rank: the smallest value with at least 95% (99%) of the values at or below it.
+  // Integer arithmetic avoids 0.95 * n landing just above a whole number in floating point.
+  summary.p95 = values[(95 * n + 99) / 100 - 1];
+  summary.p99 = values[(99 * n + 99) / 100 - 1];
   return summary;
 }
 

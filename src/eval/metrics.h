@@ -23,10 +23,16 @@ double NdcgAtK(const std::vector<std::string>& ranked_ids, const JudgedQuery& q,
 // qualifies. A `min_grade` below 1 is treated as 1, because grade 0 means not relevant.
 double ReciprocalRank(const std::vector<std::string>& ranked_ids, const JudgedQuery& q, int min_grade);
 
+// Returns the share of the fully relevant products of `q` (grade == q.max_grade) that appear
+// among the first k of `ranked_ids`. A repeated id counts once. Returns 0 when k is 0 or no
+// product of `q` is at max_grade.
+double RecallAtK(const std::vector<std::string>& ranked_ids, const JudgedQuery& q, size_t k);
+
 struct MetricSummary {
   double mean = 0;
   double median = 0;  // mean of the two middle values when count is even
   double p95 = 0;     // nearest-rank 95th percentile: the ceil(0.95 * count)-th smallest value
+  double p99 = 0;     // nearest-rank 99th percentile: the ceil(0.99 * count)-th smallest value
   size_t count = 0;
 };
 

@@ -338,8 +338,34 @@ TEST(JudgedQueryFile, RoundTripKeepsEveryField) {
     EXPECT_EQ((*read)[i].max_grade, queries[i].max_grade);
     EXPECT_EQ((*read)[i].query_template, queries[i].query_template);
     EXPECT_EQ((*read)[i].attributes, queries[i].attributes);
+    EXPECT_EQ((*read)[i].kind, queries[i].kind);
   }
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+TEST(JudgedQueryFile, RoundTripKeepsKind) {
+  std::vector<JudgedQuery> queries = DeriveJudgedQueries(SmallCatalogue(), AllQueries(2));
+  queries.resize(std::min<size_t>(queries.size(), 2));
+  ASSERT_EQ(queries.size(), 2u);
+  queries[1].id += "-typo";
+  queries[1].kind = "typo";
+  const std::string path = TempPath("round_trip_kind.jsonl");
+  ASSERT_TRUE(WriteJudgedQueries(queries, path).ok());
+
+  Result<std::vector<JudgedQuery>> read = ReadJudgedQueries(path);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].kind, "plain");
+  EXPECT_EQ((*read)[1].kind, "typo");
+}
+
+TEST(JudgedQueryFile, WriteRejectsEmptyKind) {
+  std::vector<JudgedQuery> queries = DeriveJudgedQueries(SmallCatalogue(), AllQueries(1));
+  ASSERT_FALSE(queries.empty());
+  queries[0].kind.clear();
+  const Status written = WriteJudgedQueries(queries, TempPath("empty_kind.jsonl"));
+  EXPECT_EQ(written.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(written.message().find("kind"), std::string::npos) << written.message();
 }
 
 TEST(JudgedQueryFile, HandWrittenQueryNeedsOnlyCoreFields) {
@@ -350,6 +376,7 @@ TEST(JudgedQueryFile, HandWrittenQueryNeedsOnlyCoreFields) {
   ASSERT_EQ(read->size(), 1u);
   EXPECT_EQ((*read)[0].grades.at("7"), 2);
   EXPECT_TRUE((*read)[0].query_template.empty());
+  EXPECT_EQ((*read)[0].kind, "plain");  // files written before the field existed read as plain
 }
 
 TEST(JudgedQueryFile, MalformedLineReportsLineNumber) {
@@ -367,6 +394,8 @@ TEST(JudgedQueryFile, MalformedLineReportsLineNumber) {
       {"grade zero", "{\"id\":\"b\",\"text\":\"t\",\"max_grade\":1,\"grades\":{\"1\":0}}", "outside [1, 1]"},
       {"string grade", "{\"id\":\"b\",\"text\":\"t\",\"max_grade\":1,\"grades\":{\"1\":\"1\"}}", "not an integer"},
       {"unknown field", "{\"id\":\"b\",\"text\":\"t\",\"max_grade\":1,\"grades\":{},\"score\":1}", "\"score\" is unknown"},
+      {"number kind", "{\"id\":\"b\",\"text\":\"t\",\"kind\":3,\"max_grade\":1,\"grades\":{}}", "\"kind\" is not a string"},
+      {"empty kind", "{\"id\":\"b\",\"text\":\"t\",\"kind\":\"\",\"max_grade\":1,\"grades\":{}}", "empty kind"},
       {"repeated id", "{\"id\":\"a\",\"text\":\"t\",\"max_grade\":1,\"grades\":{}}", "already appears on line 1"},
   };
   for (const Case& c : cases) {

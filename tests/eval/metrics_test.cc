@@ -112,12 +112,38 @@ TEST(ReciprocalRank, MinGradeBelowOneActsAsOne) {
   EXPECT_EQ(ReciprocalRank({"unjudged", "a"}, q, -3), 0.5);
 }
 
+TEST(RecallAtK, CountsOnlyFullyRelevant) {
+  // Fully relevant (grade 3): a, b, c, d. In the top 3 of {a, x, e, b}: a and b, so 2 of 4.
+  const JudgedQuery q = Query({{"a", 3}, {"b", 3}, {"c", 3}, {"d", 3}, {"e", 2}}, 3);
+  EXPECT_EQ(RecallAtK({"a", "x", "e", "b"}, q, 3), 0.25);
+  EXPECT_EQ(RecallAtK({"a", "x", "e", "b"}, q, 4), 0.5);
+  EXPECT_EQ(RecallAtK({"a", "x", "e", "b"}, q, 100), 0.5);
+}
+
+TEST(RecallAtK, AllFoundScoresOne) {
+  const JudgedQuery q = Query({{"a", 2}, {"b", 2}, {"c", 1}}, 2);
+  EXPECT_EQ(RecallAtK({"b", "c", "a"}, q, 3), 1.0);
+}
+
+TEST(RecallAtK, RepeatedIdCountsOnce) {
+  const JudgedQuery q = Query({{"a", 1}, {"b", 1}}, 1);
+  EXPECT_EQ(RecallAtK({"a", "a", "a"}, q, 3), 0.5);
+}
+
+TEST(RecallAtK, ZeroCutoffOrNoRelevantScoresZero) {
+  const JudgedQuery q = Query({{"a", 1}}, 1);
+  EXPECT_EQ(RecallAtK({"a"}, q, 0), 0.0);
+  EXPECT_EQ(RecallAtK({"a"}, Query({}, 0), 10), 0.0);
+  EXPECT_EQ(RecallAtK({}, q, 10), 0.0);
+}
+
 TEST(Summarize, EmptyInputIsAllZero) {
   const MetricSummary summary = Summarize({});
   EXPECT_EQ(summary.count, 0u);
   EXPECT_EQ(summary.mean, 0.0);
   EXPECT_EQ(summary.median, 0.0);
   EXPECT_EQ(summary.p95, 0.0);
+  EXPECT_EQ(summary.p99, 0.0);
 }
 
 TEST(Summarize, OddCountTakesMiddleValue) {
@@ -151,12 +177,27 @@ TEST(Summarize, P95UsesNearestRank) {
   EXPECT_EQ(Summarize(twenty_one).p95, 20.0);  // ceil(0.95 * 21) = ceil(19.95) = 20th smallest
 }
 
+TEST(Summarize, P99UsesNearestRank) {
+  std::vector<double> hundred;
+  for (int i = 100; i >= 1; --i) hundred.push_back(i);
+  EXPECT_EQ(Summarize(hundred).p99, 99.0);  // ceil(0.99 * 100) = 99th smallest
+
+  std::vector<double> two_hundred_one;
+  for (int i = 1; i <= 201; ++i) two_hundred_one.push_back(i);
+  EXPECT_EQ(Summarize(two_hundred_one).p99, 199.0);  // ceil(0.99 * 201) = ceil(198.99) = 199th smallest
+
+  std::vector<double> twenty;
+  for (int i = 1; i <= 20; ++i) twenty.push_back(i);
+  EXPECT_EQ(Summarize(twenty).p99, 20.0);  // ceil(0.99 * 20) = 20th smallest
+}
+
 TEST(Summarize, SingleValue) {
   const MetricSummary summary = Summarize({0.7});
   EXPECT_EQ(summary.count, 1u);
   EXPECT_EQ(summary.mean, 0.7);
   EXPECT_EQ(summary.median, 0.7);
   EXPECT_EQ(summary.p95, 0.7);
+  EXPECT_EQ(summary.p99, 0.7);
 }
 
 }  // namespace
