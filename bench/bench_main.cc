@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -25,6 +26,7 @@
 #include "engine/engine.h"
 #include "eval/judgments.h"
 #include "eval/metrics.h"
+#include "eval/query_variants.h"
 #include "sqlite_fts_peer.h"
 #include "xapian_peer.h"
 
@@ -40,8 +42,36 @@ double Millis(std::chrono::steady_clock::time_point start) {
 
 json SummaryJson(const std::vector<double>& values) {
   const MetricSummary s = Summarize(values);
-  return {{"mean", s.mean}, {"median", s.median}, {"p95", s.p95}, {"count", s.count}};
+  return {{"mean", s.mean}, {"median", s.median}, {"p99", s.p99}, {"count", s.count}};
 }
+
+// Per-query values of one system over one group of queries (one kind, or all of them).
+struct GroupValues {
+  std::vector<double> ndcg_at_10, mrr_at_10, recall_at_100, recall_at_100_max, latency_ms;
+
+  void AddRelevance(const std::vector<std::string>& ranked, const JudgedQuery& query) {
+    const std::vector<std::string> top10(ranked.begin(), ranked.begin() + std::min<size_t>(10, ranked.size()));
+    ndcg_at_10.push_back(NdcgAtK(ranked, query, 10));
+    mrr_at_10.push_back(ReciprocalRank(top10, query, query.max_grade));
+    recall_at_100.push_back(RecallAtK(ranked, query, 100));
+
+    // A query with more than 100 fully relevant products cannot reach Recall@100 = 1, so the
+    // output also gives the best value any system could reach on the same queries.
+    const auto fully_relevant = std::count_if(query.grades.begin(), query.grades.end(),
+                                              [&](const auto& entry) { return entry.second == query.max_grade; });
+    recall_at_100_max.push_back(fully_relevant == 0 ? 0.0 : std::min(1.0, 100.0 / static_cast<double>(fully_relevant)));
+  }
+
+  json ToJson() const {
+    const MetricSummary latency = Summarize(latency_ms);
+    return {{"queries", ndcg_at_10.size()},
+            {"ndcg_at_10", Summarize(ndcg_at_10).mean},
+            {"mrr_at_10", Summarize(mrr_at_10).mean},
+            {"recall_at_100", Summarize(recall_at_100).mean},
+            {"recall_at_100_max", Summarize(recall_at_100_max).mean},
+            {"latency_ms", {{"p50", latency.median}, {"p99", latency.p99}}}};
+  }
+};
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -54,7 +84,7 @@ int RunRelevance(const Engine& engine, size_t query_count) {
   const std::vector<Product> products = engine.AllProducts();
   JudgmentOptions options;
   options.max_queries = query_count;
-  const std::vector<JudgedQuery> queries = DeriveJudgedQueries(products, options);
+  const std::vector<JudgedQuery> queries = DeriveJudgedQuerySet(products, options);
   Result<std::unique_ptr<SqliteFtsPeer>> sqlite = SqliteFtsPeer::Build(products);
   if (!sqlite.ok()) {
     std::cerr << sqlite.status().ToString() << "\n";
@@ -67,28 +97,32 @@ int RunRelevance(const Engine& engine, size_t query_count) {
     return 1;
   }
 
+  // Every system returns 100 results: Recall@100 reads all of them, nDCG@10 and MRR@10 the first 10.
+  constexpr size_t kDepth = 100;
   using SearchFunction = std::function<Result<std::vector<std::string>>(const std::string&)>;
   struct System {
     std::string name;
     SearchFunction search;
-    std::vector<double> ndcg, rr, latency;
+    GroupValues overall{};
+    std::map<std::string, GroupValues> by_kind{};
   };
   auto tessera_search = [&](const std::string& text) -> Result<std::vector<std::string>> {
     SearchRequest request;
     request.text = text;
-    request.per_page = 10;
+    request.per_page = kDepth;
+    request.facets = false;  // the peers count no facets either
     Result<SearchResponse> response = engine.Search(request);
     if (!response.ok()) return response.status();
     std::vector<std::string> ids;
-    for (const SearchHit& hit : response->hits) ids.push_back(hit.product.id);
+    for (const SearchHit& hit : response->hits) ids.push_back(hit.product->id);
     return ids;
   };
   std::vector<System> systems;
-  systems.push_back({"tessera", tessera_search, {}, {}, {}});
-  systems.push_back({"xapian-or", [&](const std::string& q) { return (*xapian)->Search(q, 10, false); }, {}, {}, {}});
-  systems.push_back({"xapian-and", [&](const std::string& q) { return (*xapian)->Search(q, 10, true); }, {}, {}, {}});
-  systems.push_back({"sqlite-fts5-and", [&](const std::string& q) { return (*sqlite)->Search(q, 10, true); }, {}, {}, {}});
-  systems.push_back({"sqlite-fts5-or", [&](const std::string& q) { return (*sqlite)->Search(q, 10, false); }, {}, {}, {}});
+  systems.push_back({"tessera", tessera_search});
+  systems.push_back({"xapian-or", [&](const std::string& q) { return (*xapian)->Search(q, kDepth, false); }});
+  systems.push_back({"xapian-and", [&](const std::string& q) { return (*xapian)->Search(q, kDepth, true); }});
+  systems.push_back({"sqlite-fts5-and", [&](const std::string& q) { return (*sqlite)->Search(q, kDepth, true); }});
+  systems.push_back({"sqlite-fts5-or", [&](const std::string& q) { return (*sqlite)->Search(q, kDepth, false); }});
 
   // Three rounds, interleaving the systems query by query, so machine noise hits all alike;
   // relevance comes from the first round, latency from all.
@@ -97,26 +131,29 @@ int RunRelevance(const Engine& engine, size_t query_count) {
       for (System& system : systems) {
         const auto start = std::chrono::steady_clock::now();
         Result<std::vector<std::string>> ranked = system.search(query.text);
-        system.latency.push_back(Millis(start));
+        const double latency = Millis(start);
         if (!ranked.ok()) {
           std::cerr << system.name << ": " << ranked.status().ToString() << "\n";
           return 1;
         }
+        GroupValues& kind = system.by_kind[query.kind];
+        system.overall.latency_ms.push_back(latency);
+        kind.latency_ms.push_back(latency);
         if (round == 0) {
-          system.ndcg.push_back(NdcgAtK(*ranked, query, 10));
-          system.rr.push_back(ReciprocalRank(*ranked, query, query.max_grade));
+          system.overall.AddRelevance(*ranked, query);
+          kind.AddRelevance(*ranked, query);
         }
       }
     }
   }
-  json out = {{"workload", "relevance"}, {"queries", queries.size()}, {"products", products.size()}};
-  const double tessera_median = Summarize(systems[0].latency).median;
+
+  json out = {{"workload", "relevance"}, {"queries", queries.size()}, {"products", products.size()}, {"depth", kDepth}};
+  const double tessera_median = Summarize(systems[0].overall.latency_ms).median;
   for (const System& system : systems) {
-    const MetricSummary latency = Summarize(system.latency);
-    out["systems"][system.name] = {{"ndcg_at_10", Summarize(system.ndcg).mean},
-                                   {"mrr", Summarize(system.rr).mean},
-                                   {"latency_ms", SummaryJson(system.latency)},
-                                   {"median_latency_vs_tessera", latency.median / tessera_median}};
+    json& entry = out["systems"][system.name];
+    entry = system.overall.ToJson();
+    entry["median_latency_vs_tessera"] = Summarize(system.overall.latency_ms).median / tessera_median;
+    for (const auto& [kind, values] : system.by_kind) entry["kinds"][kind] = values.ToJson();
   }
   std::cout << out.dump(2) << "\n";
   return 0;
@@ -141,14 +178,14 @@ int RunPhoto(const Engine& engine, const fs::path& image_dir, size_t query_count
     latency.push_back(Millis(start));
     if (!response.ok() || response->hits.empty()) continue;
     const std::string id = photo.stem().string();
-    self_top1 += response->hits[0].product.id == id;
+    self_top1 += response->hits[0].product->id == id;
     Result<Product> query_product = engine.GetProduct(id);
     if (!query_product.ok()) continue;
     ++judged;
     // Precision of article type among the other nine results.
     size_t same = 0;
     for (size_t i = 1; i < response->hits.size(); ++i) {
-      same += response->hits[i].product.Attribute("article_type") == query_product->Attribute("article_type");
+      same += response->hits[i].product->Attribute("article_type") == query_product->Attribute("article_type");
     }
     same_type_top10 += same;
   }
@@ -214,7 +251,10 @@ int main(int argc, char** argv) {
   size_t queries = 200;
   app.add_option("--data-dir", data_dir, "Ingested store to open")->capture_default_str();
   app.add_option("--images", image_dir, "Folder of catalogue photos for the photo workload")->capture_default_str();
-  app.add_option("--queries", queries, "Queries per workload")->capture_default_str();
+  app.add_option("--queries", queries, "Queries per workload (relevance: plain queries, each with up to three variants)")
+      ->capture_default_str();
+  std::string synonyms;
+  app.add_option("--synonyms", synonyms, "Solr-format synonym file for Tessera's queries");
   std::string workload;
   app.add_option("workload", workload, "relevance, photo or voice")->required()->check(CLI::IsMember({"relevance", "photo", "voice"}));
   CLI11_PARSE(app, argc, argv);
@@ -224,6 +264,7 @@ int main(int argc, char** argv) {
   SystemClock clock;
   EngineOptions options;
   options.data_dir = data_dir;
+  options.synonyms_path = synonyms;
   Result<std::unique_ptr<Engine>> engine = Engine::Open(options, &clock);
   if (!engine.ok()) {
     std::cerr << engine.status().ToString() << "\n";

@@ -53,7 +53,7 @@ Result<std::unique_ptr<SqliteFtsPeer>> SqliteFtsPeer::Build(const std::vector<Pr
   // Column weights as Tessera's title, brand, category, attributes fields (id is unindexed).
   if (sqlite3_prepare_v2(rep->db,
                          "SELECT id FROM products WHERE products MATCH ? "
-                         "ORDER BY bm25(products, 0.0, 1.0, 0.7, 1.0, 0.6) LIMIT ?",
+                         "ORDER BY bm25(products, 0.0, 0.6, 0.7, 1.5, 0.8) LIMIT ?",
                          -1, &rep->search, nullptr) != SQLITE_OK) {
     return Status::Internal(std::string("sqlite prepare failed: ") + sqlite3_errmsg(rep->db));
   }

@@ -38,13 +38,13 @@ Result<std::unique_ptr<XapianPeer>> XapianPeer::Build(const std::vector<Product>
         std::string category, attributes;
         for (const std::string& level : p.category_path) category += level + " ";
         for (const char* key : {"colour", "gender", "usage", "season"}) attributes += p.Attribute(key) + " ";
-        generator.index_text(p.title, 10);
+        generator.index_text(p.title, 6);
         generator.increase_termpos();
         generator.index_text(p.brand, 7);
         generator.increase_termpos();
-        generator.index_text(category, 10);
+        generator.index_text(category, 15);
         generator.increase_termpos();
-        generator.index_text(attributes, 6);
+        generator.index_text(attributes, 8);
         document.set_data(p.id);
         writable.add_document(document);
       }

@@ -15,8 +15,8 @@ namespace tessera {
 class XapianPeer {
  public:
   // Indexes title, brand, category and attributes into `dir` (created; removed by the
-  // destructor). Field weights become within-document frequency increments (title 10, brand 7,
-  // category 10, attributes 6), Xapian's usual way to weight fields, matching Tessera's weights.
+  // destructor). Field weights become within-document frequency increments (title 6, brand 7,
+  // category 15, attributes 8), Xapian's usual way to weight fields, in Tessera's proportions.
   static Result<std::unique_ptr<XapianPeer>> Build(const std::vector<Product>& products, const std::string& dir);
   ~XapianPeer();
 

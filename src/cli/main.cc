@@ -1,8 +1,14 @@
 // The `tessera` command: ingest, serve, search, eval, delete.
+#include <algorithm>
+#include <charconv>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -12,6 +18,7 @@
 #include "engine/engine.h"
 #include "eval/judgments.h"
 #include "eval/metrics.h"
+#include "eval/query_variants.h"
 #include "serve/http_server.h"
 
 namespace {
@@ -58,6 +65,25 @@ void PrintReport(const tessera::IngestReport& report) {
   for (const std::string& warning : report.warnings) std::cout << "  warning: " << warning << "\n";
 }
 
+// Per-query relevance values of one group of queries (one kind, or all of them).
+struct RelevanceValues {
+  std::vector<double> ndcg_at_10, mrr_at_10, recall_at_100;
+
+  void Add(const std::vector<std::string>& ranked, const tessera::JudgedQuery& query) {
+    const std::vector<std::string> top10(ranked.begin(), ranked.begin() + std::min<size_t>(10, ranked.size()));
+    ndcg_at_10.push_back(tessera::NdcgAtK(ranked, query, 10));
+    mrr_at_10.push_back(tessera::ReciprocalRank(top10, query, query.max_grade));
+    recall_at_100.push_back(tessera::RecallAtK(ranked, query, 100));
+  }
+
+  nlohmann::json ToJson() const {
+    return {{"queries", ndcg_at_10.size()},
+            {"ndcg_at_10", tessera::Summarize(ndcg_at_10).mean},
+            {"mrr_at_10", tessera::Summarize(mrr_at_10).mean},
+            {"recall_at_100", tessera::Summarize(recall_at_100).mean}};
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,6 +91,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tessera::EngineOptions options;
   app.add_option("--data-dir", options.data_dir, "Folder for the store and speech model (created if missing)")
+      ->capture_default_str();
+  app.add_option("--synonyms", options.synonyms_path, "Solr-format synonym file applied to queries");
+  std::vector<std::string> field_weights;
+  app.add_option("--field-weight", field_weights,
+                 "BM25F weight of a text field, as FIELD=WEIGHT (fields and defaults: title 0.6, brand 0.7, "
+                 "category 1.5, attributes 0.8, description 0.2); repeat for several");
+  int64_t time_budget_ms = options.query.time_budget.count();
+  app.add_option("--time-budget-ms", time_budget_ms,
+                 "Milliseconds one text query may spend before it returns what it found (0: no limit)")
       ->capture_default_str();
   app.add_option("--half-life-hours", options.profile.half_life_hours,
                  "Hours after which a shopper event counts half in their profile")
@@ -101,13 +136,15 @@ int main(int argc, char** argv) {
   search->add_option("--per-page", request.per_page, "Results per page")->capture_default_str();
 
   // eval
-  CLI::App* eval = app.add_subcommand("eval", "Measure nDCG@10 and MRR on a judged query set");
+  CLI::App* eval = app.add_subcommand("eval", "Measure nDCG@10, MRR@10 and Recall@100 per query kind on a judged query set");
   std::string judgments_path, write_judgments_path;
   tessera::JudgmentOptions judgment_options;
   eval->add_option("--judgments", judgments_path, "JSONL judged queries; derived from the catalogue when absent");
   eval->add_option("--write-judgments", write_judgments_path, "Write the judged queries used to this file");
-  eval->add_option("--queries", judgment_options.max_queries, "Queries to derive")->capture_default_str();
-  eval->add_option("--seed", judgment_options.seed, "Seed for sampling derived queries")->capture_default_str();
+  eval->add_option("--queries", judgment_options.max_queries, "Plain queries to derive; each adds up to three variants")
+      ->capture_default_str();
+  eval->add_option("--seed", judgment_options.seed, "Seed for sampling derived queries and placing typos")
+      ->capture_default_str();
 
   // delete
   CLI::App* remove = app.add_subcommand("delete", "Delete a product by id");
@@ -118,6 +155,17 @@ int main(int argc, char** argv) {
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
 
+  options.query.time_budget = std::chrono::milliseconds(time_budget_ms);
+  for (const std::string& setting : field_weights) {
+    const size_t equals = setting.find('=');
+    float weight = 0;
+    const char* begin = equals == std::string::npos ? nullptr : setting.data() + equals + 1;
+    const char* end = setting.data() + setting.size();
+    if (begin == nullptr || std::from_chars(begin, end, weight).ptr != end) {
+      return Fail(Status::InvalidArgument("--field-weight '" + setting + "' is not FIELD=WEIGHT, e.g. title=1.5"));
+    }
+    options.field_weights[setting.substr(0, equals)] = weight;
+  }
   tessera::SystemClock clock;
   int exit_code = 0;
   std::unique_ptr<Engine> engine = OpenEngine(options, &clock, &exit_code);
@@ -166,7 +214,7 @@ int main(int argc, char** argv) {
     nlohmann::json out = {{"total", response->total}, {"took_ms", response->took_ms}};
     if (response->transcript) out["transcript"] = response->transcript->text;
     for (const tessera::SearchHit& hit : response->hits) {
-      out["results"].push_back({{"id", hit.product.id}, {"title", hit.product.title}, {"score", hit.score}});
+      out["results"].push_back({{"id", hit.product->id}, {"title", hit.product->title}, {"score", hit.score}});
     }
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -179,31 +227,36 @@ int main(int argc, char** argv) {
       if (!read.ok()) return Fail(read.status());
       queries = std::move(read).value();
     } else {
-      queries = tessera::DeriveJudgedQueries(engine->AllProducts(), judgment_options);
+      queries = tessera::DeriveJudgedQuerySet(engine->AllProducts(), judgment_options);
     }
     if (queries.empty()) return Fail(Status::InvalidArgument("no judged queries: ingest a catalogue first"));
     if (!write_judgments_path.empty()) {
       Status written = tessera::WriteJudgedQueries(queries, write_judgments_path);
       if (!written.ok()) return Fail(written);
     }
-    std::vector<double> ndcg, rr, latency;
+
+    // 100 results per query for Recall@100; nDCG@10 and MRR@10 read the first 10.
+    RelevanceValues overall;
+    std::map<std::string, RelevanceValues> by_kind;
+    std::vector<double> latency;
     for (const tessera::JudgedQuery& query : queries) {
       tessera::SearchRequest eval_request;
       eval_request.text = query.text;
-      eval_request.per_page = 10;
+      eval_request.per_page = 100;
+      eval_request.facets = false;  // relevance and latency of ranking alone, as the peers measure
       tessera::Result<tessera::SearchResponse> response = engine->Search(eval_request);
       if (!response.ok()) return Fail(response.status());
       std::vector<std::string> ranked;
-      for (const tessera::SearchHit& hit : response->hits) ranked.push_back(hit.product.id);
-      ndcg.push_back(tessera::NdcgAtK(ranked, query, 10));
-      rr.push_back(tessera::ReciprocalRank(ranked, query, query.max_grade));
+      for (const tessera::SearchHit& hit : response->hits) ranked.push_back(hit.product->id);
+      overall.Add(ranked, query);
+      by_kind[query.kind].Add(ranked, query);
       latency.push_back(response->took_ms);
     }
-    const tessera::MetricSummary n = tessera::Summarize(ndcg), r = tessera::Summarize(rr), l = tessera::Summarize(latency);
-    nlohmann::json out = {{"queries", queries.size()},
-                          {"ndcg_at_10", n.mean},
-                          {"mrr", r.mean},
-                          {"latency_ms", {{"mean", l.mean}, {"median", l.median}, {"p95", l.p95}}}};
+
+    const tessera::MetricSummary l = tessera::Summarize(latency);
+    nlohmann::json out = overall.ToJson();
+    for (const auto& [kind, values] : by_kind) out["kinds"][kind] = values.ToJson();
+    out["latency_ms"] = {{"mean", l.mean}, {"median", l.median}, {"p95", l.p95}, {"p99", l.p99}};
     std::cout << out.dump(2) << "\n";
     return 0;
   }

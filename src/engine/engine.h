@@ -26,6 +26,9 @@ struct EngineOptions {
   size_t rerank_depth = 200;
   // Solr-format synonym file applied to queries; "" for none.
   std::string synonyms_path;
+  // BM25F weight per text field (title, brand, category, attributes, description); fields not
+  // named keep their defaults.
+  std::map<std::string, float> field_weights;
   // Typo tolerance, expansion limits and the per-query time budget.
   QueryParserOptions query;
   ProfileOptions profile;
@@ -35,7 +38,9 @@ struct EngineOptions {
 };
 
 struct SearchHit {
-  Product product;
+  // Shared with the engine's catalogue, so a result costs no copy; immutable, and kept alive by
+  // this pointer even if the product is replaced or deleted meanwhile.
+  std::shared_ptr<const Product> product;
   float score = 0;           // final: relevance + personal_boost
   float relevance = 0;       // the ranker's score in [0, 1]
   float personal_boost = 0;

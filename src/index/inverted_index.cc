@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
+#include <string_view>
 #include <unordered_set>
 
 namespace tessera {
@@ -111,6 +112,22 @@ void InvertedIndex::Remove(DocId doc) {
   live_docs_.remove(doc);
 }
 
+Status InvertedIndex::SetFieldWeight(const std::string& field, float weight) {
+  if (!std::isfinite(weight) || weight < 0) {
+    return Status::InvalidArgument("weight of field '" + field + "' is " + std::to_string(weight) +
+                                   ": use a finite number >= 0");
+  }
+  for (FieldSpec& spec : fields_) {
+    if (spec.name == field) {
+      spec.weight = weight;
+      return Status::Ok();
+    }
+  }
+  std::string known;
+  for (const FieldSpec& spec : fields_) known += (known.empty() ? "" : ", ") + spec.name;
+  return Status::InvalidArgument("unknown text field '" + field + "': the fields are " + known);
+}
+
 const InvertedIndex::Postings* InvertedIndex::Find(std::string_view term) const {
   auto it = term_ids_.find(std::string(term));
   return it == term_ids_.end() ? nullptr : &postings_[it->second];
@@ -174,8 +191,9 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
     if (!query.groups[g].optional || !any_required) required.push_back(g);
   }
 
-  // Levels: all required groups; then, while short of top_k, without the most common groups;
-  // finally any group.
+  // Levels: all required groups; then, while short of top_k, without the most common groups.
+  // The rarest group is never dropped: a document holding only "casual" of "casual sunscreen"
+  // is no answer, and scoring the many such documents would cost the most time of any level.
   std::vector<size_t> by_size(required);
   std::sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
     const uint64_t ca = group_docs[a].cardinality(), cb = group_docs[b].cardinality();
@@ -201,13 +219,6 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
     result.matched |= level;
     levels.push_back(std::move(level));
   }
-  if (by_size.size() > 1 && result.matched.cardinality() < top_k && !result.partial) {
-    Roaring any;
-    for (size_t g : required) any |= group_docs[g];
-    any -= result.matched;
-    result.matched |= any;
-    levels.push_back(std::move(any));
-  }
 
   // Per-query constants of BM25F.
   std::vector<float> inverse_average(fields_.size());
@@ -231,50 +242,57 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
     std::vector<float> score(count, 0.0f);
     std::vector<uint32_t> typos(count, 0), synonyms(count, 0), matched(count, 0);
 
-    std::vector<float> best_score(count), alternative_sum(count);
-    std::vector<uint32_t> best_typos(count), best_synonym(count), alternative_terms(count);
+    // Scratch per candidate; only the entries in the `touched` lists are non-default, so each
+    // alternative costs time in proportion to its matches, not to the level's size.
+    std::vector<float> best_score(count, 0.0f), alternative_sum(count, 0.0f);
+    std::vector<uint32_t> best_typos(count, kNoMatch), best_synonym(count, 0), alternative_terms(count, 0);
+    std::vector<uint32_t> group_touched, alternative_touched;
     for (size_t g = 0; g < query.groups.size(); ++g) {
-      std::fill(best_score.begin(), best_score.end(), 0.0f);
-      std::fill(best_typos.begin(), best_typos.end(), kNoMatch);
       for (const QueryAlternative& alternative : query.groups[g].alternatives) {
-        std::fill(alternative_sum.begin(), alternative_sum.end(), 0.0f);
-        std::fill(alternative_terms.begin(), alternative_terms.end(), 0u);
-        std::unordered_set<std::string> seen;
-        size_t distinct_terms = 0;
+        std::vector<std::string_view> distinct;
         for (const std::string& term : alternative.terms) {
-          if (!seen.insert(term).second) continue;
-          ++distinct_terms;
+          if (std::find(distinct.begin(), distinct.end(), term) != distinct.end()) continue;
+          distinct.push_back(term);
           const Postings* postings = Find(term);
           if (postings == nullptr) break;
           const float idf = Idf(*postings);
           Intersect(candidates, postings->doc_ids, [&](size_t c, size_t p) {
             const float pseudo = PseudoFrequency(*postings, p, inverse_average);
+            if (alternative_terms[c] == 0) alternative_touched.push_back(static_cast<uint32_t>(c));
             alternative_sum[c] += idf * pseudo * (k1_ + 1) / (pseudo + k1_);
             ++alternative_terms[c];
           });
         }
-        for (size_t c = 0; c < count; ++c) {
-          if (alternative_terms[c] != distinct_terms || distinct_terms == 0) continue;
-          const float s = alternative.weight * alternative_sum[c];
-          const uint32_t synonym = alternative.synonym ? 1 : 0;
-          // Fewer typos win, then the word itself over a synonym, then the higher score.
-          const bool better = alternative.typos != best_typos[c] ? alternative.typos < best_typos[c]
-                              : synonym != best_synonym[c]     ? synonym < best_synonym[c]
-                                                               : s > best_score[c];
-          if (better) {
-            best_typos[c] = alternative.typos;
-            best_synonym[c] = synonym;
-            best_score[c] = s;
+        const uint32_t synonym = alternative.synonym ? 1 : 0;
+        for (uint32_t c : alternative_touched) {
+          if (alternative_terms[c] == distinct.size()) {
+            const float s = alternative.weight * alternative_sum[c];
+            // Fewer typos win, then the word itself over a synonym, then the higher score.
+            const bool better = alternative.typos != best_typos[c] ? alternative.typos < best_typos[c]
+                                : synonym != best_synonym[c]     ? synonym < best_synonym[c]
+                                                                 : s > best_score[c];
+            if (best_typos[c] == kNoMatch) group_touched.push_back(c);
+            if (better) {
+              best_typos[c] = alternative.typos;
+              best_synonym[c] = synonym;
+              best_score[c] = s;
+            }
           }
+          alternative_sum[c] = 0.0f;
+          alternative_terms[c] = 0;
         }
+        alternative_touched.clear();
       }
-      for (size_t c = 0; c < count; ++c) {
-        if (best_typos[c] == kNoMatch) continue;
+      for (uint32_t c : group_touched) {
         score[c] += best_score[c];
         typos[c] += best_typos[c];
         synonyms[c] += best_synonym[c];
         matched[c] += is_required[g];
+        best_score[c] = 0.0f;
+        best_typos[c] = kNoMatch;
+        best_synonym[c] = 0;
       }
+      group_touched.clear();
     }
 
     std::vector<ScoredDoc> scored(count);

@@ -11,8 +11,8 @@
 //
 // Evaluation (see Search): documents holding every required group come first (level 0). While
 // fewer than top_k were found, the group held by the most documents is dropped and the
-// documents holding all the others follow (level 1), and so on; documents holding any group come
-// last. Within a level, fewer typos rank first, then fewer words matched only through a synonym
+// documents holding all the others follow (level 1), and so on, but the group held by the fewest
+// documents is always required. Within a level, fewer typos rank first, then fewer words matched only through a synonym
 // (so "formal shoes" ranks Formal Shoes above their synonym "derby"), then the BM25F score.
 #pragma once
 
@@ -24,6 +24,7 @@
 
 #include <roaring/roaring.hh>
 
+#include "common/status.h"
 #include "index/lexical_query.h"
 #include "index/term_dictionary.h"
 
@@ -73,6 +74,11 @@ class InvertedIndex {
 
   // Convenience: each distinct term is one required group with one alternative.
   TermQueryResult Search(const std::vector<std::string>& terms, const Roaring* allowed, size_t top_k) const;
+
+  // Sets the BM25F weight of the named field; weights apply from the next Search. Fails with
+  // kInvalidArgument naming the field when it is unknown or the weight is negative or not finite.
+  Status SetFieldWeight(const std::string& field, float weight);
+  const std::vector<FieldSpec>& fields() const { return fields_; }
 
   // Documents holding `term` in any field; empty when none.
   const Roaring& DocumentsWith(std::string_view term) const;

@@ -62,12 +62,12 @@ Result<std::optional<double>> ParsePrice(const httplib::Request& req, const char
 // Reads the query parameters every search route shares.
 Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   static const std::set<std::string> kKnown = {"q", "user", "category", "gender", "colour", "price_min",
-                                               "price_max", "page", "per_page", "explain", "prefix"};
+                                               "price_max", "page", "per_page", "explain", "prefix", "facets"};
   for (const auto& [name, value] : req.params) {
     if (!kKnown.count(name)) {
       return Status::InvalidArgument("unknown parameter '" + Excerpt(name) +
                                      "': use q, user, category, gender, colour, price_min, price_max, page, "
-                                     "per_page, explain, prefix");
+                                     "per_page, explain, prefix, facets");
     }
   }
   SearchRequest request;
@@ -92,6 +92,8 @@ Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   request.explain = explain == "true" || explain == "1";
   const std::string prefix = req.get_param_value("prefix");
   request.prefix = prefix == "true" || prefix == "1";
+  const std::string facets = req.get_param_value("facets");
+  request.facets = !(facets == "false" || facets == "0");
   return request;
 }
 
@@ -105,7 +107,7 @@ json ProductJson(const Product& product) {
 json SearchResponseJson(const SearchResponse& response, bool explain) {
   json results = json::array();
   for (const SearchHit& hit : response.hits) {
-    json item = ProductJson(hit.product);
+    json item = ProductJson(*hit.product);
     item["score"] = hit.score;
     item["base_score"] = hit.relevance;
     item["personal_boost"] = hit.personal_boost;

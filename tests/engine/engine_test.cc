@@ -49,7 +49,7 @@ class EngineTest : public ::testing::Test {
     EXPECT_TRUE(response.ok()) << response.status().ToString();
     std::vector<std::string> ids;
     if (response.ok()) {
-      for (const SearchHit& hit : response->hits) ids.push_back(hit.product.id);
+      for (const SearchHit& hit : response->hits) ids.push_back(hit.product->id);
     }
     return ids;
   }
