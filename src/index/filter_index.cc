@@ -44,6 +44,20 @@ Roaring FilterIndex::PriceBetween(std::optional<double> min, std::optional<doubl
   return docs;
 }
 
+Roaring FilterIndex::Missing(const std::string& field, const Roaring& universe) const {
+  Roaring missing = universe;
+  if (field == "price") {
+    for (size_t doc = 0; doc < price_by_doc_.size(); ++doc) {
+      if (!std::isnan(price_by_doc_[doc])) missing.remove(static_cast<uint32_t>(doc));
+    }
+    return missing;
+  }
+  auto f = fields_.find(field);
+  if (f == fields_.end()) return missing;
+  for (const auto& [folded, entry] : f->second) missing -= entry.docs;
+  return missing;
+}
+
 std::map<std::string, uint64_t> FilterIndex::Facet(const std::string& field, const Roaring& within) const {
   std::map<std::string, uint64_t> counts;
   auto f = fields_.find(field);

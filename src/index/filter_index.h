@@ -28,6 +28,9 @@ class FilterIndex {
   // Documents with a price in [min, max]; either bound may be absent. Unpriced products never match.
   Roaring PriceBetween(std::optional<double> min, std::optional<double> max) const;
 
+  // Documents of `universe` with no value for `field` ("price" means unpriced).
+  Roaring Missing(const std::string& field, const Roaring& universe) const;
+
   // For each value of `field`: how many documents of `within` hold it. Values with no such
   // document are left out. Keys are the values as first added (original case).
   std::map<std::string, uint64_t> Facet(const std::string& field, const Roaring& within) const;

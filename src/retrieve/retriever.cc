@@ -13,6 +13,7 @@ std::optional<Roaring> Retriever::Allowed(const SearchFilters& filters) const {
   if (!filters.gender.empty()) allowed &= filters_.Matching("gender", filters.gender);
   if (!filters.colour.empty()) allowed &= filters_.Matching("colour", filters.colour);
   if (filters.price_min || filters.price_max) allowed &= filters_.PriceBetween(filters.price_min, filters.price_max);
+  for (const std::string& field : filters.missing) allowed = filters_.Missing(field, allowed);
   return allowed;
 }
 

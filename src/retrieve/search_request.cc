@@ -28,6 +28,12 @@ Status ValidateSearchRequest(const SearchRequest& request) {
       return Status::InvalidArgument(std::string(name) + " must be a finite number >= 0");
     }
   }
+  for (const std::string& field : request.filters.missing) {
+    if (field != "price" && field != "category" && field != "gender" && field != "colour") {
+      return Status::InvalidArgument("missing names unknown field '" + Excerpt(field) +
+                                     "': use price, category, gender or colour");
+    }
+  }
   if (request.filters.price_min && request.filters.price_max &&
       *request.filters.price_min > *request.filters.price_max) {
     return Status::InvalidArgument("price_min is above price_max: swap them");

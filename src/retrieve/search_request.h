@@ -15,9 +15,11 @@ struct SearchFilters {
   std::string colour;
   std::optional<double> price_min;  // inclusive, in the catalogue's currency
   std::optional<double> price_max;  // inclusive
+  // Fields the product must have no value for: "price", "category", "gender" or "colour".
+  std::vector<std::string> missing;
 
   bool empty() const {
-    return category.empty() && gender.empty() && colour.empty() && !price_min && !price_max;
+    return category.empty() && gender.empty() && colour.empty() && !price_min && !price_max && missing.empty();
   }
 };
 

@@ -62,12 +62,12 @@ Result<std::optional<double>> ParsePrice(const httplib::Request& req, const char
 // Reads the query parameters every search route shares.
 Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   static const std::set<std::string> kKnown = {"q", "user", "category", "gender", "colour", "price_min",
-                                               "price_max", "page", "per_page", "explain", "prefix", "facets"};
+                                               "price_max", "page", "per_page", "explain", "prefix", "facets", "missing"};
   for (const auto& [name, value] : req.params) {
     if (!kKnown.count(name)) {
       return Status::InvalidArgument("unknown parameter '" + Excerpt(name) +
                                      "': use q, user, category, gender, colour, price_min, price_max, page, "
-                                     "per_page, explain, prefix, facets");
+                                     "per_page, explain, prefix, facets, missing");
     }
   }
   SearchRequest request;
@@ -76,6 +76,10 @@ Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   request.filters.category = req.get_param_value("category");
   request.filters.gender = req.get_param_value("gender");
   request.filters.colour = req.get_param_value("colour");
+  // missing=price,colour selects products with no value for those fields.
+  for (const std::string& field : Split(req.get_param_value("missing"), ',')) {
+    if (!field.empty()) request.filters.missing.push_back(field);
+  }
   Result<std::optional<double>> price_min = ParsePrice(req, "price_min");
   if (!price_min.ok()) return price_min.status();
   request.filters.price_min = *price_min;
