@@ -219,6 +219,7 @@ const state = {
   // 'text' searches with `query`, 'image' posts `image.blob`, 'none' shows the start hint.
   mode: 'none',
   query: '',
+  prefix: false, // the last word of `query` may be unfinished (search as you type)
   image: null, // { blob, name, url } of the photo being searched with
   transcript: null, // transcript object of the last voice search
   page: 1,
@@ -431,7 +432,8 @@ async function runSearch() {
         signal: controller.signal,
       });
     } else {
-      response = await requestJson(`/api/search?${searchParams({ q: state.query })}`, {
+      const extra = state.prefix ? { q: state.query, prefix: 'true' } : { q: state.query };
+      response = await requestJson(`/api/search?${searchParams(extra)}`, {
         signal: controller.signal,
       });
     }
@@ -452,17 +454,20 @@ function searchFromFirstPage() {
   runSearch();
 }
 
-function startTextSearch(text) {
+// `asYouType` marks a search started by typing: unless the text ends in a space, its last word
+// may be unfinished, so the server also matches words it begins (prefix=true).
+function startTextSearch(text, asYouType = false) {
   const query = text.trim();
   state.image = revokeImage(state.image);
   state.transcript = null;
   state.query = query;
+  state.prefix = asYouType && !/\s$/.test(text);
   state.mode = query ? 'text' : 'none';
   renderQueryInfo();
   searchFromFirstPage();
 }
 
-const debouncedTextSearch = debounce(() => startTextSearch(dom.searchInput.value), SEARCH_DEBOUNCE_MS);
+const debouncedTextSearch = debounce(() => startTextSearch(dom.searchInput.value, true), SEARCH_DEBOUNCE_MS);
 
 function revokeImage(image) {
   if (image?.url) URL.revokeObjectURL(image.url);
