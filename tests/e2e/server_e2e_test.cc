@@ -72,8 +72,9 @@ class ServerProcess {
       const std::string port_text = std::to_string(port);
       freopen(log.c_str(), "a", stdout);
       freopen(log.c_str(), "a", stderr);
-      execl(TESSERA_BINARY, TESSERA_BINARY, "--data-dir", data_dir.c_str(), "serve", "--host", "127.0.0.1", "--port",
-            port_text.c_str(), static_cast<char*>(nullptr));
+      const std::string synonyms = std::string(TESSERA_SOURCE_DIR) + "/config/synonyms/fashion.txt";
+      execl(TESSERA_BINARY, TESSERA_BINARY, "--data-dir", data_dir.c_str(), "--synonyms", synonyms.c_str(), "serve",
+            "--host", "127.0.0.1", "--port", port_text.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
   }
@@ -198,6 +199,36 @@ TEST_F(ServerEndToEnd, TextQueryFindsMatchingProducts) {
   EXPECT_EQ(top["attributes"]["gender"], "Men") << top.dump();
   EXPECT_GT(response["total"].get<uint64_t>(), 10u);
   EXPECT_TRUE(response["facets"]["colour"].contains("Navy Blue"));
+}
+
+TEST_F(ServerEndToEnd, ChineseQueryReachesEnglishTitles) {
+  // 男士藏青色衬衫: men's navy blue shirt, typed without spaces; the shipped synonym list maps
+  // each word onto the English catalogue.
+  const json response = Get("/api/search?per_page=5&q=%E7%94%B7%E5%A3%AB%E8%97%8F%E9%9D%92%E8%89%B2%E8%A1%AC%E8%A1%AB");
+  ASSERT_FALSE(response["results"].empty()) << response.dump();
+  const json& top = response["results"][0];
+  EXPECT_EQ(top["attributes"]["article_type"], "Shirts") << top.dump();
+  EXPECT_EQ(top["attributes"]["colour"], "Navy Blue") << top.dump();
+  EXPECT_EQ(top["attributes"]["gender"], "Men") << top.dump();
+}
+
+TEST_F(ServerEndToEnd, TypoAndPrefixQueriesFindShirts) {
+  const json typo = Get("/api/search?per_page=5&q=shrits");
+  ASSERT_FALSE(typo["results"].empty());
+  EXPECT_EQ(typo["results"][0]["attributes"]["article_type"], "Shirts");
+
+  const json typing = Get("/api/search?per_page=5&prefix=true&q=navy%20blue%20shi");
+  ASSERT_FALSE(typing["results"].empty());
+  const std::string title = typing["results"][0]["title"];
+  EXPECT_NE(title.find("Shi"), std::string::npos) << title;
+}
+
+TEST_F(ServerEndToEnd, MissingFilterSelectsUnpricedProducts) {
+  const json unpriced = Get("/api/search?q=shirt&missing=price&per_page=50");
+  ASSERT_FALSE(unpriced["results"].empty());
+  for (const json& r : unpriced["results"]) EXPECT_FALSE(r.contains("price")) << r["id"];
+  const json unknown = Get("/api/search?q=shirt&missing=size", 400);
+  EXPECT_NE(unknown["error"]["message"].get<std::string>().find("size"), std::string::npos);
 }
 
 TEST_F(ServerEndToEnd, FiltersAndPagingApply) {
