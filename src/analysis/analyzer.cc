@@ -106,6 +106,8 @@ struct Segment {
   bool is_cjk = false;
 };
 
+}  // namespace
+
 std::vector<std::string> Utf8CodePoints(const std::string& text) {
   std::vector<std::string> points;
   for (size_t i = 0; i < text.size();) {
@@ -116,8 +118,6 @@ std::vector<std::string> Utf8CodePoints(const std::string& text) {
   }
   return points;
 }
-
-}  // namespace
 
 bool IsCjkCodePoint(uint32_t code_point) {
   UErrorCode error = U_ZERO_ERROR;

@@ -82,6 +82,9 @@ class Analyzer {
 // itself when it has one character.
 std::vector<std::string> CjkQueryTerms(const std::string& word);
 
+// Splits well-formed UTF-8 into its code points, each as a string.
+std::vector<std::string> Utf8CodePoints(const std::string& text);
+
 // True when the code point is a Han, Hiragana, Katakana or Hangul character.
 bool IsCjkCodePoint(uint32_t code_point);
 

@@ -7,17 +7,6 @@
 namespace tessera {
 namespace {
 
-std::vector<std::string> CodePoints(const std::string& text) {
-  std::vector<std::string> points;
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
-    points.push_back(text.substr(i, length));
-    i += length;
-  }
-  return points;
-}
-
 // The index terms one analyzed token must match: CJK words as character bigrams.
 std::vector<std::string> TermsToMatch(const Token& token) {
   if (token.kind == TokenKind::kCjk) return CjkQueryTerms(token.term);
@@ -165,7 +154,7 @@ Result<LexicalQuery> QueryParser::Parse(std::string_view text, bool prefix_last_
     if (token.kind == TokenKind::kCjk && synonyms_ != nullptr) {
       // The dictionary may segment differently from the synonym keys ("藏青色衬衫" may come as
       // one word), so split the word greedily into the longest keys it contains.
-      const std::vector<std::string> points = CodePoints(token.term);
+      const std::vector<std::string> points = Utf8CodePoints(token.term);
       size_t start = 0;
       std::string pending;
       auto flush_pending = [&] {
