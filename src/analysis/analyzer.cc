@@ -1,5 +1,6 @@
 #include "analysis/analyzer.h"
 
+#include <algorithm>
 #include <array>
 #include <unordered_map>
 
@@ -107,6 +108,15 @@ struct Segment {
 };
 
 }  // namespace
+
+std::string FoldCase(std::string_view text) {
+  icu::UnicodeString folded =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  folded.foldCase();
+  std::string out;
+  folded.toUTF8String(out);
+  return out;
+}
 
 std::vector<std::string> Utf8CodePoints(const std::string& text) {
   std::vector<std::string> points;
@@ -219,6 +229,7 @@ std::vector<Token> Analyzer::Analyze(std::string_view text) const {
   const std::vector<Segment> segments = rep_->Segments(text);
   std::vector<Token> tokens;
   bool previous_was_cjk = false;
+  bool previous_was_single_cjk = false;  // tokens.back() was joined from single characters only
   for (size_t i = 0; i < segments.size(); ++i) {
     const Segment& segment = segments[i];
     if (!segment.is_word) {
@@ -235,6 +246,16 @@ std::vector<Token> Analyzer::Analyze(std::string_view text) const {
     }
 
     if (segment.is_cjk) {
+      // The dictionary splits a word it does not know, such as the brand 耐克 or 卫衣, into
+      // single characters; adjacent single characters are joined back into one word, so a query
+      // needs their bigrams together rather than each character anywhere.
+      const bool single = Utf8CodePoints(segment.text).size() == 1;
+      if (single && previous_was_cjk && previous_was_single_cjk) {
+        tokens.back().term += segment.text;
+        tokens.back().surface += segment.text;
+        continue;
+      }
+      previous_was_single_cjk = single;
       Token token;
       token.kind = TokenKind::kCjk;
       token.term = token.surface = segment.text;
@@ -312,10 +333,16 @@ std::vector<std::string> Analyzer::IndexTerms(std::string_view text) const {
       continue;
     }
     flush_cjk();
-    for (const std::string& part : token.parts) {
-      // A single-letter part carries no meaning alone, and indexing "shirt" from "t-shirt"
-      // would make every T-shirt match "shirt".
-      if (Utf8CodePoints(part).size() > 1 && part != token.term) terms.push_back(part);
+    // A compound with a single-letter part ("t-shirt", "x-ray") is one word: indexing its
+    // parts would make every T-shirt match "shirt". Codes and other compounds ("xyz-123",
+    // "navy-blue") keep their parts, so "xyz" or "navy" alone still find them.
+    const bool single_letter_part = std::any_of(token.parts.begin(), token.parts.end(), [](const std::string& part) {
+      return Utf8CodePoints(part).size() == 1 && !(part[0] >= '0' && part[0] <= '9');
+    });
+    if (!single_letter_part) {
+      for (const std::string& part : token.parts) {
+        if (part != token.term) terms.push_back(part);
+      }
     }
     terms.push_back(std::move(token.term));
   }

@@ -10,10 +10,11 @@
 //     a unit becomes one term ("25.4 mm" -> "25.4mm", `65"` and "65 inches" -> "65inch").
 //  4. Snowball English stemming of words made only of Latin letters ("shirts" -> "shirt").
 //
-// Chinese, Japanese and Korean words are tokens of kind kCjk. For the index, IndexTerms adds the
-// character bigrams and single characters of every run of such text, so a query word is found
-// inside a longer segmented word, and a two-character brand matches only text holding both
-// characters together (see CjkQueryTerms).
+// Chinese, Japanese and Korean words are tokens of kind kCjk; adjacent single characters (how the
+// dictionary splits words it lacks, such as brands) are joined into one token. For the index,
+// IndexTerms adds the character bigrams and single characters of every run of such text, so a
+// query word is found inside a longer segmented word, and a two-character brand matches only
+// text holding both characters together (see CjkQueryTerms).
 #pragma once
 
 #include <cstdint>
@@ -63,9 +64,9 @@ class Analyzer {
   // The terms of Analyze, one per token.
   std::vector<std::string> Terms(std::string_view text) const;
 
-  // The terms to index for `text`: every token's term, the parts of joined codes (except
-  // single letters, so "t-shirt" is not found by "shirt"), and the bigrams and single
-  // characters of each run of CJK text.
+  // The terms to index for `text`: every token's term, the parts of joined codes (none for a
+  // compound with a single-letter part, so "t-shirt" is not found by "shirt"), and the bigrams
+  // and single characters of each run of CJK text.
   std::vector<std::string> IndexTerms(std::string_view text) const;
 
   // Stems one lower-case word as Analyze does; returns it unchanged when it is not made only of
@@ -81,6 +82,9 @@ class Analyzer {
 // The index terms a CJK query word must all match: its character bigrams, or the character
 // itself when it has one character.
 std::vector<std::string> CjkQueryTerms(const std::string& word);
+
+// Returns `text` with Unicode full case folding (ICU), so "CRÈME" and "crème" compare equal.
+std::string FoldCase(std::string_view text);
 
 // Splits well-formed UTF-8 into its code points, each as a string.
 std::vector<std::string> Utf8CodePoints(const std::string& text);

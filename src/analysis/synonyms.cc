@@ -1,5 +1,6 @@
 #include "analysis/synonyms.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -89,6 +90,14 @@ Result<SynonymSet> SynonymSet::Parse(std::string_view text, const Analyzer& anal
         expansions.push_back(target);
       }
       set.max_key_terms_ = std::max(set.max_key_terms_, key_terms.size());
+      const bool all_cjk = std::all_of(key_phrase.begin(), key_phrase.end(),
+                                       [](const Token& token) { return token.kind == TokenKind::kCjk; });
+      if (all_cjk) {
+        std::string together;
+        for (const std::string& term : key_terms) together += term;
+        set.cjk_keys_[together] = key;
+        set.max_cjk_key_length_ = std::max(set.max_cjk_key_length_, Utf8CodePoints(together).size());
+      }
     }
     ++set.rule_count_;
   }

@@ -34,11 +34,14 @@ class SynonymSet {
   size_t MatchAt(const std::vector<std::string>& terms, size_t start,
                  const std::vector<SynonymPhrase>** expansions) const;
 
-  // The expansions of the one-term key `term`, or nullptr.
-  const std::vector<SynonymPhrase>* Find(const std::string& term) const {
-    auto it = expansions_.find(term);
-    return it == expansions_.end() ? nullptr : &it->second;
+  // The expansions of the key whose Chinese, Japanese or Korean words, written together, are
+  // `text` ("橄榄绿" for a key the dictionary splits into 橄榄 / 绿), or nullptr.
+  const std::vector<SynonymPhrase>* FindCjk(const std::string& text) const {
+    auto it = cjk_keys_.find(text);
+    return it == cjk_keys_.end() ? nullptr : &expansions_.at(it->second);
   }
+  // The most code points of any key FindCjk knows.
+  size_t max_cjk_key_length() const { return max_cjk_key_length_; }
 
   size_t rule_count() const { return rule_count_; }
   size_t key_count() const { return expansions_.size(); }
@@ -47,6 +50,8 @@ class SynonymSet {
   static std::string KeyOf(const std::vector<std::string>& terms, size_t start, size_t count);
 
   std::unordered_map<std::string, std::vector<SynonymPhrase>> expansions_;
+  std::unordered_map<std::string, std::string> cjk_keys_;  // written-together text -> key
+  size_t max_cjk_key_length_ = 0;
   size_t max_key_terms_ = 0;
   size_t rule_count_ = 0;
 };

@@ -108,6 +108,60 @@ QueryGroup QueryParser::WordGroup(const Token& token, bool expand_prefix) const 
   return group;
 }
 
+size_t QueryParser::ParseCjkRun(const std::vector<Token>& tokens, size_t first,
+                                const std::function<void(QueryGroup, const std::string&)>& emit) const {
+  // The run: consecutive CJK tokens written together, as code points tagged with their token.
+  std::vector<std::pair<std::string, size_t>> run;
+  size_t end_token = first;
+  do {
+    for (std::string& point : Utf8CodePoints(tokens[end_token].term)) run.emplace_back(std::move(point), end_token);
+    ++end_token;
+  } while (end_token < tokens.size() && tokens[end_token].kind == TokenKind::kCjk &&
+           tokens[end_token].joins_previous_cjk);
+
+  // Text no synonym key covers stays split where the dictionary split it, so a brand and a
+  // product word written together ("耐克夹克") need not be adjacent in the product.
+  std::vector<std::pair<std::string, size_t>> pending;
+  auto flush_pending = [&] {
+    for (size_t k = 0; k < pending.size();) {
+      std::string word;
+      const size_t token = pending[k].second;
+      for (; k < pending.size() && pending[k].second == token; ++k) word += pending[k].first;
+      Token piece = tokens[token];
+      piece.term = piece.surface = word;
+      emit(WordGroup(piece, false), word);
+    }
+    pending.clear();
+  };
+
+  // Greedy longest match of synonym keys, which may span the dictionary's words ("橄榄绿" comes
+  // as 橄榄 / 绿) or lie inside one ("藏青色衬衫" may come as one word).
+  const size_t longest = synonyms_->max_cjk_key_length();
+  for (size_t start = 0; start < run.size();) {
+    const std::vector<SynonymPhrase>* found = nullptr;
+    size_t end = std::min(run.size(), start + longest);
+    std::string candidate;
+    for (; end > start; --end) {
+      candidate.clear();
+      for (size_t k = start; k < end; ++k) candidate += run[k].first;
+      if ((found = synonyms_->FindCjk(candidate)) != nullptr) break;
+    }
+    if (found == nullptr) {
+      pending.push_back(run[start++]);
+      continue;
+    }
+    flush_pending();
+    QueryGroup group;
+    group.surface = candidate;
+    group.alternatives.push_back({CjkQueryTerms(candidate), 1.0f, 0});
+    AddSynonyms(*found, &group);
+    emit(std::move(group), candidate);
+    start = end;
+  }
+  flush_pending();
+  return end_token;
+}
+
 Result<LexicalQuery> QueryParser::Parse(std::string_view text, bool prefix_last_word) const {
   LexicalQuery query;
   if (options_.time_budget.count() > 0) query.deadline = std::chrono::steady_clock::now() + options_.time_budget;
@@ -126,11 +180,16 @@ Result<LexicalQuery> QueryParser::Parse(std::string_view text, bool prefix_last_
 
   // A word repeated in the query adds nothing, so each group is emitted once.
   std::unordered_set<std::string> emitted;
-  auto emit = [&](QueryGroup group, const std::string& key) {
+  const std::function<void(QueryGroup, const std::string&)> emit = [&](QueryGroup group, const std::string& key) {
     if (emitted.insert(key).second) query.groups.push_back(std::move(group));
   };
 
   for (size_t i = 0; i < tokens.size();) {
+    if (tokens[i].kind == TokenKind::kCjk && synonyms_ != nullptr) {
+      i = ParseCjkRun(tokens, i, emit);
+      continue;
+    }
+
     const std::vector<SynonymPhrase>* expansions = nullptr;
     const size_t matched = synonyms_ != nullptr ? synonyms_->MatchAt(terms, i, &expansions) : 0;
     if (matched > 0) {
@@ -151,48 +210,6 @@ Result<LexicalQuery> QueryParser::Parse(std::string_view text, bool prefix_last_
     }
 
     const Token& token = tokens[i];
-    if (token.kind == TokenKind::kCjk && synonyms_ != nullptr) {
-      // The dictionary may segment differently from the synonym keys ("藏青色衬衫" may come as
-      // one word), so split the word greedily into the longest keys it contains.
-      const std::vector<std::string> points = Utf8CodePoints(token.term);
-      size_t start = 0;
-      std::string pending;
-      auto flush_pending = [&] {
-        if (pending.empty()) return;
-        Token piece = token;
-        piece.term = piece.surface = pending;
-        emit(WordGroup(piece, false), pending);
-        pending.clear();
-      };
-      while (start < points.size()) {
-        size_t end = points.size();
-        const std::vector<SynonymPhrase>* found = nullptr;
-        for (; end > start; --end) {
-          std::string candidate;
-          for (size_t k = start; k < end; ++k) candidate += points[k];
-          if ((found = synonyms_->Find(candidate)) != nullptr) break;
-        }
-        if (found == nullptr) {
-          pending += points[start++];
-          continue;
-        }
-        flush_pending();
-        std::string piece_text;
-        for (size_t k = start; k < end; ++k) piece_text += points[k];
-        Token piece = token;
-        piece.term = piece.surface = piece_text;
-        QueryGroup group;
-        group.surface = piece_text;
-        group.alternatives.push_back({CjkQueryTerms(piece_text), 1.0f, 0});
-        AddSynonyms(*found, &group);
-        emit(std::move(group), piece_text);
-        start = end;
-      }
-      flush_pending();
-      ++i;
-      continue;
-    }
-
     emit(WordGroup(token, prefix_last_word && i + 1 == tokens.size()), token.term);
     ++i;
   }

@@ -5,10 +5,11 @@
 // from the index vocabulary, the vocabulary words within its typo tolerance; for the last word
 // of a search-as-you-type query, the vocabulary words it begins; for a code such as "xyz-123",
 // its parts; for a Chinese word, its character bigrams. Stop words ("for", "with", "the") are
-// optional groups: they add to the score but never exclude a product.
+// optional groups: they neither score nor exclude a product.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string_view>
 
 #include "analysis/analyzer.h"
@@ -47,6 +48,9 @@ class QueryParser {
 
  private:
   QueryGroup WordGroup(const Token& token, bool expand_prefix) const;
+  // Emits the groups of the run of CJK tokens starting at `first`; returns the index after it.
+  size_t ParseCjkRun(const std::vector<Token>& tokens, size_t first,
+                     const std::function<void(QueryGroup, const std::string&)>& emit) const;
   void AddCorrections(const std::string& term, QueryGroup* group) const;
   void AddSynonyms(const std::vector<SynonymPhrase>& expansions, QueryGroup* group) const;
   QueryAlternative AlternativeOf(const SynonymPhrase& phrase, float weight) const;
