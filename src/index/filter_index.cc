@@ -2,13 +2,13 @@
 
 #include <limits>
 
-#include "common/text.h"
+#include "analysis/analyzer.h"
 
 namespace tessera {
 
 void FilterIndex::Add(DocId doc, const std::string& field, const std::string& value) {
   if (value.empty()) return;
-  Value& entry = fields_[field][LowerAscii(value)];
+  Value& entry = fields_[field][FoldCase(value)];
   if (entry.display.empty()) entry.display = value;
   entry.docs.add(doc);
 }
@@ -28,7 +28,7 @@ void FilterIndex::Remove(DocId doc) {
 Roaring FilterIndex::Matching(const std::string& field, const std::string& value) const {
   auto f = fields_.find(field);
   if (f == fields_.end()) return Roaring();
-  auto v = f->second.find(LowerAscii(value));
+  auto v = f->second.find(FoldCase(value));
   return v == f->second.end() ? Roaring() : v->second.docs;
 }
 

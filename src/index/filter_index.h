@@ -17,7 +17,8 @@ namespace tessera {
 // Thread safety: none; guarded by the engine's reader-writer lock.
 class FilterIndex {
  public:
-  // Values are matched case-insensitively (ASCII), so "navy blue" selects "Navy Blue".
+  // Values are matched after Unicode case folding, so "navy blue" selects "Navy Blue" and
+  // "CRÈME" selects "Crème".
   void Add(DocId doc, const std::string& field, const std::string& value);
   void SetPrice(DocId doc, std::optional<double> price);
   // Removes `doc` from every bitmap.

@@ -194,10 +194,12 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
   // Levels: all required groups; then, while short of top_k, without the most common groups.
   // The rarest group is never dropped: a document holding only "casual" of "casual sunscreen"
   // is no answer, and scoring the many such documents would cost the most time of any level.
+  // Between equally common groups the later query word is dropped first: shoppers tend to lead
+  // with the word that matters most, such as a brand.
   std::vector<size_t> by_size(required);
   std::sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
     const uint64_t ca = group_docs[a].cardinality(), cb = group_docs[b].cardinality();
-    return ca != cb ? ca > cb : a < b;
+    return ca != cb ? ca > cb : a > b;
   });
   auto intersect_without = [&](size_t dropped) {
     std::vector<size_t> kept(by_size.begin() + static_cast<std::ptrdiff_t>(dropped), by_size.end());
@@ -248,6 +250,9 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
     std::vector<uint32_t> best_typos(count, kNoMatch), best_synonym(count, 0), alternative_terms(count, 0);
     std::vector<uint32_t> group_touched, alternative_touched;
     for (size_t g = 0; g < query.groups.size(); ++g) {
+      // Optional groups (stop words) neither exclude nor score: "shirt for men" ranks as
+      // "shirt men" does.
+      if (!is_required[g]) continue;
       for (const QueryAlternative& alternative : query.groups[g].alternatives) {
         std::vector<std::string_view> distinct;
         for (const std::string& term : alternative.terms) {

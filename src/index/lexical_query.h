@@ -23,8 +23,8 @@ struct QueryAlternative {
 struct QueryGroup {
   std::string surface;  // the query text this group came from, for explanations
   std::vector<QueryAlternative> alternatives;
-  // Optional groups (stop words) add to the score of documents holding them but never exclude
-  // a document.
+  // Optional groups (stop words) neither exclude a document nor add to its score; they are
+  // required and scored only when every group of the query is optional.
   bool optional = false;
 };
 

@@ -33,7 +33,7 @@ std::set<std::string> Deletions(std::string_view word, uint8_t edits) {
 }  // namespace
 
 uint8_t TermDictionary::MaxEdits(std::string_view word) {
-  if (!IsAsciiLetters(word)) return 0;
+  if (!IsAsciiLetters(word) || word.size() > kMaxLengthWithEdits) return 0;
   if (word.size() >= kMinLengthTwoEdits) return 2;
   if (word.size() >= kMinLengthOneEdit) return 1;
   return 0;

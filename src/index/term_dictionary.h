@@ -27,6 +27,9 @@ class TermDictionary {
   // Terms of Latin letters at least this long get 1 and 2 edits of tolerance.
   static constexpr size_t kMinLengthOneEdit = 4;
   static constexpr size_t kMinLengthTwoEdits = 8;
+  // Longer words get none: no shop word is this long, and the deletions of a long word are many
+  // (a 1,024-letter word has about 520,000 within two edits).
+  static constexpr size_t kMaxLengthWithEdits = 32;
 
   // Registers a new term with its id. Terms with digits or non-ASCII letters are listed for
   // prefix look-up but get no typo tolerance, so "iphone 11" never matches "iphone 12".
