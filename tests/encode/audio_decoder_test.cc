@@ -4,30 +4,24 @@
 #include "encode/audio_decoder.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include "support/test_support.h"
 
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool HasProgram(const std::string& name) {
-  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+using testing_support::CommandInFolder;
+using testing_support::HasProgram;
+using testing_support::ReadFile;
+using testing_support::RunShell;
+using testing_support::TempDir;
 
 double Rms(const std::vector<int16_t>& samples) {
   double sum = 0;
@@ -64,19 +58,15 @@ class AudioDecoderTest : public ::testing::Test {
       GTEST_SKIP() << "espeak-ng and sox are needed to make the test audio: apt-get install "
                       "espeak-ng sox";
     }
-    std::string pattern = (fs::temp_directory_path() / "tessera-audio-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
+    temp_dir_.emplace("tessera-audio-");
+    ASSERT_FALSE(temp_dir_->path().empty()) << temp_dir_->error();
+    dir_ = temp_dir_->path();
   }
 
   // Runs a shell command in the temporary folder and asserts that it succeeded.
   void Run(const std::string& command) {
-    const std::string line = "cd '" + dir_.string() + "' && " + command + " 2>/dev/null";
-    ASSERT_EQ(std::system(line.c_str()), 0) << line;
+    const std::string line = CommandInFolder(dir_, command);
+    ASSERT_EQ(RunShell(line), 0) << line;
   }
 
   // Speaks `text` into `name` (22,050 Hz mono WAV).
@@ -90,6 +80,8 @@ class AudioDecoderTest : public ::testing::Test {
     return clip.ok() ? std::move(clip).value() : AudioClip{};
   }
 
+  // Created in SetUp after the program check, so a skipped test makes no folder.
+  std::optional<TempDir> temp_dir_;
   fs::path dir_;
 };
 

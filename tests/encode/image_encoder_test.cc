@@ -8,31 +8,26 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.h"
+
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::CommandInFolder;
+using testing_support::HasProgram;
+using testing_support::ReadFile;
+using testing_support::RunShell;
+using testing_support::TempDir;
 
 constexpr const char* kSolidColour = "'xc:rgb(200,30,40)'";
-
-bool HasProgram(const std::string& name) {
-  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 // Returns the BGR bytes of pixel (x, y).
 std::vector<int> PixelAt(const DecodedImage& image, int x, int y) {
@@ -60,19 +55,15 @@ class ImageTest : public ::testing::Test {
     if (!HasProgram("convert")) {
       GTEST_SKIP() << "ImageMagick's convert is needed to make the test images: apt-get install imagemagick";
     }
-    std::string pattern = (fs::temp_directory_path() / "tessera-image-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
+    temp_dir_.emplace("tessera-image-");
+    ASSERT_FALSE(temp_dir_->path().empty()) << temp_dir_->error();
+    dir_ = temp_dir_->path();
   }
 
   // Runs `convert <arguments>` in the temporary folder and asserts that it succeeded.
   void Convert(const std::string& arguments) {
-    const std::string line = "cd '" + dir_.string() + "' && convert " + arguments + " 2>/dev/null";
-    ASSERT_EQ(std::system(line.c_str()), 0) << line;
+    const std::string line = CommandInFolder(dir_, "convert " + arguments);
+    ASSERT_EQ(RunShell(line), 0) << line;
   }
 
   // Decodes the file `name` of the temporary folder, expecting success.
@@ -93,6 +84,8 @@ class ImageTest : public ::testing::Test {
         << name << ": centre is BGR " << centre[0] << "," << centre[1] << "," << centre[2];
   }
 
+  // Created in SetUp after the program check, so a skipped test makes no folder.
+  std::optional<TempDir> temp_dir_;
   fs::path dir_;
 };
 

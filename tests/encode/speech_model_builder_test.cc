@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,18 +12,15 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.h"
+
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::ReadFile;
+using testing_support::TempDir;
 using Words = std::vector<std::string>;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 // A small pronunciation dictionary in the CMU format, with one word that has two variants.
 constexpr char kTinyCmudict[] =
@@ -97,14 +93,11 @@ double Probability(const Arpa& arpa, const std::string& history, const std::stri
 class SpeechModelBuilderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "tessera-speech-model-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(temp_dir_.path().empty()) << temp_dir_.error();
+    dir_ = temp_dir_.path();
     cmudict_ = (dir_ / "cmudict.dict").string();
     std::ofstream(cmudict_) << kTinyCmudict;
   }
-
-  void TearDown() override { fs::remove_all(dir_); }
 
   SpeechModelFiles Build(const Words& sentences, const std::string& out = "model",
                          SpeechModelOptions options = {}) {
@@ -114,6 +107,7 @@ class SpeechModelBuilderTest : public ::testing::Test {
     return files.ok() ? std::move(files).value() : SpeechModelFiles{};
   }
 
+  TempDir temp_dir_{"tessera-speech-model-"};
   fs::path dir_;
   std::string cmudict_;
 };

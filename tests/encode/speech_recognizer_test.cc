@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -26,25 +25,20 @@
 
 #include "encode/audio_decoder.h"
 #include "encode/speech_model_builder.h"
+#include "support/test_support.h"
 
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::CommandInFolder;
+using testing_support::HasProgram;
+using testing_support::ReadFile;
+using testing_support::RunShell;
+using testing_support::TempDir;
 
 constexpr char kVoice[] = "en-us+f2";
 constexpr int kWordsPerMinute = 150;
-
-bool HasProgram(const std::string& name) {
-  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 // Splits one CSV line into fields, honouring double quotes and doubled quotes inside them.
 std::vector<std::string> SplitCsvLine(const std::string& line) {
@@ -116,12 +110,12 @@ class SpeechRecognizerTest : public ::testing::Test {
       skip_reason_ = styles.string() + " not found: set TESSERA_DATA_DIR to the data folder";
       return;
     }
-    std::string pattern = (fs::temp_directory_path() / "tessera-speech-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      setup_error_ = "mkdtemp failed for " + pattern;
+    temp_dir_ = new TempDir("tessera-speech-");
+    if (temp_dir_->path().empty()) {
+      setup_error_ = temp_dir_->error();
       return;
     }
-    dir_ = new fs::path(pattern);
+    dir_ = &temp_dir_->path();
 
     const std::vector<std::string> sentences = ReadCatalogueSentences(styles, &products_);
     const auto start = std::chrono::steady_clock::now();
@@ -154,10 +148,10 @@ class SpeechRecognizerTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete recognizer_;
     delete files_;
-    if (dir_ != nullptr) fs::remove_all(*dir_);
-    delete dir_;
+    delete temp_dir_;
     recognizer_ = nullptr;
     files_ = nullptr;
+    temp_dir_ = nullptr;
     dir_ = nullptr;
   }
 
@@ -168,8 +162,8 @@ class SpeechRecognizerTest : public ::testing::Test {
 
   // Runs a shell command in the suite's temporary folder and asserts that it succeeded.
   static void Run(const std::string& command) {
-    const std::string line = "cd '" + dir_->string() + "' && " + command + " 2>/dev/null";
-    ASSERT_EQ(std::system(line.c_str()), 0) << line;
+    const std::string line = CommandInFolder(*dir_, command);
+    ASSERT_EQ(RunShell(line), 0) << line;
   }
 
   // Speaks `text` with the suite's voice into `name`, then decodes it.
@@ -182,7 +176,9 @@ class SpeechRecognizerTest : public ::testing::Test {
 
   static inline std::string skip_reason_;
   static inline std::string setup_error_;
-  static inline fs::path* dir_ = nullptr;
+  static inline TempDir* temp_dir_ = nullptr;
+  // The path of temp_dir_ once it was created, else nullptr.
+  static inline const fs::path* dir_ = nullptr;
   static inline SpeechModelFiles* files_ = nullptr;
   static inline SpeechRecognizer* recognizer_ = nullptr;
   static inline size_t products_ = 0;
@@ -199,16 +195,15 @@ TEST(SpeechRecognizer, OpenWithMissingPathsIsNotFound) {
 }
 
 TEST(SpeechRecognizer, OpenWithCorruptLanguageModelFails) {
-  std::string pattern = (fs::temp_directory_path() / "tessera-speech-bad-XXXXXX").string();
-  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-  const fs::path dir = pattern;
+  const TempDir temp_dir("tessera-speech-bad-");
+  ASSERT_FALSE(temp_dir.path().empty()) << temp_dir.error();
+  const fs::path dir = temp_dir.path();
   std::ofstream(dir / "catalog.dic") << "shirt SH ER T\n";
   std::ofstream(dir / "catalog.lm") << "this is not an ARPA file\n";
 
   Result<std::unique_ptr<SpeechRecognizer>> recognizer =
       SpeechRecognizer::Open({std::string(TESSERA_SPHINX_MODEL_DIR) + "/en-us",
                               (dir / "catalog.dic").string(), (dir / "catalog.lm").string()});
-  fs::remove_all(dir);
   ASSERT_FALSE(recognizer.ok());
   EXPECT_EQ(recognizer.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(recognizer.status().message().find("catalog.lm"), std::string::npos);

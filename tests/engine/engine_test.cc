@@ -1,17 +1,18 @@
 // Engine: the pipeline in-process, on a JSONL catalogue and a real store in a temp folder.
 #include "engine/engine.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.h"
+
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::TempDir;
 
 constexpr const char* kCatalogue = R"({"id":"s1","title":"Roadster Men Navy Blue Shirt","brand":"Roadster","category_path":["Apparel","Topwear","Shirts"],"price":899,"currency":"INR","attributes":{"gender":"Men","colour":"Navy Blue","article_type":"Shirts"}}
 {"id":"s2","title":"Roadster Men White Shirt","brand":"Roadster","category_path":["Apparel","Topwear","Shirts"],"price":799,"currency":"INR","attributes":{"gender":"Men","colour":"White","article_type":"Shirts"}}
@@ -23,9 +24,8 @@ constexpr const char* kCatalogue = R"({"id":"s1","title":"Roadster Men Navy Blue
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tessera-engine-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    ASSERT_FALSE(temp_dir_.path().empty()) << temp_dir_.error();
+    dir_ = temp_dir_.path();
     Open();
     std::istringstream in(kCatalogue);
     Result<IngestReport> report = engine_->IngestJsonl(in, dir_.string());
@@ -34,7 +34,6 @@ class EngineTest : public ::testing::Test {
   }
   void TearDown() override {
     engine_.reset();
-    fs::remove_all(dir_);
   }
   void Open() {
     engine_.reset();
@@ -54,6 +53,7 @@ class EngineTest : public ::testing::Test {
     return ids;
   }
 
+  TempDir temp_dir_{"tessera-engine-"};
   fs::path dir_;
   ManualClock clock_{1'700'000'000'000};
   std::unique_ptr<Engine> engine_;

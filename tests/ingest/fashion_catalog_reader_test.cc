@@ -1,6 +1,5 @@
 #include "ingest/fashion_catalog_reader.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -10,10 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.h"
+
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::TempDir;
 
 constexpr const char* kHeader =
     "id,gender,masterCategory,subCategory,articleType,baseColour,season,year,usage,productDisplayName\n";
@@ -21,13 +23,8 @@ constexpr const char* kHeader =
 class FashionCatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "tessera-fashion-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
+    ASSERT_FALSE(temp_dir_.path().empty()) << temp_dir_.error();
+    dir_ = temp_dir_.path();
   }
 
   void Write(const fs::path& relative, const std::string& text) {
@@ -50,6 +47,7 @@ class FashionCatalogTest : public ::testing::Test {
     });
   }
 
+  TempDir temp_dir_{"tessera-fashion-"};
   fs::path dir_;
   std::map<std::string, Product> products_;
   std::map<std::string, size_t> lines_;

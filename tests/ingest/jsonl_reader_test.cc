@@ -1,6 +1,5 @@
 #include "ingest/jsonl_reader.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,10 +8,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.h"
+
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::TempDir;
 
 constexpr const char* kValidLine =
     R"({"id":"sku-1","title":"Navy Blue Shirt","description":"Cotton","brand":"Turtle",)"
@@ -290,13 +292,8 @@ TEST(ParseCatalogLine, ResolvesRelativeImagesAgainstBaseDir) {
 class JsonlFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "tessera-jsonl-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
+    ASSERT_FALSE(temp_dir_.path().empty()) << temp_dir_.error();
+    dir_ = temp_dir_.path();
   }
 
   void Write(const fs::path& path, const std::string& text) {
@@ -306,6 +303,7 @@ class JsonlFileTest : public ::testing::Test {
     ASSERT_TRUE(out.good()) << path;
   }
 
+  TempDir temp_dir_{"tessera-jsonl-"};
   fs::path dir_;
 };
 

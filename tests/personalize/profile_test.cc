@@ -1,4 +1,3 @@
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -15,11 +14,13 @@
 #include "personalize/profile.h"
 #include "personalize/profile_store.h"
 #include "store/kv_store.h"
+#include "support/test_support.h"
 
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::TempDir;
 using nlohmann::json;
 
 constexpr int64_t kHourMs = 3600 * 1000;
@@ -285,16 +286,14 @@ TEST(DecayFactor, HalvesEveryHalfLife) {
 class ProfileStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "tessera-profiles-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(temp_dir_.path().empty()) << temp_dir_.error();
+    dir_ = temp_dir_.path();
     Open();
   }
 
   void TearDown() override {
     profiles_.reset();
     kv_.reset();
-    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   // Opens the KvStore and a new profile store on it, closing any open before.
@@ -330,6 +329,7 @@ class ProfileStoreTest : public ::testing::Test {
     return products;
   }
 
+  TempDir temp_dir_{"tessera-profiles-"};
   fs::path dir_;
   ProfileOptions options_;
   std::unique_ptr<KvStore> kv_;

@@ -1,9 +1,6 @@
 #include "store/product_store.h"
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,11 +9,14 @@
 #include <gtest/gtest.h>
 
 #include "store/kv_store.h"
+#include "support/test_support.h"
 
 namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::ReadFile;
+using testing_support::TempDir;
 
 Product MakeProduct(const std::string& id, const std::string& title) {
   Product p;
@@ -34,15 +34,13 @@ Product MakeProduct(const std::string& id, const std::string& title) {
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "tessera-store-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    ASSERT_FALSE(temp_dir_.path().empty()) << temp_dir_.error();
+    dir_ = temp_dir_.path();
     Open();
   }
 
   void TearDown() override {
     kv_.reset();
-    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   // Opens the store in the temporary folder, closing any store open before.
@@ -70,6 +68,7 @@ class StoreTest : public ::testing::Test {
     return vectors;
   }
 
+  TempDir temp_dir_{"tessera-store-"};
   fs::path dir_;
   std::unique_ptr<KvStore> kv_;
 };
@@ -316,8 +315,7 @@ TEST_F(StoreTest, DeletePrefixCountsAndKeepsOthers) {
 bool AnyFileContains(const fs::path& dir, const std::string& needle) {
   for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string content = ReadFile(entry.path());
     if (content.find(needle) != std::string::npos) return true;
   }
   return false;
