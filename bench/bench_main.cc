@@ -4,6 +4,8 @@
 //   tessera_bench --data-dir var relevance   # Tessera vs Xapian and SQLite FTS5 on judged queries
 //   tessera_bench --data-dir var photo       # photo queries: latency and self-retrieval
 //   tessera_bench --data-dir var voice       # espeak-ng queries: latency and transcript accuracy
+//   tessera_bench --data-dir NEW --fashion ../shared/data/fashion --products 1000000 scale
+//                                            # synthetic catalogue: ingest rate, memory, re-open, latency
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +29,7 @@
 #include "eval/judgments.h"
 #include "eval/metrics.h"
 #include "eval/query_variants.h"
+#include "scale_workload.h"
 #include "sqlite_fts_peer.h"
 #include "xapian_peer.h"
 
@@ -249,17 +252,34 @@ int main(int argc, char** argv) {
   std::string data_dir = "var";
   std::string image_dir = "../shared/data/fashion/images";
   size_t queries = 200;
-  app.add_option("--data-dir", data_dir, "Ingested store to open")->capture_default_str();
+  app.add_option("--data-dir", data_dir, "Ingested store to open (scale: a new folder to create)")->capture_default_str();
   app.add_option("--images", image_dir, "Folder of catalogue photos for the photo workload")->capture_default_str();
   app.add_option("--queries", queries, "Queries per workload (relevance: plain queries, each with up to three variants)")
       ->capture_default_str();
   std::string synonyms;
   app.add_option("--synonyms", synonyms, "Solr-format synonym file for Tessera's queries");
+  ScaleOptions scale;
+  scale.fashion_dir = "../shared/data/fashion";
+  app.add_option("--fashion", scale.fashion_dir, "Real catalogue folder (styles.csv) that the scale workload varies")
+      ->capture_default_str();
+  app.add_option("--products", scale.products, "Synthetic products the scale workload ingests")->capture_default_str();
+  app.add_option("--seed", scale.seed, "Seed of the scale workload's synthetic catalogue and query sample")
+      ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo or voice")->required()->check(CLI::IsMember({"relevance", "photo", "voice"}));
+  app.add_option("workload", workload, "relevance, photo, voice or scale")
+      ->required()
+      ->check(CLI::IsMember({"relevance", "photo", "voice", "scale"}));
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
+
+  // The scale workload creates its own store in --data-dir instead of opening an ingested one.
+  if (workload == "scale") {
+    scale.data_dir = data_dir;
+    scale.queries = queries;
+    scale.synonyms_path = synonyms;
+    return RunScale(scale);
+  }
 
   SystemClock clock;
   EngineOptions options;

@@ -497,6 +497,7 @@ EngineStats Engine::Stats() const {
     stats.products = rep_->live_docs.cardinality();
     stats.photo_vectors = rep_->image_index.size();
     stats.terms = rep_->text_index.term_count();
+    stats.index_bytes = rep_->text_index.MemoryBytes();
   }
   std::lock_guard lock(rep_->speech_mutex);
   stats.speech_ready = rep_->speech != nullptr;

@@ -66,6 +66,10 @@ struct EngineStats {
   size_t products = 0;
   size_t photo_vectors = 0;
   size_t terms = 0;
+  // Estimated bytes held by the text index (InvertedIndex::MemoryBytes); the catalogue, filters
+  // and photo vectors are not counted. Computing it visits every document and term, so Stats()
+  // takes time linear in the catalogue size.
+  size_t index_bytes = 0;
   bool speech_ready = false;
 };
 
