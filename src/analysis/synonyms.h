@@ -40,7 +40,7 @@ class SynonymSet {
     auto it = cjk_keys_.find(text);
     return it == cjk_keys_.end() ? nullptr : &expansions_.at(it->second);
   }
-  // The most code points of any key FindCjk knows.
+  // The maximum length, in code points, of the keys FindCjk looks up.
   size_t max_cjk_key_length() const { return max_cjk_key_length_; }
 
   size_t rule_count() const { return rule_count_; }
