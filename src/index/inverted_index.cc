@@ -311,7 +311,10 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
       return a.doc < b.doc;
     };
     const size_t keep = std::min(top_k - result.top.size(), scored.size());
-    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end(), better);
+    // Select the best `keep` in linear time, then order only those.
+    const auto keep_end = scored.begin() + static_cast<std::ptrdiff_t>(keep);
+    if (keep < scored.size()) std::nth_element(scored.begin(), keep_end, scored.end(), better);
+    std::sort(scored.begin(), keep_end, better);
     result.top.insert(result.top.end(), scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep));
   }
   return result;

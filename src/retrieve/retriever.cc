@@ -80,15 +80,18 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
 
   set.total = set.matched.cardinality();
   set.candidates.reserve(merged.size());
-  for (auto& [doc, c] : merged) set.candidates.push_back(c);
   // Equal scores are common (catalogues repeat titles), so ties go to products with a photo,
-  // which shoppers can judge at a glance, before falling back to DocId for a stable order.
-  std::sort(set.candidates.begin(), set.candidates.end(), [this](const Candidate& a, const Candidate& b) {
-    if (a.retrieval_score != b.retrieval_score) return a.retrieval_score > b.retrieval_score;
-    const bool a_photo = image_index_.Contains(a.doc), b_photo = image_index_.Contains(b.doc);
-    if (a_photo != b_photo) return a_photo;
-    return a.doc < b.doc;
+  // which shoppers can judge at a glance, before falling back to DocId for a stable order. The
+  // photo test is looked up once per candidate, not in every comparison.
+  std::vector<std::pair<Candidate, bool>> keyed;
+  keyed.reserve(merged.size());
+  for (auto& [doc, c] : merged) keyed.emplace_back(c, image_index_.Contains(doc));
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    if (a.first.retrieval_score != b.first.retrieval_score) return a.first.retrieval_score > b.first.retrieval_score;
+    if (a.second != b.second) return a.second;
+    return a.first.doc < b.first.doc;
   });
+  for (const auto& [candidate, has_photo] : keyed) set.candidates.push_back(candidate);
   if (set.candidates.size() > depth) set.candidates.resize(depth);
   return set;
 }
