@@ -45,6 +45,15 @@ void Intersect(const std::vector<DocId>& candidates, const std::vector<DocId>& p
   }
 }
 
+// Buffers of InvertedIndex::Search, reused by the queries of one thread.
+struct ScoringScratch {
+  std::vector<DocId> candidates;
+  std::vector<float> score, best_score, alternative_sum;
+  std::vector<uint32_t> typos, synonyms, matched, best_typos, best_synonym, alternative_terms;
+  std::vector<uint32_t> group_touched, alternative_touched;
+  std::vector<ScoredDoc> scored;
+};
+
 }  // namespace
 
 InvertedIndex::InvertedIndex(std::vector<FieldSpec> fields, float k1)
@@ -238,17 +247,38 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
       result.partial = true;
       break;
     }
-    std::vector<DocId> candidates(levels[level].cardinality());
+    // Per-candidate arrays live in per-thread scratch whose capacity is kept between queries, so
+    // a query allocates nothing here once the thread has served one of its size.
+    thread_local ScoringScratch scratch;
+    std::vector<DocId>& candidates = scratch.candidates;
+    candidates.resize(levels[level].cardinality());
     levels[level].toUint32Array(candidates.data());
     const size_t count = candidates.size();
-    std::vector<float> score(count, 0.0f);
-    std::vector<uint32_t> typos(count, 0), synonyms(count, 0), matched(count, 0);
+    std::vector<float>& score = scratch.score;
+    std::vector<uint32_t>& typos = scratch.typos;
+    std::vector<uint32_t>& synonyms = scratch.synonyms;
+    std::vector<uint32_t>& matched = scratch.matched;
+    score.assign(count, 0.0f);
+    typos.assign(count, 0);
+    synonyms.assign(count, 0);
+    matched.assign(count, 0);
 
-    // Scratch per candidate; only the entries in the `touched` lists are non-default, so each
-    // alternative costs time in proportion to its matches, not to the level's size.
-    std::vector<float> best_score(count, 0.0f), alternative_sum(count, 0.0f);
-    std::vector<uint32_t> best_typos(count, kNoMatch), best_synonym(count, 0), alternative_terms(count, 0);
-    std::vector<uint32_t> group_touched, alternative_touched;
+    // Only the entries in the `touched` lists are non-default, so each alternative costs time in
+    // proportion to its matches, not to the level's size.
+    std::vector<float>& best_score = scratch.best_score;
+    std::vector<float>& alternative_sum = scratch.alternative_sum;
+    std::vector<uint32_t>& best_typos = scratch.best_typos;
+    std::vector<uint32_t>& best_synonym = scratch.best_synonym;
+    std::vector<uint32_t>& alternative_terms = scratch.alternative_terms;
+    std::vector<uint32_t>& group_touched = scratch.group_touched;
+    std::vector<uint32_t>& alternative_touched = scratch.alternative_touched;
+    best_score.assign(count, 0.0f);
+    alternative_sum.assign(count, 0.0f);
+    best_typos.assign(count, kNoMatch);
+    best_synonym.assign(count, 0);
+    alternative_terms.assign(count, 0);
+    group_touched.clear();
+    alternative_touched.clear();
     for (size_t g = 0; g < query.groups.size(); ++g) {
       // Optional groups (stop words) neither exclude nor score: "shirt for men" ranks as
       // "shirt men" does.
@@ -300,7 +330,8 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
       group_touched.clear();
     }
 
-    std::vector<ScoredDoc> scored(count);
+    std::vector<ScoredDoc>& scored = scratch.scored;
+    scored.resize(count);
     for (size_t c = 0; c < count; ++c) {
       scored[c] = {candidates[c], score[c], matched[c], static_cast<uint32_t>(level), typos[c], synonyms[c]};
     }
