@@ -402,7 +402,8 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
   std::shared_lock lock(rep_->index_mutex);
   Retriever retriever(*rep_->parser, rep_->text_index, rep_->filters, rep_->image_index, rep_->live_docs);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
-  Result<CandidateSet> retrieved = retriever.Retrieve(request, depth);
+  // Relaxation stops at rerank_depth whatever the page, so every page sees the same matches.
+  Result<CandidateSet> retrieved = retriever.Retrieve(request, depth, rep_->options.rerank_depth);
   if (!retrieved.ok()) return retrieved.status();
   const CandidateSet& set = *retrieved;
 

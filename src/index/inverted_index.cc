@@ -183,6 +183,16 @@ Roaring InvertedIndex::AlternativeDocs(const QueryAlternative& alternative) cons
 }
 
 TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* allowed, size_t top_k) const {
+  TextSearchOptions options;
+  options.allowed = allowed;
+  options.top_k = top_k;
+  return Search(query, options);
+}
+
+TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearchOptions& options) const {
+  const Roaring* allowed = options.allowed;
+  const size_t top_k = options.top_k;
+  const size_t relax_until = options.relax_until == 0 ? top_k : options.relax_until;
   TermQueryResult result;
   const size_t live = live_docs_.cardinality();
   if (live == 0 || query.groups.empty()) return result;
@@ -220,7 +230,7 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
   std::vector<Roaring> levels;
   levels.push_back(intersect_without(0));
   result.matched = levels.back();
-  for (size_t dropped = 1; dropped < by_size.size() && result.matched.cardinality() < top_k; ++dropped) {
+  for (size_t dropped = 1; dropped < by_size.size() && result.matched.cardinality() < relax_until; ++dropped) {
     if (PastDeadline(query)) {
       result.partial = true;
       break;
@@ -335,10 +345,15 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* 
     for (size_t c = 0; c < count; ++c) {
       scored[c] = {candidates[c], score[c], matched[c], static_cast<uint32_t>(level), typos[c], synonyms[c]};
     }
-    auto better = [](const ScoredDoc& a, const ScoredDoc& b) {
+    const Roaring* preferred = options.preferred;
+    auto better = [preferred](const ScoredDoc& a, const ScoredDoc& b) {
       if (a.typos != b.typos) return a.typos < b.typos;
       if (a.synonyms != b.synonyms) return a.synonyms < b.synonyms;
       if (a.score != b.score) return a.score > b.score;
+      if (preferred != nullptr) {
+        const bool a_preferred = preferred->contains(a.doc), b_preferred = preferred->contains(b.doc);
+        if (a_preferred != b_preferred) return a_preferred;
+      }
       return a.doc < b.doc;
     };
     const size_t keep = std::min(top_k - result.top.size(), scored.size());

@@ -47,6 +47,17 @@ struct ScoredDoc {
   uint32_t synonyms = 0;       // groups matched only through a synonym
 };
 
+struct TextSearchOptions {
+  const Roaring* allowed = nullptr;  // when set, only these documents can match
+  size_t top_k = 10;                 // documents returned, best first
+  // Words are dropped only while fewer than this many documents match (0: top_k). Keep it
+  // fixed across the pages of one query, so that paging deeper neither changes the matches nor
+  // their order.
+  size_t relax_until = 0;
+  // Among documents equal in every other respect, these come first (e.g. products with a photo).
+  const Roaring* preferred = nullptr;
+};
+
 struct TermQueryResult {
   std::vector<ScoredDoc> top;  // best first: level, typos, synonyms, score, then lower DocId
   Roaring matched;             // every document of the levels evaluated
@@ -68,8 +79,11 @@ class InvertedIndex {
   // Removes a document from every posting list and statistic. No-op when absent.
   void Remove(DocId doc);
 
-  // Evaluates `query` over the live documents, restricted to `allowed` when it is not null, and
-  // returns the best `top_k` in the order described at the top of this file.
+  // Evaluates the query over the live documents and returns the best `options.top_k` in the
+  // order described at the top of this file.
+  TermQueryResult Search(const LexicalQuery& query, const TextSearchOptions& options) const;
+
+  // Convenience: no preferred documents, relaxation until top_k documents match.
   TermQueryResult Search(const LexicalQuery& query, const Roaring* allowed, size_t top_k) const;
 
   // Convenience: each distinct term is one required group with one alternative.

@@ -36,6 +36,8 @@ class VectorIndex {
   size_t dimension() const { return dimension_; }
   size_t size() const;
   bool Contains(DocId doc) const { return docs_.contains(doc); }
+  // Every document with a vector.
+  const Roaring& documents() const { return docs_; }
 
  private:
   struct Rep;

@@ -17,7 +17,7 @@ std::optional<Roaring> Retriever::Allowed(const SearchFilters& filters) const {
   return allowed;
 }
 
-Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t depth) const {
+Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t depth, size_t relax_until) const {
   CandidateSet set;
   const std::optional<Roaring> allowed = Allowed(request.filters);
   const Roaring* allowed_ptr = allowed ? &*allowed : nullptr;
@@ -37,9 +37,16 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     return set;
   }
 
-  std::unordered_map<DocId, Candidate> merged;
+  // Text candidates come in the index's order, which already breaks ties in favour of products
+  // with a photo, so every page of a query sees one order.
+  std::vector<Candidate> text_candidates;
   if (has_text) {
-    TermQueryResult text = text_index_.Search(*query, allowed_ptr, depth);
+    TextSearchOptions options;
+    options.allowed = allowed_ptr;
+    options.top_k = depth;
+    options.relax_until = relax_until;
+    options.preferred = &image_index_.documents();
+    TermQueryResult text = text_index_.Search(*query, options);
     std::unordered_map<uint32_t, float> best_in_band;
     auto band_of = [](const ScoredDoc& hit) {
       return 16 * hit.level + 4 * std::min<uint32_t>(hit.typos, 3) + std::min<uint32_t>(hit.synonyms, 3);
@@ -49,7 +56,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
       best = std::max({best, hit.score, 1e-6f});
     }
     for (const ScoredDoc& hit : text.top) {
-      Candidate& c = merged[hit.doc];
+      Candidate c;
       c.doc = hit.doc;
       c.text_score = hit.score;
       c.matched_terms = hit.matched_terms;
@@ -57,31 +64,46 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
       c.typos = hit.typos;
       const uint32_t band = band_of(hit);
       c.retrieval_score = std::ldexp(0.5f + 0.5f * hit.score / best_in_band[band], -static_cast<int>(band));
+      text_candidates.push_back(c);
     }
     set.matched = std::move(text.matched);
     set.partial = text.partial;
   }
-  if (has_image) {
-    Roaring image_matched;
-    for (const VectorHit& hit : image_index_.Search(request.image_vector, depth, allowed_ptr)) {
-      Candidate& c = merged[hit.doc];
-      c.doc = hit.doc;
-      c.image_similarity = hit.similarity;
-      image_matched.add(hit.doc);
-    }
-    if (has_text) {
-      for (auto& [doc, c] : merged) c.retrieval_score = 0.5f * (c.retrieval_score + c.image_similarity);
-      set.matched |= image_matched;
-    } else {
-      for (auto& [doc, c] : merged) c.retrieval_score = c.image_similarity;
-      set.matched = std::move(image_matched);
-    }
+  if (!has_image) {
+    set.total = set.matched.cardinality();
+    set.candidates = std::move(text_candidates);
+    return set;
   }
 
+  // Photo candidates, most similar first; merged with the text candidates when there are both.
+  std::vector<VectorHit> hits = image_index_.Search(request.image_vector, depth, allowed_ptr);
+  Roaring image_matched;
+  for (const VectorHit& hit : hits) image_matched.add(hit.doc);
+  if (!has_text) {
+    for (const VectorHit& hit : hits) {
+      Candidate c;
+      c.doc = hit.doc;
+      c.image_similarity = hit.similarity;
+      c.retrieval_score = hit.similarity;
+      set.candidates.push_back(c);
+    }
+    set.matched = std::move(image_matched);
+    set.total = set.matched.cardinality();
+    return set;
+  }
+
+  std::unordered_map<DocId, Candidate> merged;
+  for (const Candidate& c : text_candidates) merged[c.doc] = c;
+  for (const VectorHit& hit : hits) {
+    Candidate& c = merged[hit.doc];
+    c.doc = hit.doc;
+    c.image_similarity = hit.similarity;
+  }
+  for (auto& [doc, c] : merged) c.retrieval_score = 0.5f * (c.retrieval_score + c.image_similarity);
+  set.matched |= image_matched;
   set.total = set.matched.cardinality();
-  set.candidates.reserve(merged.size());
-  // Equal scores are common (catalogues repeat titles), so ties go to products with a photo,
-  // which shoppers can judge at a glance, before falling back to DocId for a stable order. The
+
+  // Equal scores go to products with a photo, then to the lower DocId for a stable order; the
   // photo test is looked up once per candidate, not in every comparison.
   std::vector<std::pair<Candidate, bool>> keyed;
   keyed.reserve(merged.size());

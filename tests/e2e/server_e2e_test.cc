@@ -243,6 +243,25 @@ TEST_F(ServerEndToEnd, FiltersAndPagingApply) {
   EXPECT_EQ(page1["total"], page2["total"]);
 }
 
+TEST_F(ServerEndToEnd, PagingKeepsTotalAndNeverRepeats) {
+  // Deep pages once changed the relaxation depth, so the total grew and products repeated.
+  // 100 a page reaches past the 200 products re-ranked per query by page 3.
+  const json first = Get("/api/search?q=navy%20blue%20men%20shirts&per_page=100&page=1");
+  const uint64_t total = first["total"];
+  ASSERT_GT(total, 100u);
+  std::set<std::string> seen;
+  size_t pages = 0;
+  for (size_t page = 1; page <= 100; ++page) {
+    const json response = Get("/api/search?q=navy%20blue%20men%20shirts&per_page=100&page=" + std::to_string(page));
+    EXPECT_EQ(response["total"].get<uint64_t>(), total) << "page " << page;
+    if (response["results"].empty()) break;
+    ++pages;
+    for (const std::string& id : Ids(response)) EXPECT_TRUE(seen.insert(id).second) << id << " repeated on page " << page;
+  }
+  EXPECT_EQ(seen.size(), total);
+  EXPECT_LT(pages, 100u);
+}
+
 TEST_F(ServerEndToEnd, PhotoQueryReturnsThePhotographedProductFirst) {
   // A product of the slice that has a photo: take the first one the catalogue lists.
   const json browse = Get("/api/search?q=shirt&per_page=50");

@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -124,6 +125,41 @@ TEST_F(EngineTest, VoiceSearchWithoutModelIsUnavailable) {
   // The JSONL path does not build a speech model; RebuildSpeechModel does.
   Result<SearchResponse> response = engine_->SearchByVoice("RIFF", SearchRequest());
   EXPECT_EQ(response.status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(EngineTest, DeepPagesKeepMatchesAndOrder) {
+  // 5 products hold all three words, 245 "alpha beta", 300 "alpha", 100 "beta" and 600 "gamma":
+  // the 200 re-ranked products are found after dropping "gamma", and deeper pages must not drop
+  // "alpha" as well, which would add the 100 "beta" products from page 3 on.
+  std::ostringstream catalogue;
+  auto add = [&](const std::string& id, const std::string& title) {
+    catalogue << R"({"id":")" << id << R"(","title":")" << title << R"("})" << "\n";
+  };
+  for (int i = 0; i < 5; ++i) add("all-" + std::to_string(i), "alpha beta gamma");
+  for (int i = 0; i < 245; ++i) add("ab-" + std::to_string(i), "alpha beta");
+  for (int i = 0; i < 300; ++i) add("a-" + std::to_string(i), "alpha");
+  for (int i = 0; i < 100; ++i) add("b-" + std::to_string(i), "beta");
+  for (int i = 0; i < 600; ++i) add("g-" + std::to_string(i), "gamma");
+  std::istringstream in(catalogue.str());
+  ASSERT_TRUE(engine_->IngestJsonl(in, dir_.string()).ok());
+
+  SearchRequest request;
+  request.text = "alpha beta gamma";
+  request.per_page = 100;
+  request.facets = false;
+  std::set<std::string> seen;
+  uint64_t first_total = 0;
+  for (request.page = 1; request.page <= 10; ++request.page) {
+    Result<SearchResponse> response = engine_->Search(request);
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+    if (request.page == 1) first_total = response->total;
+    EXPECT_EQ(response->total, first_total) << "page " << request.page;
+    for (const SearchHit& hit : response->hits) {
+      EXPECT_TRUE(seen.insert(hit.product->id).second) << hit.product->id << " repeated on page " << request.page;
+    }
+  }
+  EXPECT_EQ(first_total, 250u);
+  EXPECT_EQ(seen.size(), 250u);
 }
 
 }  // namespace
