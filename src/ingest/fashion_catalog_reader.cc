@@ -100,8 +100,8 @@ Product ProductFromRow(const std::vector<std::string>& row, const fs::path& dir)
 }  // namespace
 
 std::string BrandFromDisplayName(const std::string& display_name) {
-  static const std::array<std::string_view, 9> kAudienceWords = {
-      "Men", "Women", "Boys", "Girls", "Unisex", "Kids", "Mens", "Womens", "Infant"};
+  static const std::array<std::string_view, 10> kAudienceWords = {
+      "Men", "Women", "Woman", "Boys", "Girls", "Unisex", "Kids", "Mens", "Womens", "Infant"};
   std::istringstream words(display_name);
   std::string word;
   std::string brand;

@@ -4,14 +4,25 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "common/text.h"
+
 namespace tessera {
 
 std::optional<Roaring> Retriever::Allowed(const SearchFilters& filters) const {
   if (filters.empty()) return std::nullopt;
   Roaring allowed = live_docs_;
-  if (!filters.category.empty()) allowed &= filters_.Matching("category", filters.category);
-  if (!filters.gender.empty()) allowed &= filters_.Matching("gender", filters.gender);
-  if (!filters.colour.empty()) allowed &= filters_.Matching("colour", filters.colour);
+  // Products holding any of the comma-separated values of a field.
+  auto any_of = [&](const char* field, const std::string& values) {
+    Roaring docs;
+    for (const std::string& value : Split(values, ',')) {
+      const std::string_view trimmed = TrimAscii(value);
+      if (!trimmed.empty()) docs |= filters_.Matching(field, std::string(trimmed));
+    }
+    return docs;
+  };
+  if (!filters.category.empty()) allowed &= any_of("category", filters.category);
+  if (!filters.gender.empty()) allowed &= any_of("gender", filters.gender);
+  if (!filters.colour.empty()) allowed &= any_of("colour", filters.colour);
   if (filters.price_min || filters.price_max) allowed &= filters_.PriceBetween(filters.price_min, filters.price_max);
   for (const std::string& field : filters.missing) allowed = filters_.Missing(field, allowed);
   return allowed;

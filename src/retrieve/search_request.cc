@@ -30,13 +30,14 @@ Status ValidateSearchRequest(const SearchRequest& request) {
   }
   for (const std::string& field : request.filters.missing) {
     if (field != "price" && field != "category" && field != "gender" && field != "colour") {
-      return Status::InvalidArgument("missing names unknown field '" + Excerpt(field) +
-                                     "': use price, category, gender or colour");
+      return Status::InvalidArgument("missing=" + Excerpt(field) +
+                                     " names an unknown field: use price, category, gender or colour");
     }
   }
   if (request.filters.price_min && request.filters.price_max &&
       *request.filters.price_min > *request.filters.price_max) {
-    return Status::InvalidArgument("price_min is above price_max: swap them");
+    return Status::InvalidArgument("price_min " + std::to_string(*request.filters.price_min) + " is above price_max " +
+                                   std::to_string(*request.filters.price_max) + ": swap them");
   }
   return Status::Ok();
 }

@@ -10,7 +10,9 @@
 namespace tessera {
 
 struct SearchFilters {
-  std::string category;  // matches any level of the category path, case-insensitive
+  // Each of these holds one value or several separated by commas, any of which may match
+  // ("Men,Women"); values are compared after Unicode case folding.
+  std::string category;  // matches any level of the category path
   std::string gender;
   std::string colour;
   std::optional<double> price_min;  // inclusive, in the catalogue's currency

@@ -59,6 +59,27 @@ Result<std::optional<double>> ParsePrice(const httplib::Request& req, const char
   return std::optional<double>(value);
 }
 
+// Reads a true/false parameter; absent means `fallback`. Anything but true, false, 1 or 0 is an
+// error naming the parameter, so that a typo such as prefix=yes is not silently read as false.
+Result<bool> ParseFlag(const httplib::Request& req, const char* name, bool fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string value = req.get_param_value(name);
+  if (value == "true" || value == "1") return true;
+  if (value == "false" || value == "0") return false;
+  return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(value) + "': use true or false");
+}
+
+// Joins every value of a repeated parameter with commas (gender=Men&gender=Women -> "Men,Women").
+std::string JoinedValues(const httplib::Request& req, const char* name) {
+  std::string joined;
+  const size_t count = req.get_param_value_count(name);
+  for (size_t i = 0; i < count; ++i) {
+    if (i > 0) joined += ',';
+    joined += req.get_param_value(name, i);
+  }
+  return joined;
+}
+
 // Reads the query parameters every search route shares.
 Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   static const std::set<std::string> kKnown = {"q", "user", "category", "gender", "colour", "price_min",
@@ -73,9 +94,9 @@ Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   SearchRequest request;
   request.text = req.get_param_value("q");
   request.user_id = req.get_param_value("user");
-  request.filters.category = req.get_param_value("category");
-  request.filters.gender = req.get_param_value("gender");
-  request.filters.colour = req.get_param_value("colour");
+  request.filters.category = JoinedValues(req, "category");
+  request.filters.gender = JoinedValues(req, "gender");
+  request.filters.colour = JoinedValues(req, "colour");
   // missing=price,colour selects products with no value for those fields.
   for (const std::string& field : Split(req.get_param_value("missing"), ',')) {
     if (!field.empty()) request.filters.missing.push_back(field);
@@ -92,12 +113,13 @@ Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
   Result<size_t> per_page = ParseCount(req, "per_page", 24);
   if (!per_page.ok()) return per_page.status();
   request.per_page = *per_page;
-  const std::string explain = req.get_param_value("explain");
-  request.explain = explain == "true" || explain == "1";
-  const std::string prefix = req.get_param_value("prefix");
-  request.prefix = prefix == "true" || prefix == "1";
-  const std::string facets = req.get_param_value("facets");
-  request.facets = !(facets == "false" || facets == "0");
+  for (auto [name, target, fallback] : {std::tuple{"explain", &request.explain, false},
+                                        std::tuple{"prefix", &request.prefix, false},
+                                        std::tuple{"facets", &request.facets, true}}) {
+    Result<bool> flag = ParseFlag(req, name, fallback);
+    if (!flag.ok()) return flag.status();
+    *target = *flag;
+  }
   return request;
 }
 

@@ -237,6 +237,13 @@ TEST_F(ServerEndToEnd, FiltersAndPagingApply) {
   ASSERT_EQ(page1["results"].size(), 5u);
   ASSERT_EQ(page2["results"].size(), 5u);
   for (const json& r : page1["results"]) EXPECT_EQ(r["attributes"]["gender"], "Women");
+
+  // Several values of one filter: any of them matches, comma-separated or repeated.
+  const json both = Get("/api/search?q=shoes&gender=Men,Women&per_page=1");
+  const json repeated = Get("/api/search?q=shoes&gender=Men&gender=Women&per_page=1");
+  const json men = Get("/api/search?q=shoes&gender=Men&per_page=1");
+  EXPECT_EQ(both["total"].get<uint64_t>(), page1["total"].get<uint64_t>() + men["total"].get<uint64_t>());
+  EXPECT_EQ(repeated["total"], both["total"]);
   const std::vector<std::string> first_ids = Ids(page1);
   const std::set<std::string> first(first_ids.begin(), first_ids.end());
   for (const std::string& id : Ids(page2)) EXPECT_FALSE(first.count(id)) << id << " on both pages";
@@ -371,6 +378,9 @@ TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {
 
   const json bad_price = Get("/api/search?q=shirt&price_min=NaN", 400);
   EXPECT_NE(bad_price["error"]["message"].get<std::string>().find("price_min"), std::string::npos);
+
+  const json bad_flag = Get("/api/search?q=shirt&prefix=yes", 400);
+  EXPECT_NE(bad_flag["error"]["message"].get<std::string>().find("prefix"), std::string::npos);
 
   const json unknown_parameter = Get("/api/search?q=shirt&colur=red", 400);
   EXPECT_NE(unknown_parameter["error"]["message"].get<std::string>().find("colur"), std::string::npos);

@@ -328,6 +328,7 @@ TEST(FashionCatalogData, RealCatalogueReadsCompletely) {
 TEST(BrandFromDisplayName, WordsBeforeAudienceWord) {
   EXPECT_EQ(BrandFromDisplayName("Peter England Men Party Blue Jeans"), "Peter England");
   EXPECT_EQ(BrandFromDisplayName("Turtle Check Men Navy Blue Shirt"), "Turtle Check");
+  EXPECT_EQ(BrandFromDisplayName("Arrow Woman Joanna Navy Blue Shirt"), "Arrow");
   EXPECT_EQ(BrandFromDisplayName("Puma Unisex Black Cap"), "Puma");
   EXPECT_EQ(BrandFromDisplayName("Gini and Jony Boys Blue Jeans"), "Gini and Jony");
   EXPECT_EQ(BrandFromDisplayName("Nike Kids Red Shoes"), "Nike");
