@@ -229,6 +229,35 @@ struct Engine::Rep {
     return Status::Ok();
   }
 
+  // A warning for each filter value that no live product has, listing the values that exist,
+  // so a misspelt value does not look like an empty catalogue.
+  // Precondition: index_mutex held (shared is enough).
+  std::vector<std::string> FilterWarnings(const SearchFilters& requested) const {
+    std::vector<std::string> warnings;
+    for (const auto& [field, values] : {std::pair{"category", &requested.category},
+                                        std::pair{"gender", &requested.gender},
+                                        std::pair{"colour", &requested.colour}}) {
+      for (const std::string& value : Split(*values, ',')) {
+        const std::string trimmed(TrimAscii(value));
+        if (trimmed.empty() || !filters.Matching(field, trimmed).isEmpty()) continue;
+        // Categories are listed by article type, the level shoppers filter on most.
+        const std::string listed_field = std::string(field) == "category" ? "article_type" : field;
+        std::string known;
+        size_t listed = 0;
+        for (const auto& [name, count] : filters.Facet(listed_field, live_docs)) {
+          if (listed++ == 20) {
+            known += ", ...";
+            break;
+          }
+          known += (known.empty() ? "" : ", ") + name;
+        }
+        warnings.push_back(std::string(field) + " '" + Excerpt(trimmed) + "' matches no product; values include " +
+                           known);
+      }
+    }
+    return warnings;
+  }
+
   SearchResponse Respond(const SearchRequest& request, const CandidateSet& set, std::vector<RankedItem> items,
                          const std::optional<UserProfile>& profile) const {
     SearchResponse response;
@@ -419,6 +448,7 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
   }
   SearchResponse response = rep_->Respond(request, set, std::move(items), profile);
   response.partial = set.partial;
+  response.warnings = rep_->FilterWarnings(request.filters);
   response.took_ms = MillisecondsSince(start);
   return response;
 }

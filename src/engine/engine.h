@@ -60,6 +60,8 @@ struct SearchResponse {
   std::vector<SearchHit> hits;
   std::map<std::string, std::map<std::string, uint64_t>> facets;  // field -> value -> count
   std::optional<Transcript> transcript;  // voice queries only
+  // Notes for the caller that did not fail the search, e.g. a filter value no product has.
+  std::vector<std::string> warnings;
 };
 
 struct EngineStats {

@@ -150,6 +150,7 @@ json SearchResponseJson(const SearchResponse& response, bool explain) {
               {"took_ms", response.took_ms}, {"personalized", response.personalized},
               {"partial", response.partial},
               {"results", results},          {"facets", response.facets}};
+  if (!response.warnings.empty()) out["warnings"] = response.warnings;
   if (response.transcript) {
     out["transcript"] = {{"text", response.transcript->text},
                          {"confidence", response.transcript->confidence},

@@ -238,6 +238,15 @@ TEST_F(ServerEndToEnd, FiltersAndPagingApply) {
   ASSERT_EQ(page2["results"].size(), 5u);
   for (const json& r : page1["results"]) EXPECT_EQ(r["attributes"]["gender"], "Women");
 
+  // A filter value no product has is not an error, but the response says so and lists values.
+  const json martian = Get("/api/search?q=shoes&gender=Martian");
+  EXPECT_EQ(martian["total"], 0);
+  ASSERT_EQ(martian["warnings"].size(), 1u) << martian.dump();
+  const std::string warning = martian["warnings"][0];
+  EXPECT_NE(warning.find("Martian"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("Women"), std::string::npos) << warning;
+  EXPECT_FALSE(page1.contains("warnings"));
+
   // Several values of one filter: any of them matches, comma-separated or repeated.
   const json both = Get("/api/search?q=shoes&gender=Men,Women&per_page=1");
   const json repeated = Get("/api/search?q=shoes&gender=Men&gender=Women&per_page=1");
