@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include <httplib.h>
@@ -195,10 +196,43 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
+// Admits at most kPerSecond calls a second. Thread-safe.
+class LogRateLimiter {
+ public:
+  static constexpr size_t kPerSecond = 20;
+  static constexpr size_t kRejected = static_cast<size_t>(-1);
+
+  // Returns kRejected when this second's quota is spent; otherwise the number of calls rejected
+  // since the last admitted one.
+  size_t Admit() {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_start_ >= std::chrono::seconds(1)) {
+      window_start_ = now;
+      admitted_ = 0;
+    }
+    if (admitted_ >= kPerSecond) {
+      ++rejected_;
+      return kRejected;
+    }
+    ++admitted_;
+    const size_t rejected = rejected_;
+    rejected_ = 0;
+    return rejected;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::chrono::steady_clock::time_point window_start_;
+  size_t admitted_ = 0;
+  size_t rejected_ = 0;
+};
+
 struct HttpServer::Rep {
   Engine* engine;
   HttpServerOptions options;
   httplib::Server server;
+  LogRateLimiter client_error_log;
 
   void RegisterRoutes();
   void HandleSearch(const httplib::Request& req, httplib::Response& res, const char* kind);
@@ -247,8 +281,22 @@ void HttpServer::Rep::RegisterRoutes() {
   server.set_payload_max_length(options.max_body_bytes);
   server.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
 
-  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    if (res.status >= 500) spdlog::error("{} {} -> {}", req.method, req.path, res.status);
+  // Every error response is logged with its message (which names the value, never a secret);
+  // client errors at most LogRateLimiter::kPerSecond a second, so a misbehaving client cannot
+  // flood the log, with the number left out reported on the next line.
+  server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    if (res.status < 400) return;
+    const json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+    const std::string message =
+        body.is_object() && body.contains("error") ? body["error"].value("message", "") : std::string();
+    if (res.status >= 500) {
+      spdlog::error("{} {} -> {}: {}", req.method, req.path, res.status, message);
+      return;
+    }
+    const size_t skipped = client_error_log.Admit();
+    if (skipped == LogRateLimiter::kRejected) return;
+    if (skipped > 0) spdlog::info("{} client error lines were not logged (rate limit)", skipped);
+    spdlog::info("{} {} -> {}: {}", req.method, req.path, res.status, message);
   });
   server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
