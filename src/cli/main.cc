@@ -15,6 +15,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/files.h"
 #include "engine/engine.h"
 #include "eval/judgments.h"
 #include "eval/metrics.h"
@@ -44,14 +45,6 @@ std::unique_ptr<Engine> OpenEngine(const tessera::EngineOptions& options, const 
     return nullptr;
   }
   return std::move(engine).value();
-}
-
-std::optional<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 void PrintReport(const tessera::IngestReport& report) {
@@ -204,7 +197,7 @@ int main(int argc, char** argv) {
     tessera::Result<tessera::SearchResponse> response = [&]() -> tessera::Result<tessera::SearchResponse> {
       if (!image_path.empty() || !voice_path.empty()) {
         const std::string& path = image_path.empty() ? voice_path : image_path;
-        std::optional<std::string> bytes = ReadWholeFile(path);
+        std::optional<std::string> bytes = tessera::ReadFileBytes(path);
         if (!bytes) return Status::NotFound("file " + path + " not found or unreadable");
         return image_path.empty() ? engine->SearchByVoice(*bytes, request) : engine->SearchByImage(*bytes, request);
       }

@@ -12,6 +12,7 @@
 
 #include "analysis/analyzer.h"
 #include "analysis/synonyms.h"
+#include "common/files.h"
 #include "common/text.h"
 #include "encode/audio_decoder.h"
 #include "encode/image_decoder.h"
@@ -47,11 +48,7 @@ constexpr size_t kIngestBatch = 512;
 // Reads a product's first readable photo; std::nullopt when it has none.
 std::optional<std::string> ReadFirstPhoto(const Product& product) {
   for (const std::string& path : product.image_paths) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) continue;
-    std::ostringstream bytes;
-    bytes << in.rdbuf();
-    return bytes.str();
+    if (std::optional<std::string> bytes = ReadFileBytes(path)) return bytes;
   }
   return std::nullopt;
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/files.h"
 #include "common/text.h"
 #include "ingest/jsonl_reader.h"
 
@@ -158,14 +159,6 @@ json SearchResponseJson(const SearchResponse& response, bool explain) {
                          {"silent", response.transcript->silent}};
   }
   return out;
-}
-
-std::optional<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 std::string ContentTypeFor(const fs::path& path) {
@@ -329,7 +322,7 @@ void HttpServer::Rep::RegisterRoutes() {
     Result<Product> product = engine->GetProduct(req.matches[1]);
     if (!product.ok()) return SendError(res, product.status());
     for (const std::string& path : product->image_paths) {
-      if (std::optional<std::string> bytes = ReadFile(path)) {
+      if (std::optional<std::string> bytes = ReadFileBytes(path)) {
         res.set_header("Cache-Control", "max-age=3600");
         return res.set_content(*bytes, ContentTypeFor(path));
       }
@@ -425,12 +418,12 @@ void HttpServer::Rep::RegisterRoutes() {
   if (!options.web_dir.empty()) {
     const fs::path web(options.web_dir);
     server.Get("/", [web](const httplib::Request&, httplib::Response& res) {
-      if (auto page = ReadFile(web / "index.html")) return res.set_content(*page, "text/html; charset=utf-8");
+      if (auto page = ReadFileBytes((web / "index.html").string())) return res.set_content(*page, "text/html; charset=utf-8");
       SendError(res, Status::NotFound("storefront page missing from " + web.string()));
     });
     server.Get(R"(/static/([A-Za-z0-9_.-]+))", [web](const httplib::Request& req, httplib::Response& res) {
       const fs::path path = web / req.matches[1].str();
-      if (auto file = ReadFile(path)) return res.set_content(*file, ContentTypeFor(path));
+      if (auto file = ReadFileBytes(path.string())) return res.set_content(*file, ContentTypeFor(path));
       SendError(res, Status::NotFound("no file '" + req.matches[1].str() + "' in the storefront"));
     });
   }
