@@ -418,7 +418,9 @@ void HttpServer::Rep::RegisterRoutes() {
   if (!options.web_dir.empty()) {
     const fs::path web(options.web_dir);
     server.Get("/", [web](const httplib::Request&, httplib::Response& res) {
-      if (auto page = ReadFileBytes((web / "index.html").string())) return res.set_content(*page, "text/html; charset=utf-8");
+      if (auto page = ReadFileBytes((web / "index.html").string())) {
+        return res.set_content(*page, "text/html; charset=utf-8");
+      }
       SendError(res, Status::NotFound("storefront page missing from " + web.string()));
     });
     server.Get(R"(/static/([A-Za-z0-9_.-]+))", [web](const httplib::Request& req, httplib::Response& res) {
