@@ -382,7 +382,7 @@ std::vector<Product> Engine::AllProducts() const {
 
 Status Engine::RebuildSpeechModel() {
   const auto start = std::chrono::steady_clock::now();
-  // Sentences: every title, plus the attribute phrases shoppers say ("navy blue men shirts").
+  // Sentences: every title, plus the attribute phrases shoppers speak ("navy blue men shirts").
   std::vector<std::string> sentences;
   std::set<std::string> phrases;
   {
@@ -428,7 +428,7 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
   std::shared_lock lock(rep_->index_mutex);
   Retriever retriever(*rep_->parser, rep_->text_index, rep_->filters, rep_->image_index, rep_->live_docs);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
-  // Relaxation stops at rerank_depth whatever the page, so every page sees the same matches.
+  // Relaxation stops at rerank_depth whatever the page, so every page has the same matches.
   Result<CandidateSet> retrieved = retriever.Retrieve(request, depth, rep_->options.rerank_depth);
   if (!retrieved.ok()) return retrieved.status();
   const CandidateSet& set = *retrieved;
@@ -477,7 +477,7 @@ Result<SearchResponse> Engine::SearchByVoice(std::string_view audio_bytes, Searc
 
   SearchResponse response;
   if (transcript->text.empty()) {
-    // Nothing recognized: answer with an empty result rather than an invented query.
+    // Nothing recognized: return an empty result rather than an invented query.
     response.page = request.page;
     response.per_page = request.per_page;
   } else {

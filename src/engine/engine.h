@@ -21,7 +21,7 @@
 namespace tessera {
 
 struct EngineOptions {
-  std::string data_dir = "var";  // holds store/ and speech/
+  std::string data_dir = "var";  // contains store/ and speech/
   // How many retrieved candidates are ranked and personalized per query.
   size_t rerank_depth = 200;
   // Solr-format synonym file applied to queries; "" for none.
@@ -38,8 +38,8 @@ struct EngineOptions {
 };
 
 struct SearchHit {
-  // Shared with the engine's catalogue, so a result costs no copy; immutable, and kept alive by
-  // this pointer even if the product is replaced or deleted meanwhile.
+  // Shared with the engine's catalogue, so a result costs no copy. The product is immutable, and
+  // this pointer keeps it alive even if it is replaced or deleted meanwhile.
   std::shared_ptr<const Product> product;
   float score = 0;           // final: relevance + personal_boost
   float relevance = 0;       // the ranker's score in [0, 1]

@@ -274,9 +274,9 @@ void HttpServer::Rep::RegisterRoutes() {
   server.set_payload_max_length(options.max_body_bytes);
   server.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
 
-  // Every error response is logged with its message (which names the value, never a secret);
-  // client errors at most LogRateLimiter::kPerSecond a second, so a misbehaving client cannot
-  // flood the log, with the number left out reported on the next line.
+  // Every error response is logged with its message, which names the value and never a secret.
+  // Client errors are logged at most LogRateLimiter::kPerSecond times a second, so a misbehaving
+  // client cannot flood the log; the number left out is reported on the next logged line.
   server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (res.status < 400) return;
     const json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
@@ -366,7 +366,7 @@ void HttpServer::Rep::RegisterRoutes() {
     Result<json> body = ParseBody(req);
     if (!body.ok()) return SendError(res, body.status());
     // One event object, or {"events": [...]}; a batch stops at the first invalid event, and the
-    // ones before it stay recorded (the response says how many).
+    // ones before it stay recorded (the response counts them).
     std::vector<json> items;
     if (body->is_object() && body->contains("events")) {
       if (!(*body)["events"].is_array()) return SendError(res, Status::InvalidArgument("field 'events' must be an array"));
