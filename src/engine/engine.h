@@ -1,6 +1,6 @@
 // Engine: the whole pipeline behind one object (ingest -> analysis/encode -> index -> retrieve
-// -> rank -> personalize). The HTTP server and the command line both drive it; it knows nothing
-// of HTTP.
+// -> rank -> personalize). The HTTP server and the command line both drive it, and it depends on
+// nothing of HTTP.
 #pragma once
 
 #include <istream>
