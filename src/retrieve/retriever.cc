@@ -87,7 +87,12 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
   }
 
   // Photo candidates, most similar first; merged with the text candidates when there are both.
+  // Equal similarities (the same photo on two products) go to the lower DocId, so the order does
+  // not depend on Faiss's internal order.
   std::vector<VectorHit> hits = image_index_.Search(request.image_vector, depth, allowed_ptr);
+  std::stable_sort(hits.begin(), hits.end(), [](const VectorHit& a, const VectorHit& b) {
+    return a.similarity != b.similarity ? a.similarity > b.similarity : a.doc < b.doc;
+  });
   Roaring image_matched;
   for (const VectorHit& hit : hits) image_matched.add(hit.doc);
   if (!has_text) {
