@@ -9,6 +9,8 @@ find_package(roaring CONFIG REQUIRED)  # CRoaring 0.2.66 ships no version file
 find_package(OpenMP REQUIRED)          # must precede faiss, whose config file needs it
 find_package(faiss CONFIG REQUIRED)
 find_package(OpenCV CONFIG REQUIRED COMPONENTS core imgproc imgcodecs)
+# giflib decodes GIF photos, because Debian 12's OpenCV 4.6 is built without a GIF reader.
+find_package(GIF REQUIRED)  # CMake's FindGIF module -> GIF::GIF
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)

@@ -11,7 +11,7 @@ packages=(
   # serving, formats, logging, command line
   libcpp-httplib-dev libboost-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
   # images, OCR, audio, speech
-  libopencv-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim
+  libopencv-dev libgif-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim
   libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev
   # learned models
   libtorch-dev libxgboost-dev xgboost

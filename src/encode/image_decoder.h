@@ -21,9 +21,13 @@ struct DecodedImage {
   std::vector<uint8_t> bgr;
 };
 
-// Decodes JPEG, PNG, WebP, BMP, TIFF and the other formats Debian's OpenCV 4.6 reads. Alpha is
-// composited onto white, since catalogue photos are shot on white. Errors: empty input or
-// over-limit input -> kInvalidArgument / kTooLarge; bytes no decoder accepts -> kUnsupported.
+// Decodes JPEG, PNG, WebP, BMP, TIFF, the first frame of a GIF, and the other formats Debian's
+// OpenCV 4.6 reads. Alpha is composited onto white, since catalogue photos are shot on white.
+// A JPEG's EXIF orientation is applied. For JPEG, PNG, GIF, BMP, WebP and TIFF the size declared
+// in the header is checked against `limits` before any pixel is allocated.
+// Errors: empty input, a zero side or a side above 2^20 pixels -> kInvalidArgument; more bytes
+// or pixels than `limits` allow -> kTooLarge; HEIC, AVIF, damaged or unknown bytes -> kUnsupported.
+// `bytes` is only read during the call.
 Result<DecodedImage> DecodeImage(std::string_view bytes, const ImageLimits& limits = {});
 
 }  // namespace tessera
