@@ -205,7 +205,7 @@ int RunScale(const ScaleOptions& options) {
   spdlog::info("scale: ingesting {} synthetic products into {}", options.products, options.data_dir);
   Result<IngestFigures> ingest = IngestSynthetic(**engine, catalog, options.products);
   if (!ingest.ok()) return fail(ingest.status());
-  const EngineStats stats = (*engine)->Stats();
+  const EngineStats stats = (*engine)->Stats(/*with_memory=*/true);
   const std::optional<uint64_t> rss_after_ingest = ProcessMemoryBytes("VmRSS");
 
   // Re-open: Engine::Open rebuilds every in-memory index from the store.
@@ -219,7 +219,7 @@ int RunScale(const ScaleOptions& options) {
   engine = Engine::Open(engine_options, &clock);
   if (!engine.ok()) return fail(engine.status());
   const double open_seconds = SecondsSince(open_start);
-  const EngineStats reopened_stats = (*engine)->Stats();
+  const EngineStats reopened_stats = (*engine)->Stats(/*with_memory=*/true);
   const std::optional<uint64_t> rss_after_reopen = ProcessMemoryBytes("VmRSS");
 
   spdlog::info("scale: running {} queries, {} rounds", queries.size(), kQueryRounds);

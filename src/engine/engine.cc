@@ -518,14 +518,14 @@ Result<size_t> Engine::EraseUser(const std::string& user_id) {
   return erased;
 }
 
-EngineStats Engine::Stats() const {
+EngineStats Engine::Stats(bool with_memory) const {
   EngineStats stats;
   {
     std::shared_lock lock(rep_->index_mutex);
     stats.products = rep_->live_docs.cardinality();
     stats.photo_vectors = rep_->image_index.size();
     stats.terms = rep_->text_index.term_count();
-    stats.index_bytes = rep_->text_index.MemoryBytes();
+    if (with_memory) stats.index_bytes = rep_->text_index.MemoryBytes();
   }
   std::lock_guard lock(rep_->speech_mutex);
   stats.speech_ready = rep_->speech != nullptr;
