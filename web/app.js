@@ -389,6 +389,11 @@ function applySearchResponse(controller, response) {
   state.response = response;
   state.searchFailed = false;
   if (typeof response.page === 'number' && response.page >= 1) state.page = response.page;
+  // The server explains an empty or cut-short result: a filter value no product has, or a
+  // query that ran out of its time budget. Its text is shown as it comes.
+  if (Array.isArray(response.warnings) && response.warnings.length > 0) {
+    showMessage(response.warnings.join(' '), 'info');
+  }
   renderFacets();
   renderResults();
 }

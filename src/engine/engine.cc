@@ -446,6 +446,11 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
   SearchResponse response = rep_->Respond(request, set, std::move(items), profile);
   response.partial = set.partial;
   response.warnings = rep_->FilterWarnings(request.filters);
+  if (set.partial) {
+    response.warnings.push_back("the query ran out of its time budget of " +
+                                std::to_string(rep_->options.query.time_budget.count()) +
+                                " ms: the results are those found in time; shorten the query");
+  }
   response.took_ms = MillisecondsSince(start);
   return response;
 }
