@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/image_test_support.h"
 #include "support/test_support.h"
 
 namespace tessera {
@@ -27,25 +28,14 @@ using testing_support::CommandInFolder;
 using testing_support::HasProgram;
 using testing_support::ReadFile;
 using testing_support::RunShell;
+using testing_support::NearColour;
+using testing_support::PixelAt;
 using testing_support::TempDir;
 
 constexpr const char* kSolid = "'xc:rgb(200,30,40)'";
 const std::vector<int> kSolidBgr = {40, 30, 200};
 const std::vector<int> kWhite = {255, 255, 255};
 const std::vector<int> kBlueBgr = {255, 0, 0};
-
-std::vector<int> PixelAt(const DecodedImage& image, int x, int y) {
-  const size_t offset = (static_cast<size_t>(y) * image.width + x) * 3;
-  return {image.bgr[offset], image.bgr[offset + 1], image.bgr[offset + 2]};
-}
-
-// True when every channel of `pixel` is within `tolerance` of `expected`.
-bool NearColour(const std::vector<int>& pixel, const std::vector<int>& expected, int tolerance) {
-  for (size_t c = 0; c < 3; ++c) {
-    if (std::abs(pixel[c] - expected[c]) > tolerance) return false;
-  }
-  return true;
-}
 
 std::string Describe(const std::vector<int>& pixel) {
   return "BGR(" + std::to_string(pixel[0]) + "," + std::to_string(pixel[1]) + "," + std::to_string(pixel[2]) + ")";

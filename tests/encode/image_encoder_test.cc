@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/image_test_support.h"
 #include "support/test_support.h"
 
 namespace tessera {
@@ -25,23 +26,11 @@ using testing_support::CommandInFolder;
 using testing_support::HasProgram;
 using testing_support::ReadFile;
 using testing_support::RunShell;
+using testing_support::NearColour;
+using testing_support::PixelAt;
 using testing_support::TempDir;
 
 constexpr const char* kSolidColour = "'xc:rgb(200,30,40)'";
-
-// Returns the BGR bytes of pixel (x, y).
-std::vector<int> PixelAt(const DecodedImage& image, int x, int y) {
-  const size_t offset = (static_cast<size_t>(y) * image.width + x) * 3;
-  return {image.bgr[offset], image.bgr[offset + 1], image.bgr[offset + 2]};
-}
-
-// True when every channel of `pixel` is within `tolerance` of `expected`.
-bool NearColour(const std::vector<int>& pixel, const std::vector<int>& expected, int tolerance) {
-  for (size_t c = 0; c < 3; ++c) {
-    if (std::abs(pixel[c] - expected[c]) > tolerance) return false;
-  }
-  return true;
-}
 
 double Dot(const std::vector<float>& a, const std::vector<float>& b) {
   double sum = 0;
