@@ -520,7 +520,7 @@ async function startVoiceSearch(wavBlob) {
     const text = typeof transcript?.text === 'string' ? transcript.text.trim() : '';
     state.transcript = transcript;
     state.query = text;
-    state.prefix = false; // a transcript holds whole words
+    state.prefix = false; // a transcript contains whole words
     state.mode = text ? 'text' : 'none';
     dom.searchInput.value = text;
     renderQueryInfo();

@@ -247,7 +247,7 @@ std::vector<Token> Analyzer::Analyze(std::string_view text) const {
 
     if (segment.is_cjk) {
       // The dictionary splits a word it does not know, such as the brand 耐克 or 卫衣, into
-      // single characters; adjacent single characters are joined back into one word, so a query
+      // single characters. Adjacent single characters are joined back into one word, so a query
       // needs their bigrams together rather than each character anywhere.
       const bool single = Utf8CodePoints(segment.text).size() == 1;
       if (single && previous_was_cjk && previous_was_single_cjk) {

@@ -2,12 +2,12 @@
 //
 // Steps, each the same for documents and queries:
 //  1. NFKC normalization with Unicode case folding (ICU NFKC_Casefold), so full-width letters and
-//     ligatures fold; then curly quotes, primes and Unicode dashes and minus map to ASCII ' " -.
+//     ligatures fold. Curly quotes, primes, Unicode dashes and the minus sign then become ASCII.
 //  2. Word breaking with ICU's word BreakIterator (dictionary segmentation for Chinese and
 //     Japanese).
-//  3. Joining what shop text keeps whole: letter-digit chains joined by - / . become one code
-//     term without separators ("XYZ-123" -> "xyz123", its parts kept too); a number followed by
-//     a unit becomes one term ("25.4 mm" -> "25.4mm", `65"` and "65 inches" -> "65inch").
+//  3. Joining what shop text keeps whole: words joined by '-' or '/' become one term without
+//     separators ("XYZ-123" -> "xyz123", its parts kept too). A number followed by a unit
+//     becomes one term ("25.4 mm" -> "25.4mm", `65"` and "65 inches" -> "65inch").
 //  4. Snowball English stemming of words made only of Latin letters ("shirts" -> "shirt").
 //
 // Chinese, Japanese and Korean words are tokens of kind kCjk; adjacent single characters (how the
@@ -64,9 +64,9 @@ class Analyzer {
   // The terms of Analyze, one per token.
   std::vector<std::string> Terms(std::string_view text) const;
 
-  // The terms to index for `text`: every token's term, the parts of joined codes (none for a
-  // compound with a single-letter part, so "t-shirt" is not found by "shirt"), and the bigrams
-  // and single characters of each run of CJK text.
+  // Returns the terms to index for `text`: every token's term, the parts of joined words, and the
+  // bigrams and single characters of each run of CJK text. A compound with a single-letter part
+  // keeps no parts, so "t-shirt" is not found by "shirt".
   std::vector<std::string> IndexTerms(std::string_view text) const;
 
   // Stems one lower-case word as Analyze does; returns it unchanged when it is not made only of

@@ -36,8 +36,8 @@ namespace fs = std::filesystem;
 
 // Text fields of the inverted index, in the order Engine::Rep::FieldTerms fills them. The
 // weights were tuned with `tessera eval --field-weight ...` on the fashion catalogue's judged
-// queries of seed 42 and checked on seed 7 (BENCHMARKS.md); catalogues whose category path
-// is less reliable than their titles should weigh the title more.
+// queries of seed 42 and checked on seed 7 (BENCHMARKS.md). Catalogues whose category path is
+// less reliable than their titles should weigh the title more.
 std::vector<FieldSpec> TextFields() {
   return {{"title", 0.6f}, {"brand", 0.7f}, {"category", 1.5f}, {"attributes", 0.8f}, {"description", 0.2f}};
 }

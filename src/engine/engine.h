@@ -46,7 +46,7 @@ struct SearchHit {
   float personal_boost = 0;
   float text_score = 0;      // BM25 sum
   float image_similarity = 0;
-  std::map<std::string, double> boost_by_facet;  // filled when the request asks to explain
+  std::map<std::string, double> boost_by_facet;  // filled when the request sets explain
 };
 
 struct SearchResponse {

@@ -211,8 +211,8 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
   }
 
   // Levels: all required groups; then, while short of top_k, without the most common groups.
-  // The rarest group is never dropped: a document holding only "casual" of "casual sunscreen"
-  // is no answer, and scoring the many such documents would cost the most time of any level.
+  // The rarest group is never dropped, because a document containing only "casual" of "casual
+  // sunscreen" is not relevant, and scoring the many such documents would be the slowest level.
   // Between equally common groups the later query word is dropped first: shoppers tend to lead
   // with the word that matters most, such as a brand.
   std::vector<size_t> by_size(required);

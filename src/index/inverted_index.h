@@ -112,7 +112,8 @@ class InvertedIndex {
     std::vector<DocId> doc_ids;       // ascending, parallel to field_frequencies
     std::vector<uint8_t> frequencies;  // fields_.size() per posting, saturated at 255
   };
-  // BM25F pseudo term frequency of posting `i`; `inverse_average` holds 1 / avglen per field.
+  // Returns the BM25F pseudo term frequency of posting `i`. `inverse_average` is 1 / avglen per
+  // field.
   float PseudoFrequency(const Postings& postings, size_t i, const std::vector<float>& inverse_average) const;
   float Idf(const Postings& postings) const;
   const Postings* Find(std::string_view term) const;

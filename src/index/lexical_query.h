@@ -1,9 +1,9 @@
 // LexicalQuery: a parsed text query as the inverted index evaluates it.
 //
 // A query is a list of groups, one per query word or phrase. A group matches a document when any
-// of its alternatives does, and an alternative matches when the document holds all of its terms:
-// the word itself, a synonym phrase, a typo correction, a prefix completion, or the character
-// bigrams of a Chinese word.
+// of its alternatives does, and an alternative matches when the document contains all of its
+// terms. Alternatives are the word itself, a synonym phrase, a typo correction, a prefix
+// completion, or the character bigrams of a Chinese word.
 #pragma once
 
 #include <chrono>
@@ -23,7 +23,7 @@ struct QueryAlternative {
 struct QueryGroup {
   std::string surface;  // the query text this group came from, for explanations
   std::vector<QueryAlternative> alternatives;
-  // Optional groups (stop words) neither exclude a document nor add to its score; they are
+  // Optional groups (stop words) neither exclude a document nor add to its score. They are
   // required and scored only when every group of the query is optional.
   bool optional = false;
 };

@@ -42,8 +42,8 @@ std::vector<VectorHit> VectorIndex::Search(const std::vector<float>& query, size
   const auto total = static_cast<size_t>(rep_->index.ntotal);
   if (total == 0 || k == 0 || query.size() != dimension_) return hits;
 
-  // With a filter, over-fetch and drop disallowed hits; fall back to every vector when the filter
-  // is so selective that the first pass comes back short.
+  // With a filter, over-fetch and drop disallowed hits. When the filter is so selective that the
+  // first pass comes back short, search every vector.
   size_t fetch = allowed == nullptr ? std::min(k, total) : std::min(total, std::max<size_t>(k * 20, 1000));
   while (true) {
     std::vector<float> distances(fetch);

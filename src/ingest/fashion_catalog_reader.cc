@@ -112,7 +112,7 @@ std::string BrandFromDisplayName(const std::string& display_name) {
     if (!brand.empty()) brand += ' ';
     brand += word;
   }
-  return "";  // no audience word: the brand cannot be told from the rest of the name
+  return "";  // no audience word, so the brand cannot be separated from the rest of the name
 }
 
 std::string HtmlToText(const std::string& html) {

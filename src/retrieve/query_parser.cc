@@ -38,9 +38,9 @@ void QueryParser::AddSynonyms(const std::vector<SynonymPhrase>& expansions, Quer
 }
 
 void QueryParser::AddCorrections(const std::string& term, QueryGroup* group) const {
-  // The nearest corrections, most frequent first (the correction a shopper most likely meant,
-  // as in SymSpell); rare ones far below the most frequent are left out, so "shrits" becomes
-  // "shirt" and not also "shit" or "shrt".
+  // The nearest corrections come most frequent first, because that is the correction a shopper
+  // most likely meant (as in SymSpell). Rare ones far below the most frequent are left out, so
+  // "shrits" becomes "shirt" and not also "shit" or "shrt".
   std::vector<TermMatch> near = index_.dictionary().WithinEdits(term);
   // The English stemmer leaves the plural 's' on words without a vowel, which misspellings often
   // are ("shjrts", "krtas"), so a misspelled plural is also corrected without its 's'.

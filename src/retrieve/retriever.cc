@@ -49,7 +49,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
   }
 
   // Text candidates come in the index's order, which already breaks ties in favour of products
-  // with a photo, so every page of a query sees one order.
+  // with a photo, so every page of a query has the same order.
   std::vector<Candidate> text_candidates;
   if (has_text) {
     TextSearchOptions options;
@@ -119,7 +119,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
   set.matched |= image_matched;
   set.total = set.matched.cardinality();
 
-  // Equal scores go to products with a photo, then to the lower DocId for a stable order; the
+  // Equal scores go to products with a photo, then to the lower DocId for a stable order. The
   // photo test is looked up once per candidate, not in every comparison.
   std::vector<std::pair<Candidate, bool>> keyed;
   keyed.reserve(merged.size());

@@ -51,7 +51,7 @@ class Retriever {
   // a photo the retrieval score is the mean of that and the photo similarity. A request with
   // neither text nor photo lists the allowed documents in DocId order with score 0. Fails when
   // the query cannot be parsed. Query words are dropped only while fewer than `relax_until`
-  // products match (0: depth); a caller paging through one query keeps it fixed, so that the
+  // products match (0: depth). A caller paging through one query keeps it fixed, so that the
   // matches and their order do not change from page to page.
   Result<CandidateSet> Retrieve(const SearchRequest& request, size_t depth, size_t relax_until = 0) const;
 

@@ -1,4 +1,4 @@
-// SearchRequest: what a shopper asks for, independent of how it arrived (HTTP, CLI, tests).
+// SearchRequest: a shopper's search, independent of how it arrived (HTTP, CLI, tests).
 #pragma once
 
 #include <optional>
@@ -10,8 +10,8 @@
 namespace tessera {
 
 struct SearchFilters {
-  // Each of these holds one value or several separated by commas, any of which may match
-  // ("Men,Women"); values are compared after Unicode case folding.
+  // Each of these is one value or several separated by commas, any of which may match
+  // ("Men,Women"). Values are compared after Unicode case folding.
   std::string category;  // matches any level of the category path
   std::string gender;
   std::string colour;

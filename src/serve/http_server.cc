@@ -276,7 +276,7 @@ void HttpServer::Rep::RegisterRoutes() {
 
   // Every error response is logged with its message, which names the value and never a secret.
   // Client errors are logged at most LogRateLimiter::kPerSecond times a second, so a misbehaving
-  // client cannot flood the log; the number left out is reported on the next logged line.
+  // client cannot flood the log. The number left out is reported on the next logged line.
   server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (res.status < 400) return;
     const json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);

@@ -1,5 +1,5 @@
-// HttpServer: the JSON API and the storefront over HTTP (cpp-httplib). The only code that knows
-// about HTTP; it maps Status codes to HTTP status codes in one place (HttpStatusFor).
+// HttpServer: the JSON API and the storefront over HTTP (cpp-httplib). It is the only code that
+// depends on HTTP, and it maps Status codes to HTTP status codes in one place (HttpStatusFor).
 #pragma once
 
 #include <memory>

@@ -1,7 +1,8 @@
 // KvStore: Tessera's embedded store, a RocksDB database with one column family per kind of data.
 //
-// On-disk format (see docs/storage-format.md): the "meta" family holds "magic" = "tessera-store"
-// and "format_version" = kStoreFormatVersion; a store with another version is rejected at open.
+// On-disk format (see docs/storage-format.md): the "meta" family contains "magic" =
+// "tessera-store" and "format_version" = kStoreFormatVersion. A store with another version is
+// rejected at open.
 // RocksDB checksums every block and recovers from its write-ahead log after a crash.
 #pragma once
 
@@ -41,8 +42,8 @@ class WriteBatch {
 // concurrent synced writes into one WAL sync).
 class KvStore {
  public:
-  // Opens or creates the store in `dir`. Fails with kCorruption when the folder holds a store of
-  // another format version, and kIoError when RocksDB cannot open it (e.g. another process holds
+  // Opens or creates the store in `dir`. Fails with kCorruption when the folder contains a store of
+  // another format version, and kIoError when RocksDB cannot open it (e.g. another process has
   // its lock).
   static Result<std::unique_ptr<KvStore>> Open(const std::string& dir);
   ~KvStore();

@@ -1,6 +1,6 @@
 // End to end: the real `tessera` binary ingests a slice of the real fashion catalogue, serves it
-// on loopback, and answers text, photo and voice queries; click events re-rank the clicking
-// shopper's next search and no one else's.
+// on loopback, and returns results for text, photo and voice queries. Click events re-rank the
+// clicking shopper's next search and no one else's.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -80,7 +80,7 @@ class ServerProcess {
   }
   ~ServerProcess() { Stop(); }
 
-  // Waits until /api/health answers; at most 60 s.
+  // Waits at most 60 s until /api/health responds.
   bool WaitReady() const {
     httplib::Client client("127.0.0.1", port_);
     for (int attempt = 0; attempt < 600; ++attempt) {
@@ -238,7 +238,7 @@ TEST_F(ServerEndToEnd, FiltersAndPagingApply) {
   ASSERT_EQ(page2["results"].size(), 5u);
   for (const json& r : page1["results"]) EXPECT_EQ(r["attributes"]["gender"], "Women");
 
-  // A filter value no product has is not an error, but the response says so and lists values.
+  // A filter value no product has is not an error, but the response warns and lists values.
   const json martian = Get("/api/search?q=shoes&gender=Martian");
   EXPECT_EQ(martian["total"], 0);
   ASSERT_EQ(martian["warnings"].size(), 1u) << martian.dump();

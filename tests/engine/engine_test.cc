@@ -128,9 +128,9 @@ TEST_F(EngineTest, VoiceSearchWithoutModelIsUnavailable) {
 }
 
 TEST_F(EngineTest, DeepPagesKeepMatchesAndOrder) {
-  // 5 products hold all three words, 245 "alpha beta", 300 "alpha", 100 "beta" and 600 "gamma":
-  // the 200 re-ranked products are found after dropping "gamma", and deeper pages must not drop
-  // "alpha" as well, which would add the 100 "beta" products from page 3 on.
+  // 5 products contain all three words, 245 "alpha beta", 300 "alpha", 100 "beta" and 600
+  // "gamma". The 200 re-ranked products are found after dropping "gamma". Deeper pages must not
+  // drop "alpha" as well, which would add the 100 "beta" products from page 3 on.
   std::ostringstream catalogue;
   auto add = [&](const std::string& id, const std::string& title) {
     catalogue << R"({"id":")" << id << R"(","title":")" << title << R"("})" << "\n";

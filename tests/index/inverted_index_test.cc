@@ -90,8 +90,8 @@ TEST(InvertedIndex, RelaxationDropsMostCommonWordFirst) {
   index.Add(1, {{"white", "shirt"}});                                     // lacks "navy"
   for (DocId doc = 2; doc < 6; ++doc) index.Add(doc, {{"shirt", "slim"}});  // "shirt" is common
   const TermQueryResult result = index.Search({"navy", "shirt"}, nullptr, 10);
-  // No document holds both; dropping the common "shirt" keeps the rare "navy", and the rarest
-  // word is never dropped, so documents with only "shirt" are no answer.
+  // No document contains both. Dropping the common "shirt" keeps the rare "navy", and the rarest
+  // word is never dropped, so documents with only "shirt" are not returned.
   ASSERT_EQ(result.top.size(), 1u);
   EXPECT_EQ(result.top[0].doc, 0u);
   EXPECT_EQ(result.top[0].level, 1u);
