@@ -153,18 +153,17 @@ struct Engine::Rep {
     for (CatalogRecord& record : *batch) {
       if (record.op == CatalogRecord::Op::kDelete) {
         writes.Delete(Family::kProducts, record.product.id);
+        ProductStore::AddVectorDelete(&writes, image_encoder.name(), record.product.id);
         prepared.push_back({std::make_shared<const Product>(std::move(record.product)), {}, {}});
         continue;
       }
       auto product = std::make_shared<const Product>(std::move(record.product));
       std::vector<float> vector = EncodePhoto(*product);
-      writes.Put(Family::kProducts, product->id, EncodeProductRecord(*product));
+      ProductStore::AddPut(&writes, *product);
       if (!vector.empty()) {
-        std::string value(1, kProductRecordVersion);
-        value.append(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float));
-        writes.Put(Family::kVectors, product->id + "/" + image_encoder.name(), value);
+        ProductStore::AddVectorPut(&writes, image_encoder.name(), product->id, vector);
       } else {
-        writes.Delete(Family::kVectors, product->id + "/" + image_encoder.name());
+        ProductStore::AddVectorDelete(&writes, image_encoder.name(), product->id);
       }
       prepared.push_back({product, FieldTerms(*product), std::move(vector)});
     }

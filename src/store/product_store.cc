@@ -30,13 +30,28 @@ Result<Product> DecodeProductRecord(std::string_view record) {
   return ProductFromJson(object, "");
 }
 
+void ProductStore::AddPut(WriteBatch* batch, const Product& product) {
+  batch->Put(Family::kProducts, product.id, EncodeProductRecord(product));
+}
+
+void ProductStore::AddVectorPut(WriteBatch* batch, const std::string& encoder, const std::string& id,
+                                const std::vector<float>& vector) {
+  std::string record(1, kProductRecordVersion);
+  record.append(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float));
+  batch->Put(Family::kVectors, VectorKey(encoder, id), record);
+}
+
+void ProductStore::AddVectorDelete(WriteBatch* batch, const std::string& encoder, const std::string& id) {
+  batch->Delete(Family::kVectors, VectorKey(encoder, id));
+}
+
 Status ProductStore::Put(const Product& product, bool sync) {
   return kv_->Put(Family::kProducts, product.id, EncodeProductRecord(product), sync);
 }
 
 Status ProductStore::PutBatch(const std::vector<Product>& products, bool sync) {
   WriteBatch batch;
-  for (const Product& product : products) batch.Put(Family::kProducts, product.id, EncodeProductRecord(product));
+  for (const Product& product : products) AddPut(&batch, product);
   return kv_->Write(&batch, sync);
 }
 
@@ -72,9 +87,9 @@ Status ProductStore::ForEach(const std::function<void(Product&&)>& visit) const 
 }
 
 Status ProductStore::PutVector(const std::string& encoder, const std::string& id, const std::vector<float>& vector) {
-  std::string record(1, kProductRecordVersion);
-  record.append(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float));
-  return kv_->Put(Family::kVectors, VectorKey(encoder, id), record);
+  WriteBatch batch;
+  AddVectorPut(&batch, encoder, id, vector);
+  return kv_->Write(&batch);
 }
 
 Status ProductStore::ForEachVector(const std::string& encoder,

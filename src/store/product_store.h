@@ -34,6 +34,13 @@ class ProductStore {
 
   // Vectors computed by the encoder named `encoder` (e.g. "image-colour-shape-v1").
   Status PutVector(const std::string& encoder, const std::string& id, const std::vector<float>& vector);
+
+  // Add the same writes to `batch`, for callers that commit products, vectors and other data
+  // in one atomic write.
+  static void AddPut(WriteBatch* batch, const Product& product);
+  static void AddVectorPut(WriteBatch* batch, const std::string& encoder, const std::string& id,
+                           const std::vector<float>& vector);
+  static void AddVectorDelete(WriteBatch* batch, const std::string& encoder, const std::string& id);
   Status ForEachVector(const std::string& encoder,
                        const std::function<void(const std::string& id, std::vector<float>&&)>& visit) const;
 

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/kv_store.h"
 #include "support/test_support.h"
 
 namespace tessera {
@@ -160,6 +161,29 @@ TEST_F(EngineTest, DeepPagesKeepMatchesAndOrder) {
   }
   EXPECT_EQ(first_total, 250u);
   EXPECT_EQ(seen.size(), 250u);
+}
+
+TEST_F(EngineTest, DeleteRecordRemovesStoredPhotoVector) {
+  if (!testing_support::HasProgram("convert")) GTEST_SKIP() << "ImageMagick's convert is needed to make the photo";
+  const fs::path photo = dir_ / "red.png";
+  ASSERT_EQ(testing_support::RunShell("convert -size 30x40 xc:red '" + photo.string() + "'"), 0);
+  std::istringstream upsert(R"({"id":"photo-1","title":"Red Scarf","images":[")" + photo.string() + R"("]})");
+  ASSERT_TRUE(engine_->IngestJsonl(upsert, dir_.string()).ok());
+  ASSERT_EQ(engine_->Stats().photo_vectors, 1u);
+
+  std::istringstream remove(R"({"op":"delete","id":"photo-1"})");
+  ASSERT_TRUE(engine_->IngestJsonl(remove, dir_.string()).ok());
+  engine_.reset();
+
+  // Nothing of the deleted product may stay in the store, its photo vector included.
+  Result<std::unique_ptr<KvStore>> kv = KvStore::Open((dir_ / "store").string());
+  ASSERT_TRUE(kv.ok()) << kv.status().ToString();
+  size_t vectors = 0;
+  ASSERT_TRUE((*kv)->Scan(Family::kVectors, "photo-1/", [&](std::string_view, std::string_view) {
+    ++vectors;
+    return true;
+  }).ok());
+  EXPECT_EQ(vectors, 0u);
 }
 
 }  // namespace
