@@ -8,6 +8,7 @@ find_package(ICU REQUIRED COMPONENTS uc i18n)
 find_package(roaring CONFIG REQUIRED)  # CRoaring 0.2.66 ships no version file
 find_package(OpenMP REQUIRED)          # must precede faiss, whose config file needs it
 find_package(faiss CONFIG REQUIRED)
+find_package(ZLIB REQUIRED)            # CRC-32 of saved vector indexes
 find_package(OpenCV CONFIG REQUIRED COMPONENTS core imgproc imgcodecs)
 # giflib decodes GIF photos, because Debian 12's OpenCV 4.6 is built without a GIF reader.
 find_package(GIF REQUIRED)  # CMake's FindGIF module -> GIF::GIF

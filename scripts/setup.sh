@@ -7,7 +7,7 @@ packages=(
   # toolchain
   cmake g++ pkg-config ninja-build
   # store, text analysis, indexes
-  librocksdb-dev libicu-dev libstemmer-dev libroaring-dev libfaiss-dev libhnswlib-dev
+  librocksdb-dev libicu-dev libstemmer-dev libroaring-dev libfaiss-dev libhnswlib-dev zlib1g-dev
   # serving, formats, logging, command line
   libcpp-httplib-dev libboost-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
   # images, OCR, audio, speech

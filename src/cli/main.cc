@@ -94,6 +94,13 @@ int main(int argc, char** argv) {
   app.add_option("--time-budget-ms", time_budget_ms,
                  "Milliseconds one text query may spend before it returns what it found (0: no limit)")
       ->capture_default_str();
+  app.add_option("--vector-index", options.vector_index,
+                 "Photo nearest-neighbour index: hnsw (approximate, saved and reloaded) or exact (brute force)")
+      ->check(CLI::IsMember({"hnsw", "exact"}))
+      ->capture_default_str();
+  app.add_option("--hnsw-ef-search", options.hnsw.ef_search,
+                 "Candidates an HNSW search keeps: higher finds more true neighbours, slower")
+      ->capture_default_str();
   app.add_option("--half-life-hours", options.profile.half_life_hours,
                  "Hours after which a shopper event counts half in their profile")
       ->capture_default_str();

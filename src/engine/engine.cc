@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <shared_mutex>
 #include <sstream>
@@ -20,6 +21,8 @@
 #include "encode/speech_model_builder.h"
 #include "index/filter_index.h"
 #include "index/inverted_index.h"
+#include "index/exact_vector_index.h"
+#include "index/hnsw_vector_index.h"
 #include "index/vector_index.h"
 #include "ingest/fashion_catalog_reader.h"
 #include "ingest/jsonl_reader.h"
@@ -77,7 +80,14 @@ struct Engine::Rep {
   mutable std::shared_mutex index_mutex;
   InvertedIndex text_index{TextFields()};
   FilterIndex filters;
-  VectorIndex image_index{ColourShapeEncoder().dimension()};
+  std::unique_ptr<VectorIndex> image_index;
+  // Bumped in the same store write as every change to the photo vectors, so a saved vector index
+  // is reused only when it holds exactly the stored vectors.
+  uint64_t image_generation = 0;
+  // The generation the files on disk hold, so a shutdown after no change writes nothing.
+  mutable std::optional<uint64_t> saved_generation;
+  // Serializes saves: two ingests that end together would otherwise write the same files.
+  mutable std::mutex save_mutex;
   Roaring live_docs;
   std::vector<std::shared_ptr<const Product>> product_by_doc;
   std::unordered_map<std::string, DocId> doc_by_id;
@@ -114,7 +124,7 @@ struct Engine::Rep {
     const DocId doc = it->second;
     text_index.Remove(doc);
     filters.Remove(doc);
-    image_index.Remove(doc);
+    image_index->Remove(doc);
     live_docs.remove(doc);
     product_by_doc[doc].reset();
     doc_by_id.erase(it);
@@ -132,7 +142,7 @@ struct Engine::Rep {
     filters.Add(doc, "article_type", product->Attribute("article_type"));
     filters.SetPrice(doc, product->price);
     if (!photo_vector.empty()) {
-      Status added = image_index.Add(doc, photo_vector);
+      Status added = image_index->Upsert(doc, photo_vector);
       if (!added.ok()) spdlog::error("product {}: photo vector not indexed: {}", product->id, added.ToString());
     }
     live_docs.add(doc);
@@ -152,8 +162,7 @@ struct Engine::Rep {
     WriteBatch writes;
     for (CatalogRecord& record : *batch) {
       if (record.op == CatalogRecord::Op::kDelete) {
-        writes.Delete(Family::kProducts, record.product.id);
-        ProductStore::AddVectorDelete(&writes, image_encoder.name(), record.product.id);
+        TESSERA_RETURN_IF_ERROR(products->AddDelete(&writes, record.product.id));
         prepared.push_back({std::make_shared<const Product>(std::move(record.product)), {}, {}});
         continue;
       }
@@ -167,10 +176,12 @@ struct Engine::Rep {
       }
       prepared.push_back({product, FieldTerms(*product), std::move(vector)});
     }
+    writes.Put(Family::kMeta, GenerationKey(), std::to_string(image_generation + 1));
     // Synced, so an acknowledged catalogue change survives a crash.
     TESSERA_RETURN_IF_ERROR(kv->Write(&writes, /*sync=*/true));
 
     std::unique_lock lock(index_mutex);
+    ++image_generation;
     for (size_t i = 0; i < prepared.size(); ++i) {
       if ((*batch)[i].op == CatalogRecord::Op::kDelete) {
         RemoveLocked(prepared[i].product->id);
@@ -194,21 +205,88 @@ struct Engine::Rep {
     TESSERA_RETURN_IF_ERROR(ApplyBatch(&batch));
     spdlog::info("ingest: {} accepted, {} deleted, {} rejected in {:.1f} s; {} products, {} photo vectors",
                  report->accepted, report->deleted, report->rejected, MillisecondsSince(start) / 1000.0,
-                 live_docs.cardinality(), image_index.size());
+                 live_docs.cardinality(), image_index->size());
+    SaveVectorIndex();
     return report;
   }
 
+  std::string GenerationKey() const { return "vector_generation/" + image_encoder.name(); }
+  std::string VectorIndexPath() const {
+    return (fs::path(options.data_dir) / "index" / (image_encoder.name() + ".hnsw")).string();
+  }
+
+  std::unique_ptr<VectorIndex> NewVectorIndex() const {
+    if (options.vector_index == "exact") return std::make_unique<ExactVectorIndex>(image_encoder.dimension());
+    return std::make_unique<HnswVectorIndex>(image_encoder.dimension(), options.hnsw);
+  }
+
   Status LoadFromStore() {
-    std::unordered_map<std::string, std::vector<float>> vectors;
-    TESSERA_RETURN_IF_ERROR(products->ForEachVector(image_encoder.name(), [&](const std::string& id, std::vector<float>&& v) {
-      vectors[id] = std::move(v);
-    }));
+    Result<std::optional<std::string>> generation = kv->Get(Family::kMeta, GenerationKey());
+    if (!generation.ok()) return generation.status();
+    if (*generation) image_generation = std::stoull(**generation);
+
     std::unique_lock lock(index_mutex);
-    return products->ForEach([&](Product&& product) {
+    image_index = NewVectorIndex();
+    TESSERA_RETURN_IF_ERROR(products->ForEach([&](Product&& product) {
       auto shared = std::make_shared<const Product>(std::move(product));
-      auto vector = vectors.find(shared->id);
-      IndexLocked(shared, FieldTerms(*shared), vector == vectors.end() ? std::vector<float>() : vector->second);
-    });
+      IndexLocked(shared, FieldTerms(*shared), {});
+    }));
+    return LoadVectorIndexLocked();
+  }
+
+  // Reuses the saved approximate index when it holds exactly the stored vectors; otherwise
+  // builds one from them. Precondition: index_mutex held exclusively, products indexed.
+  Status LoadVectorIndexLocked() {
+    const auto start = std::chrono::steady_clock::now();
+    if (options.vector_index != "exact") {
+      auto doc_of = [&](const std::string& id) -> std::optional<DocId> {
+        auto it = doc_by_id.find(id);
+        return it == doc_by_id.end() ? std::nullopt : std::optional<DocId>(it->second);
+      };
+      Result<std::unique_ptr<HnswVectorIndex>> saved =
+          HnswVectorIndex::Load(VectorIndexPath(), image_encoder.dimension(), image_generation, doc_of, options.hnsw);
+      if (saved.ok()) {
+        image_index = std::move(saved).value();
+        saved_generation = image_generation;
+        spdlog::info("vector index {}: {} vectors loaded in {:.0f} ms", VectorIndexPath(), image_index->size(),
+                     MillisecondsSince(start));
+        return Status::Ok();
+      }
+      if (saved.status().code() != StatusCode::kNotFound) {
+        spdlog::warn("{}; rebuilding it from the store", saved.status().ToString());
+      }
+    }
+    TESSERA_RETURN_IF_ERROR(products->ForEachVector(image_encoder.name(), [&](const std::string& id, std::vector<float>&& v) {
+      auto it = doc_by_id.find(id);
+      if (it == doc_by_id.end()) return;
+      Status added = image_index->Upsert(it->second, v);
+      if (!added.ok()) spdlog::error("product {}: photo vector not indexed: {}", id, added.ToString());
+    }));
+    spdlog::info("vector index ({}): {} vectors indexed in {:.0f} ms", options.vector_index, image_index->size(),
+                 MillisecondsSince(start));
+    return Status::Ok();
+  }
+
+  // Saves the approximate index so the next start need not rebuild it. A failure costs only
+  // that rebuild, so it is logged, not returned.
+  void SaveVectorIndex() const {
+    auto* hnsw = dynamic_cast<const HnswVectorIndex*>(image_index.get());
+    if (hnsw == nullptr) return;
+    const auto start = std::chrono::steady_clock::now();
+    std::lock_guard save_lock(save_mutex);
+    std::shared_lock lock(index_mutex);
+    if (saved_generation == image_generation) return;
+    std::error_code error;
+    fs::create_directories(fs::path(VectorIndexPath()).parent_path(), error);
+    Status saved = hnsw->Save(VectorIndexPath(), image_generation,
+                              [&](DocId doc) { return product_by_doc[doc] ? product_by_doc[doc]->id : std::string(); });
+    if (!saved.ok()) {
+      spdlog::warn("vector index not saved: {}", saved.ToString());
+      return;
+    }
+    saved_generation = image_generation;
+    spdlog::info("vector index {}: {} vectors saved in {:.0f} ms", VectorIndexPath(), hnsw->size(),
+                 MillisecondsSince(start));
   }
 
   std::string SpeechDir() const { return (fs::path(options.data_dir) / "speech").string(); }
@@ -292,7 +370,7 @@ struct Engine::Rep {
 };
 
 Engine::Engine(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
-Engine::~Engine() = default;
+Engine::~Engine() { rep_->SaveVectorIndex(); }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const Clock* clock) {
   const auto start = std::chrono::steady_clock::now();
@@ -329,7 +407,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
     if (!loaded.ok()) spdlog::warn("speech model in {} not loaded: {}", speech_dir.string(), loaded.ToString());
   }
   spdlog::info("engine opened {}: {} products, {} photo vectors, {} terms in {:.0f} ms", options.data_dir,
-               rep->live_docs.cardinality(), rep->image_index.size(), rep->text_index.term_count(),
+               rep->live_docs.cardinality(), rep->image_index->size(), rep->text_index.term_count(),
                MillisecondsSince(start));
   return std::unique_ptr<Engine>(new Engine(std::move(rep)));
 }
@@ -356,10 +434,12 @@ Status Engine::Delete(const std::string& id) {
     std::shared_lock lock(rep_->index_mutex);
     if (!rep_->doc_by_id.count(id)) return Status::NotFound("product '" + Excerpt(id) + "' not found");
   }
-  TESSERA_RETURN_IF_ERROR(rep_->products->Delete(id, /*sync=*/true));
-  std::unique_lock lock(rep_->index_mutex);
-  rep_->RemoveLocked(id);
-  return Status::Ok();
+  std::vector<CatalogRecord> batch;
+  CatalogRecord record;
+  record.op = CatalogRecord::Op::kDelete;
+  record.product.id = id;
+  batch.push_back(std::move(record));
+  return rep_->ApplyBatch(&batch);
 }
 
 Result<Product> Engine::GetProduct(const std::string& id) const {
@@ -425,7 +505,7 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
   }
 
   std::shared_lock lock(rep_->index_mutex);
-  Retriever retriever(*rep_->parser, rep_->text_index, rep_->filters, rep_->image_index, rep_->live_docs);
+  Retriever retriever(*rep_->parser, rep_->text_index, rep_->filters, *rep_->image_index, rep_->live_docs);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
   // Relaxation stops at rerank_depth whatever the page, so every page has the same matches.
   Result<CandidateSet> retrieved = retriever.Retrieve(request, depth, rep_->options.rerank_depth);
@@ -527,7 +607,7 @@ EngineStats Engine::Stats(bool with_memory) const {
   {
     std::shared_lock lock(rep_->index_mutex);
     stats.products = rep_->live_docs.cardinality();
-    stats.photo_vectors = rep_->image_index.size();
+    stats.photo_vectors = rep_->image_index->size();
     stats.terms = rep_->text_index.term_count();
     if (with_memory) stats.index_bytes = rep_->text_index.MemoryBytes();
   }

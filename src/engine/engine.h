@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "encode/speech_recognizer.h"
+#include "index/hnsw_vector_index.h"
 #include "ingest/catalog_record.h"
 #include "personalize/personal_reranker.h"
 #include "personalize/profile.h"
@@ -33,6 +34,10 @@ struct EngineOptions {
   QueryParserOptions query;
   ProfileOptions profile;
   PersonalizationOptions personalization;
+  // Nearest-neighbour index of the photo vectors: "hnsw" (approximate, saved at shutdown and
+  // after ingest, reloaded at start) or "exact" (brute force, rebuilt at start).
+  std::string vector_index = "hnsw";
+  HnswOptions hnsw;
   // Folder with PocketSphinx's en-us acoustic model and cmudict-en-us.dict.
   std::string sphinx_model_dir = TESSERA_SPHINX_MODEL_DIR;
 };

@@ -57,12 +57,16 @@ Status ProductStore::PutBatch(const std::vector<Product>& products, bool sync) {
 
 Status ProductStore::Delete(const std::string& id, bool sync) {
   WriteBatch batch;
-  batch.Delete(Family::kProducts, id);
-  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kVectors, id + "/", [&](std::string_view key, std::string_view) {
-    batch.Delete(Family::kVectors, key);
-    return true;
-  }));
+  TESSERA_RETURN_IF_ERROR(AddDelete(&batch, id));
   return kv_->Write(&batch, sync);
+}
+
+Status ProductStore::AddDelete(WriteBatch* batch, const std::string& id) const {
+  batch->Delete(Family::kProducts, id);
+  return kv_->Scan(Family::kVectors, id + "/", [&](std::string_view key, std::string_view) {
+    batch->Delete(Family::kVectors, key);
+    return true;
+  });
 }
 
 Result<Product> ProductStore::Get(const std::string& id) const {

@@ -27,6 +27,8 @@ class ProductStore {
   Status PutBatch(const std::vector<Product>& products, bool sync = false);
   // Deletes the product and every vector stored for it. Deleting an absent id is not an error.
   Status Delete(const std::string& id, bool sync = false);
+  // Adds the deletes of Delete to `batch`: the product and every vector stored for it.
+  Status AddDelete(WriteBatch* batch, const std::string& id) const;
   // Returns kNotFound when no product has `id`.
   Result<Product> Get(const std::string& id) const;
   // Calls `visit` for every product in id order. Stops at the first decoding error.

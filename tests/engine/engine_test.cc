@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -184,6 +185,72 @@ TEST_F(EngineTest, DeleteRecordRemovesStoredPhotoVector) {
     return true;
   }).ok());
   EXPECT_EQ(vectors, 0u);
+}
+
+// Photo search over the approximate index across restarts: the saved index is reused when it
+// matches the store, and rebuilt when it is damaged or older than the store.
+class EnginePhotoIndexTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    if (!testing_support::HasProgram("convert")) GTEST_SKIP() << "ImageMagick's convert is needed to make photos";
+    AddPhotoProduct("photo-red", "red");
+    AddPhotoProduct("photo-blue", "blue");
+  }
+
+  void AddPhotoProduct(const std::string& id, const std::string& colour) {
+    const fs::path photo = dir_ / (colour + ".png");
+    ASSERT_EQ(testing_support::RunShell("convert -size 30x40 xc:" + colour + " '" + photo.string() + "'"), 0);
+    std::istringstream upsert(R"({"id":")" + id + R"(","title":"Scarf","images":[")" + photo.string() + R"("]})");
+    ASSERT_TRUE(engine_->IngestJsonl(upsert, dir_.string()).ok());
+  }
+
+  std::string FirstByPhoto(const std::string& colour) {
+    const std::string bytes = testing_support::ReadFile(dir_ / (colour + ".png"));
+    Result<SearchResponse> response = engine_->SearchByImage(bytes, SearchRequest{});
+    EXPECT_TRUE(response.ok()) << response.status().ToString();
+    return response.ok() && !response->hits.empty() ? response->hits[0].product->id : "";
+  }
+
+  fs::path IndexFile() const { return dir_ / "index" / "colour-shape-v1.hnsw"; }
+};
+
+TEST_F(EnginePhotoIndexTest, SavedIndexIsReloadedAfterRestart) {
+  Open();
+  ASSERT_TRUE(fs::exists(IndexFile()));
+  ASSERT_TRUE(fs::exists(IndexFile().string() + ".meta"));
+  EXPECT_EQ(engine_->Stats().photo_vectors, 2u);
+  EXPECT_EQ(FirstByPhoto("red"), "photo-red");
+  EXPECT_EQ(FirstByPhoto("blue"), "photo-blue");
+}
+
+TEST_F(EnginePhotoIndexTest, DamagedIndexIsRebuiltFromTheStore) {
+  engine_.reset();
+  {
+    std::ofstream damage(IndexFile(), std::ios::binary | std::ios::in | std::ios::out);
+    damage.seekp(20);
+    damage.write("garbage", 7);
+  }
+  Open();
+  EXPECT_EQ(engine_->Stats().photo_vectors, 2u);
+  EXPECT_EQ(FirstByPhoto("red"), "photo-red");
+  EXPECT_EQ(FirstByPhoto("blue"), "photo-blue");
+}
+
+TEST_F(EnginePhotoIndexTest, IndexOlderThanTheStoreIsNotUsed) {
+  engine_.reset();
+  const fs::path old_copy = dir_ / "old.hnsw";
+  fs::copy_file(IndexFile(), old_copy);
+  fs::copy_file(IndexFile().string() + ".meta", old_copy.string() + ".meta");
+  Open();
+  AddPhotoProduct("photo-green", "lime");
+  engine_.reset();
+  // Put back the index saved before the green product existed, as a crash before the save would.
+  fs::copy_file(old_copy, IndexFile(), fs::copy_options::overwrite_existing);
+  fs::copy_file(old_copy.string() + ".meta", IndexFile().string() + ".meta", fs::copy_options::overwrite_existing);
+  Open();
+  EXPECT_EQ(engine_->Stats().photo_vectors, 3u);
+  EXPECT_EQ(FirstByPhoto("lime"), "photo-green");
 }
 
 }  // namespace
