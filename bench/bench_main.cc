@@ -3,6 +3,7 @@
 //
 //   tessera_bench --data-dir var relevance   # Tessera vs Xapian and SQLite FTS5 on judged queries
 //   tessera_bench --data-dir var photo       # photo queries: latency and self-retrieval
+//   tessera_bench --data-dir var vectors     # HNSW against exact search: recall@10 and latency
 //   tessera_bench --data-dir var voice       # espeak-ng queries: latency and transcript accuracy
 //   tessera_bench --data-dir NEW --fashion ../shared/data/fashion --products 1000000 scale
 //                                            # synthetic catalogue: ingest rate, memory, re-open, latency
@@ -31,6 +32,7 @@
 #include "eval/query_variants.h"
 #include "scale_workload.h"
 #include "sqlite_fts_peer.h"
+#include "vector_workload.h"
 #include "xapian_peer.h"
 
 namespace {
@@ -265,10 +267,13 @@ int main(int argc, char** argv) {
   app.add_option("--products", scale.products, "Synthetic products the scale workload ingests")->capture_default_str();
   app.add_option("--seed", scale.seed, "Seed of the scale workload's synthetic catalogue and query sample")
       ->capture_default_str();
+  VectorWorkloadOptions vector_options;
+  app.add_option("--encoder", vector_options.encoder, "Encoder whose stored vectors the vectors workload indexes")
+      ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo, voice or scale")
+  app.add_option("workload", workload, "relevance, photo, voice, vectors or scale")
       ->required()
-      ->check(CLI::IsMember({"relevance", "photo", "voice", "scale"}));
+      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "scale"}));
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
@@ -279,6 +284,12 @@ int main(int argc, char** argv) {
     scale.queries = queries;
     scale.synonyms_path = synonyms;
     return RunScale(scale);
+  }
+
+  if (workload == "vectors") {
+    vector_options.data_dir = data_dir;
+    vector_options.queries = queries;
+    return RunVectorWorkload(vector_options);
   }
 
   SystemClock clock;
