@@ -19,6 +19,7 @@ find_package(CLI11 CONFIG REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
+pkg_check_modules(TESSERACT REQUIRED IMPORTED_TARGET tesseract lept)
 
 # PocketSphinx's .pc file names /usr/include/sphinxbase, which Debian 12 does not ship; an
 # IMPORTED_TARGET with a missing include directory fails at generate time, so build the target

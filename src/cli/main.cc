@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> field_weights;
   app.add_option("--field-weight", field_weights,
                  "BM25F weight of a text field, as FIELD=WEIGHT (fields and defaults: title 0.6, brand 0.7, "
-                 "category 1.5, attributes 0.8, description 0.2); repeat for several");
+                 "category 1.5, attributes 0.8, description 0.2, photo_text 0.3); repeat for several");
   int64_t time_budget_ms = options.query.time_budget.count();
   app.add_option("--time-budget-ms", time_budget_ms,
                  "Milliseconds one text query may spend before it returns what it found (0: no limit)")

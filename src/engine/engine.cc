@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -7,9 +9,11 @@
 #include <set>
 #include <shared_mutex>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
+#include <zlib.h>
 
 #include "analysis/analyzer.h"
 #include "analysis/synonyms.h"
@@ -18,6 +22,7 @@
 #include "encode/audio_decoder.h"
 #include "encode/image_decoder.h"
 #include "encode/image_encoder.h"
+#include "encode/photo_text_reader.h"
 #include "encode/speech_model_builder.h"
 #include "index/filter_index.h"
 #include "index/inverted_index.h"
@@ -42,7 +47,8 @@ namespace fs = std::filesystem;
 // queries of seed 42 and checked on seed 7 (BENCHMARKS.md). Catalogues whose category path is
 // less reliable than their titles should weigh the title more.
 std::vector<FieldSpec> TextFields() {
-  return {{"title", 0.6f}, {"brand", 0.7f}, {"category", 1.5f}, {"attributes", 0.8f}, {"description", 0.2f}};
+  return {{"title", 0.6f},      {"brand", 0.7f},       {"category", 1.5f},
+          {"attributes", 0.8f}, {"description", 0.2f}, {"photo_text", 0.3f}};
 }
 
 // Products are ingested in batches of this many records: one store write and one index lock each.
@@ -54,6 +60,13 @@ std::optional<std::string> ReadFirstPhoto(const Product& product) {
     if (std::optional<std::string> bytes = ReadFileBytes(path)) return bytes;
   }
   return std::nullopt;
+}
+
+// CRC-32 and size of `bytes`: a cheap identity of a photo, to tell whether it changed.
+std::string Fingerprint(std::string_view bytes) {
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
+                          static_cast<uInt>(bytes.size()));
+  return "crc32:" + std::to_string(crc) + ":" + std::to_string(bytes.size());
 }
 
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
@@ -73,6 +86,7 @@ struct Engine::Rep {
   std::unique_ptr<SynonymSet> synonyms;  // null without a synonym file
   std::unique_ptr<QueryParser> parser;
   ColourShapeEncoder image_encoder;
+  std::unique_ptr<PhotoTextReader> text_reader;  // null when reading is off or Tesseract is missing
   RetrievalScoreRanker ranker;
   std::unique_ptr<PersonalReranker> reranker;
 
@@ -96,25 +110,69 @@ struct Engine::Rep {
   mutable std::mutex speech_mutex;
   std::shared_ptr<SpeechRecognizer> speech;
 
-  std::vector<std::vector<std::string>> FieldTerms(const Product& p) const {
+  std::vector<std::vector<std::string>> FieldTerms(const Product& p, const std::string& photo_text) const {
     std::string category;
     for (const std::string& level : p.category_path) category += level + " ";
     std::string attributes;
     for (const char* key : {"colour", "gender", "usage", "season"}) attributes += p.Attribute(key) + " ";
-    return {analyzer->IndexTerms(p.title), analyzer->IndexTerms(p.brand), analyzer->IndexTerms(category),
-            analyzer->IndexTerms(attributes), analyzer->IndexTerms(p.description)};
+    return {analyzer->IndexTerms(p.title),      analyzer->IndexTerms(p.brand),
+            analyzer->IndexTerms(category),     analyzer->IndexTerms(attributes),
+            analyzer->IndexTerms(p.description), analyzer->IndexTerms(photo_text)};
   }
 
-  // Encodes the product's first photo; an empty vector when it has none or it fails to decode.
-  std::vector<float> EncodePhoto(const Product& p) const {
+  // What the product's first photo contributes: its vector (empty when it has no decodable
+  // photo) and the words printed on it (std::nullopt when it is too small to read or no text
+  // reader is loaded).
+  struct PhotoAnalysis {
+    std::vector<float> vector;
+    std::optional<DerivedText> text;
+  };
+
+  // Decodes the product's first photo once, for both the encoder and the text reader.
+  PhotoAnalysis AnalyzePhoto(const Product& p) const {
+    PhotoAnalysis analysis;
     std::optional<std::string> bytes = ReadFirstPhoto(p);
-    if (!bytes) return {};
+    if (!bytes) return analysis;
     Result<DecodedImage> image = DecodeImage(*bytes);
     if (!image.ok()) {
       spdlog::warn("product {}: photo not indexed: {}", p.id, image.status().ToString());
-      return {};
+      return analysis;
     }
-    return image_encoder.Encode(*image);
+    analysis.vector = image_encoder.Encode(*image);
+    if (text_reader && text_reader->IsReadable(*image)) analysis.text = ReadPhotoText(p, *bytes, *image);
+    return analysis;
+  }
+
+  // Reading takes about a second per large photo, so text stored for the same photo bytes is
+  // reused.
+  std::optional<DerivedText> ReadPhotoText(const Product& p, std::string_view bytes, const DecodedImage& image) const {
+    const std::string fingerprint = Fingerprint(bytes);
+    Result<std::optional<DerivedText>> stored = products->GetDerivedText(text_reader->name(), p.id);
+    if (stored.ok() && stored->has_value() && (*stored)->input_fingerprint == fingerprint) return **stored;
+    Result<PhotoText> read = text_reader->Read(image);
+    if (!read.ok()) {
+      spdlog::warn("product {}: text on photo not read: {}", p.id, read.status().ToString());
+      return std::nullopt;
+    }
+    if (!read->read) return std::nullopt;
+    return DerivedText{fingerprint, read->text};
+  }
+
+  // Runs AnalyzePhoto over `batch` on every core: encoders and the text reader are thread-safe,
+  // and photo work dominates ingest time.
+  std::vector<PhotoAnalysis> AnalyzePhotos(const std::vector<std::shared_ptr<const Product>>& batch) const {
+    std::vector<PhotoAnalysis> analyses(batch.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i = next++; i < batch.size(); i = next++) {
+        if (batch[i]) analyses[i] = AnalyzePhoto(*batch[i]);
+      }
+    };
+    const size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+    std::vector<std::jthread> threads;
+    for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+    work();
+    return analyses;
   }
 
   // Precondition: index_mutex held exclusively.
@@ -158,23 +216,38 @@ struct Engine::Rep {
       std::vector<std::vector<std::string>> terms;
       std::vector<float> vector;
     };
+    std::vector<std::shared_ptr<const Product>> upserts(batch->size());
+    for (size_t i = 0; i < batch->size(); ++i) {
+      if ((*batch)[i].op == CatalogRecord::Op::kUpsert) {
+        upserts[i] = std::make_shared<const Product>(std::move((*batch)[i].product));
+      }
+    }
+    std::vector<PhotoAnalysis> photos = AnalyzePhotos(upserts);
+
     std::vector<Prepared> prepared;
     WriteBatch writes;
-    for (CatalogRecord& record : *batch) {
+    for (size_t i = 0; i < batch->size(); ++i) {
+      CatalogRecord& record = (*batch)[i];
       if (record.op == CatalogRecord::Op::kDelete) {
         TESSERA_RETURN_IF_ERROR(products->AddDelete(&writes, record.product.id));
         prepared.push_back({std::make_shared<const Product>(std::move(record.product)), {}, {}});
         continue;
       }
-      auto product = std::make_shared<const Product>(std::move(record.product));
-      std::vector<float> vector = EncodePhoto(*product);
+      const std::shared_ptr<const Product>& product = upserts[i];
+      PhotoAnalysis& photo = photos[i];
       ProductStore::AddPut(&writes, *product);
-      if (!vector.empty()) {
-        ProductStore::AddVectorPut(&writes, image_encoder.name(), product->id, vector);
+      if (!photo.vector.empty()) {
+        ProductStore::AddVectorPut(&writes, image_encoder.name(), product->id, photo.vector);
       } else {
         ProductStore::AddVectorDelete(&writes, image_encoder.name(), product->id);
       }
-      prepared.push_back({product, FieldTerms(*product), std::move(vector)});
+      if (text_reader && photo.text) {
+        ProductStore::AddDerivedTextPut(&writes, text_reader->name(), product->id, *photo.text);
+      } else if (text_reader) {
+        ProductStore::AddDerivedTextDelete(&writes, text_reader->name(), product->id);
+      }
+      const std::string photo_text = photo.text ? photo.text->text : std::string();
+      prepared.push_back({product, FieldTerms(*product, photo_text), std::move(photo.vector)});
     }
     writes.Put(Family::kMeta, GenerationKey(), std::to_string(image_generation + 1));
     // Synced, so an acknowledged catalogue change survives a crash.
@@ -225,11 +298,19 @@ struct Engine::Rep {
     if (!generation.ok()) return generation.status();
     if (*generation) image_generation = std::stoull(**generation);
 
+    std::unordered_map<std::string, std::string> photo_texts;
+    if (text_reader) {
+      TESSERA_RETURN_IF_ERROR(products->ForEachDerivedText(text_reader->name(), [&](const std::string& id, DerivedText&& text) {
+        photo_texts[id] = std::move(text.text);
+      }));
+    }
+
     std::unique_lock lock(index_mutex);
     image_index = NewVectorIndex();
     TESSERA_RETURN_IF_ERROR(products->ForEach([&](Product&& product) {
       auto shared = std::make_shared<const Product>(std::move(product));
-      IndexLocked(shared, FieldTerms(*shared), {});
+      auto text = photo_texts.find(shared->id);
+      IndexLocked(shared, FieldTerms(*shared, text == photo_texts.end() ? std::string() : text->second), {});
     }));
     return LoadVectorIndexLocked();
   }
@@ -396,6 +477,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   }
   for (const auto& [field, weight] : options.field_weights) {
     TESSERA_RETURN_IF_ERROR(rep->text_index.SetFieldWeight(field, weight));
+  }
+  if (options.read_photo_text) {
+    Result<std::unique_ptr<PhotoTextReader>> reader = PhotoTextReader::Create(options.photo_text);
+    if (reader.ok()) {
+      rep->text_reader = std::move(reader).value();
+    } else {
+      spdlog::warn("text on photos is not read: {}", reader.status().ToString());
+    }
   }
   rep->parser = std::make_unique<QueryParser>(*rep->analyzer, rep->synonyms.get(), rep->text_index, options.query);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "encode/photo_text_reader.h"
 #include "encode/speech_recognizer.h"
 #include "index/hnsw_vector_index.h"
 #include "ingest/catalog_record.h"
@@ -27,8 +28,8 @@ struct EngineOptions {
   size_t rerank_depth = 200;
   // Solr-format synonym file applied to queries; "" for none.
   std::string synonyms_path;
-  // BM25F weight per text field (title, brand, category, attributes, description); fields not
-  // named keep their defaults.
+  // BM25F weight per text field (title, brand, category, attributes, description,
+  // photo_text); fields not named keep their defaults.
   std::map<std::string, float> field_weights;
   // Typo tolerance, expansion limits and the per-query time budget.
   QueryParserOptions query;
@@ -38,6 +39,10 @@ struct EngineOptions {
   // after ingest, reloaded at start) or "exact" (brute force, rebuilt at start).
   std::string vector_index = "hnsw";
   HnswOptions hnsw;
+  // Read the words printed on photos large enough to read (Tesseract, English and simplified
+  // Chinese), indexed as the photo_text field.
+  bool read_photo_text = true;
+  PhotoTextOptions photo_text;
   // Folder with PocketSphinx's en-us acoustic model and cmudict-en-us.dict.
   std::string sphinx_model_dir = TESSERA_SPHINX_MODEL_DIR;
 };

@@ -10,6 +10,23 @@ namespace {
 // Ids never contain '/', so "<id>/" is a prefix of exactly that product's vectors.
 std::string VectorKey(const std::string& encoder, const std::string& id) { return id + "/" + encoder; }
 
+std::string EncodeDerivedText(const DerivedText& text) {
+  std::string record(1, kProductRecordVersion);
+  record += nlohmann::json{{"input", text.input_fingerprint}, {"text", text.text}}.dump();
+  return record;
+}
+
+Result<DerivedText> DecodeDerivedText(std::string_view key, std::string_view record) {
+  const auto malformed = [&] { return Status::Corruption("derived text record '" + std::string(key) + "' is malformed"); };
+  if (record.empty() || record[0] != kProductRecordVersion) return malformed();
+  nlohmann::json object = nlohmann::json::parse(record.substr(1), nullptr, /*allow_exceptions=*/false);
+  if (!object.is_object() || !object.contains("input") || !object["input"].is_string() || !object.contains("text") ||
+      !object["text"].is_string()) {
+    return malformed();
+  }
+  return DerivedText{object["input"].get<std::string>(), object["text"].get<std::string>()};
+}
+
 }  // namespace
 
 std::string EncodeProductRecord(const Product& product) {
@@ -109,6 +126,42 @@ Status ProductStore::ForEachVector(const std::string& encoder,
     std::vector<float> vector((value.size() - 1) / sizeof(float));
     std::memcpy(vector.data(), value.data() + 1, value.size() - 1);
     visit(std::string(key.substr(0, key.size() - suffix.size())), std::move(vector));
+    return true;
+  }));
+  return decode_error;
+}
+
+void ProductStore::AddDerivedTextPut(WriteBatch* batch, const std::string& reader, const std::string& id,
+                                     const DerivedText& text) {
+  batch->Put(Family::kVectors, VectorKey(reader, id), EncodeDerivedText(text));
+}
+
+void ProductStore::AddDerivedTextDelete(WriteBatch* batch, const std::string& reader, const std::string& id) {
+  batch->Delete(Family::kVectors, VectorKey(reader, id));
+}
+
+Result<std::optional<DerivedText>> ProductStore::GetDerivedText(const std::string& reader, const std::string& id) const {
+  const std::string key = VectorKey(reader, id);
+  Result<std::optional<std::string>> record = kv_->Get(Family::kVectors, key);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return std::optional<DerivedText>();
+  Result<DerivedText> text = DecodeDerivedText(key, **record);
+  if (!text.ok()) return text.status();
+  return std::optional<DerivedText>(std::move(text).value());
+}
+
+Status ProductStore::ForEachDerivedText(const std::string& reader,
+                                        const std::function<void(const std::string&, DerivedText&&)>& visit) const {
+  const std::string suffix = "/" + reader;
+  Status decode_error;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kVectors, "", [&](std::string_view key, std::string_view value) {
+    if (!key.ends_with(suffix)) return true;
+    Result<DerivedText> text = DecodeDerivedText(key, value);
+    if (!text.ok()) {
+      decode_error = text.status();
+      return false;
+    }
+    visit(std::string(key.substr(0, key.size() - suffix.size())), std::move(text).value());
     return true;
   }));
   return decode_error;

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,11 @@
 namespace tessera {
 
 inline constexpr char kProductRecordVersion = 1;
+
+struct DerivedText {
+  std::string input_fingerprint;  // e.g. CRC-32 and size of the photo it was read from
+  std::string text;
+};
 
 // Thread safety: as KvStore. Does not own the KvStore, which must outlive it.
 class ProductStore {
@@ -45,6 +51,17 @@ class ProductStore {
   static void AddVectorDelete(WriteBatch* batch, const std::string& encoder, const std::string& id);
   Status ForEachVector(const std::string& encoder,
                        const std::function<void(const std::string& id, std::vector<float>&&)>& visit) const;
+
+  // Text derived from a product by the reader named `reader` (e.g. the words read from its
+  // photo), with the fingerprint of the input it was derived from, so unchanged input is not
+  // read again. Stored in the vectors family under "<id>/<reader>".
+  static void AddDerivedTextPut(WriteBatch* batch, const std::string& reader, const std::string& id,
+                                const DerivedText& text);
+  static void AddDerivedTextDelete(WriteBatch* batch, const std::string& reader, const std::string& id);
+  // std::nullopt when the product has no text from `reader`.
+  Result<std::optional<DerivedText>> GetDerivedText(const std::string& reader, const std::string& id) const;
+  Status ForEachDerivedText(const std::string& reader,
+                            const std::function<void(const std::string& id, DerivedText&&)>& visit) const;
 
  private:
   KvStore* kv_;

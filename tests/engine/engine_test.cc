@@ -253,5 +253,23 @@ TEST_F(EnginePhotoIndexTest, IndexOlderThanTheStoreIsNotUsed) {
   EXPECT_EQ(FirstByPhoto("lime"), "photo-green");
 }
 
+TEST_F(EngineTest, WordsPrintedOnPhotoAreSearchable) {
+  if (!testing_support::HasProgram("convert")) GTEST_SKIP() << "ImageMagick's convert is needed to make the photo";
+  const fs::path photo = dir_ / "tee.png";
+  ASSERT_EQ(testing_support::RunShell("convert -size 900x1200 xc:'#f4f4f4' -font DejaVu-Sans-Bold -pointsize 80 "
+                                      "-fill navy -gravity center -annotate +0+0 'COAST GUARD' '" +
+                                      photo.string() + "'"),
+            0);
+  std::istringstream upsert(R"({"id":"tee-1","title":"Graphic Tee","images":[")" + photo.string() + R"("]})");
+  ASSERT_TRUE(engine_->IngestJsonl(upsert, dir_.string()).ok());
+
+  SearchRequest request;
+  request.text = "coast guard";
+  EXPECT_EQ(SearchIds(request), std::vector<std::string>{"tee-1"});
+  // The words are stored, so a restart serves them without reading the photo again.
+  Open();
+  EXPECT_EQ(SearchIds(request), std::vector<std::string>{"tee-1"});
+}
+
 }  // namespace
 }  // namespace tessera
