@@ -4,7 +4,7 @@
 //   tessera_bench --data-dir var relevance   # Tessera vs Xapian and SQLite FTS5 on judged queries
 //   tessera_bench --data-dir var photo       # photo queries: latency and self-retrieval
 //   tessera_bench --data-dir var vectors     # HNSW against exact search: recall@10 and latency
-//   tessera_bench --data-dir var voice       # espeak-ng queries: latency and transcript accuracy
+//   tessera_bench --data-dir var voice       # espeak-ng queries, clean and noisy: WER, success, latency
 //   tessera_bench --data-dir NEW --fashion ../shared/data/fashion --products 1000000 scale
 //                                            # synthetic catalogue: ingest rate, memory, re-open, latency
 #include <algorithm>
@@ -33,6 +33,7 @@
 #include "scale_workload.h"
 #include "sqlite_fts_peer.h"
 #include "vector_workload.h"
+#include "voice_workload.h"
 #include "xapian_peer.h"
 
 namespace {
@@ -203,50 +204,6 @@ int RunPhoto(const Engine& engine, const fs::path& image_dir, size_t query_count
   return 0;
 }
 
-int RunVoice(const Engine& engine) {
-  // Spoken with espeak-ng's en-us+f2 voice at 150 words per minute.
-  const std::vector<std::string> phrases = {
-      "blue shirt",        "black watches",   "red t shirt",     "navy blue men shirts", "white sports shoes",
-      "women handbags",    "casual shoes",    "black jeans",     "green shirt",          "women heels",
-      "brown belts",       "grey track pants", "pink tops",      "men sunglasses",       "white shirt",
-      "blue jeans",        "black backpacks", "women watches",   "yellow t shirt",       "men formal shoes"};
-  const fs::path dir = fs::temp_directory_path() / "tessera-bench-voice";
-  fs::create_directories(dir);
-  std::vector<double> latency;
-  size_t exact = 0, words_total = 0, words_right = 0;
-  for (size_t i = 0; i < phrases.size(); ++i) {
-    const fs::path wav = dir / (std::to_string(i) + ".wav");
-    const std::string command = "espeak-ng -v en-us+f2 -s 150 -w " + wav.string() + " '" + phrases[i] + "'";
-    if (std::system(command.c_str()) != 0) {
-      std::cerr << "espeak-ng failed: install it with scripts/setup.sh\n";
-      return 1;
-    }
-    const std::string bytes = ReadFile(wav);
-    SearchRequest request;
-    request.per_page = 10;
-    const auto start = std::chrono::steady_clock::now();
-    Result<SearchResponse> response = engine.SearchByVoice(bytes, request);
-    latency.push_back(Millis(start));
-    if (!response.ok() || !response->transcript) continue;
-    exact += response->transcript->text == phrases[i];
-    std::istringstream expected(phrases[i]);
-    std::string word;
-    const std::string heard = " " + response->transcript->text + " ";
-    while (expected >> word) {
-      ++words_total;
-      words_right += heard.find(" " + word + " ") != std::string::npos;
-    }
-  }
-  fs::remove_all(dir);
-  json out = {{"workload", "voice"},
-              {"queries", phrases.size()},
-              {"latency_ms", SummaryJson(latency)},
-              {"exact_transcripts", double(exact) / phrases.size()},
-              {"words_recognized", double(words_right) / std::max<size_t>(1, words_total)}};
-  std::cout << out.dump(2) << "\n";
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -303,5 +260,7 @@ int main(int argc, char** argv) {
   }
   if (workload == "relevance") return RunRelevance(**engine, queries);
   if (workload == "photo") return RunPhoto(**engine, image_dir, queries);
-  return RunVoice(**engine);
+  VoiceWorkloadOptions voice;
+  voice.phrases = std::min<size_t>(queries, 60);
+  return RunVoiceWorkload(**engine, voice);
 }

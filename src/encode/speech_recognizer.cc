@@ -45,6 +45,8 @@ Result<std::unique_ptr<SpeechRecognizer>> SpeechRecognizer::Open(
                                  "-dict", options.dictionary_path.c_str(),    //
                                  "-lm", options.language_model_path.c_str(),  //
                                  "-logfn", options.log_path.c_str(),          //
+                                 "-dither", "yes",                            //
+                                 "-seed", "1",                                //
                                  nullptr);
   if (config == nullptr) {
     return Status::InvalidArgument(fmt::format(
