@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -104,6 +105,49 @@ JointSpaceMetrics EvaluateJointSpace(const std::vector<float>& texts, const std:
   return m;
 }
 
+std::vector<std::pair<std::string, PairLabels>> AttributeQueries(const std::vector<PairLabels>& labels) {
+  std::vector<std::pair<std::string, PairLabels>> queries;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const PairLabels& l : labels) {
+    if (l.article_type.empty() || l.colour.empty()) continue;
+    if (!seen.insert({l.article_type, l.colour}).second) continue;
+    queries.push_back({l.colour + " " + l.article_type, l});
+  }
+  return queries;
+}
+
+void EvaluateAttributeQueries(const std::vector<float>& queries, const std::vector<PairLabels>& query_labels,
+                              const std::vector<float>& photos, size_t d, const std::vector<PairLabels>& labels,
+                              JointSpaceMetrics* metrics) {
+  RetrievalMetrics& m = metrics->attribute_query_to_photo;
+  m = {};
+  m.queries = query_labels.size();
+  if (m.queries == 0) return;
+  const size_t n = labels.size();
+  const size_t k = std::min<size_t>(10, n);
+  std::vector<float> scores(n);
+  std::vector<size_t> order(n);
+  for (size_t q = 0; q < query_labels.size(); ++q) {
+    for (size_t c = 0; c < n; ++c) {
+      scores[c] = Dot(&queries[q * d], &photos[c * d], d);
+      order[c] = c;
+    }
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                      [&](size_t a, size_t b) { return scores[a] != scores[b] ? scores[a] > scores[b] : a < b; });
+    size_t same_type = 0, same_type_colour = 0;
+    for (size_t i = 0; i < k; ++i) {
+      const PairLabels& photo = labels[order[i]];
+      if (photo.article_type != query_labels[q].article_type) continue;
+      ++same_type;
+      if (photo.colour == query_labels[q].colour) ++same_type_colour;
+    }
+    m.precision_at_10_type += static_cast<double>(same_type) / static_cast<double>(k);
+    m.precision_at_10_type_colour += static_cast<double>(same_type_colour) / static_cast<double>(k);
+  }
+  m.precision_at_10_type /= static_cast<double>(m.queries);
+  m.precision_at_10_type_colour /= static_cast<double>(m.queries);
+}
+
 nlohmann::json ToJson(const RetrievalMetrics& m) {
   return {{"queries", m.queries},
           {"recall_at_1", m.recall_at_1},
@@ -117,6 +161,10 @@ nlohmann::json ToJson(const JointSpaceMetrics& m) {
   return {{"pairs", m.pairs},
           {"text_to_photo", ToJson(m.text_to_photo)},
           {"photo_to_text", ToJson(m.photo_to_text)},
+          {"attribute_query_to_photo",
+           {{"queries", m.attribute_query_to_photo.queries},
+            {"precision_at_10_same_type", m.attribute_query_to_photo.precision_at_10_type},
+            {"precision_at_10_same_type_colour", m.attribute_query_to_photo.precision_at_10_type_colour}}},
           {"chance_precision_same_type", m.chance_type},
           {"chance_precision_same_type_colour", m.chance_type_colour}};
 }

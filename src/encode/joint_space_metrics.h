@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -25,6 +26,10 @@ struct JointSpaceMetrics {
   size_t pairs = 0;
   RetrievalMetrics text_to_photo;
   RetrievalMetrics photo_to_text;
+  // Short shopper-style queries ("Navy Blue Shirts"), one per distinct (colour, article type) of
+  // the pairs, querying all photos. Only the precision fields are filled, because a query has no
+  // own pair; they show whether the category words were learnt.
+  RetrievalMetrics attribute_query_to_photo;
   // The precision a random ranking would have in expectation: the chance that two different
   // pairs share the article type (and colour).
   double chance_type = 0;
@@ -42,6 +47,16 @@ struct PairLabels {
 // score as the own pair counts as ranked above it). Exact: O(pairs^2 x dimension).
 JointSpaceMetrics EvaluateJointSpace(const std::vector<float>& texts, const std::vector<float>& photos,
                                      size_t dimension, const std::vector<PairLabels>& labels);
+
+// Returns "<colour> <article type>" for every distinct labelled (colour, article type) in
+// `labels`, in first-seen order, and the labels of each query.
+std::vector<std::pair<std::string, PairLabels>> AttributeQueries(const std::vector<PairLabels>& labels);
+
+// Fills attribute_query_to_photo of `metrics`: `queries` holds query_labels.size() unit vectors,
+// `photos` the photos of `labels`, both row-major with `dimension` floats per row.
+void EvaluateAttributeQueries(const std::vector<float>& queries, const std::vector<PairLabels>& query_labels,
+                              const std::vector<float>& photos, size_t dimension,
+                              const std::vector<PairLabels>& labels, JointSpaceMetrics* metrics);
 
 nlohmann::json ToJson(const RetrievalMetrics& metrics);
 nlohmann::json ToJson(const JointSpaceMetrics& metrics);

@@ -182,7 +182,17 @@ Result<JointSpaceMetrics> EvaluateHeldOut(const JointSpaceModel& model, const st
   // ValidateInput checked the length and values of every photo, which are all ProjectPhotos checks.
   Result<std::vector<float>> projected = model.ProjectPhotos(photos, heldout.size());
   if (!projected.ok()) return projected.status();
-  return EvaluateJointSpace(model.EncodeTexts(texts), *projected, model.dimension(), labels);
+  JointSpaceMetrics metrics = EvaluateJointSpace(model.EncodeTexts(texts), *projected, model.dimension(), labels);
+
+  std::vector<std::string> query_texts;
+  std::vector<PairLabels> query_labels;
+  for (auto& [text, query_label] : AttributeQueries(labels)) {
+    query_texts.push_back(text);
+    query_labels.push_back(query_label);
+  }
+  EvaluateAttributeQueries(model.EncodeTexts(query_texts), query_labels, *projected, model.dimension(), labels,
+                           &metrics);
+  return metrics;
 }
 
 }  // namespace

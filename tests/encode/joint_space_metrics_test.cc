@@ -1,4 +1,6 @@
 // Tests of the held-out retrieval metrics on hand-made vectors with known results.
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -47,6 +49,24 @@ TEST(JointSpaceMetrics, UnlabelledQueriesAreSkipped) {
   const std::vector<PairLabels> labels = {{"Shirts", "Blue"}, {"Shirts", "Blue"}, {"", ""}, {"", ""}};
   const JointSpaceMetrics m = EvaluateJointSpace(Axes({0, 1, 2, 3}), Axes({0, 1, 2, 3}), 4, labels);
   EXPECT_DOUBLE_EQ(m.text_to_photo.precision_at_10_type, 1.0 / 3);
+}
+
+TEST(JointSpaceMetrics, AttributeQueriesAreDistinctPairs) {
+  const std::vector<PairLabels> labels = {{"Shirts", "Blue"}, {"Shirts", "Blue"}, {"Shirts", ""}, {"Jeans", "Blue"}};
+  const std::vector<std::pair<std::string, PairLabels>> queries = AttributeQueries(labels);
+  ASSERT_EQ(queries.size(), 2u);
+  EXPECT_EQ(queries[0].first, "Blue Shirts");
+  EXPECT_EQ(queries[1].first, "Blue Jeans");
+}
+
+TEST(JointSpaceMetrics, AttributeQueryPrecisionCountsMatches) {
+  // Four photos; the query points at photo 0, and the rest tie, so all four are in the top 10.
+  const std::vector<PairLabels> labels = {{"Shirts", "Blue"}, {"Shirts", "Red"}, {"Jeans", "Blue"}, {"Shirts", "Blue"}};
+  JointSpaceMetrics m;
+  EvaluateAttributeQueries(Axes({0}), {{"Shirts", "Blue"}}, Axes({0, 1, 2, 3}), 4, labels, &m);
+  EXPECT_EQ(m.attribute_query_to_photo.queries, 1u);
+  EXPECT_DOUBLE_EQ(m.attribute_query_to_photo.precision_at_10_type, 3.0 / 4);
+  EXPECT_DOUBLE_EQ(m.attribute_query_to_photo.precision_at_10_type_colour, 2.0 / 4);
 }
 
 }  // namespace

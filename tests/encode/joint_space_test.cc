@@ -118,6 +118,9 @@ TEST_F(JointSpaceTrainedTest, SyntheticHeldOutRecallIsHigh) {
   // About 10 held-out pairs share each kind, and the nearest other pairs often share colour,
   // pattern and brand instead, so precision@10 stays well below 1; it must still beat chance.
   EXPECT_GT(m.text_to_photo.precision_at_10_type, 1.5 * m.chance_type);
+  // Short "<colour> <kind>" queries must find photos of that kind.
+  EXPECT_GT(m.attribute_query_to_photo.queries, 0u);
+  EXPECT_GT(m.attribute_query_to_photo.precision_at_10_type, 2 * m.chance_type);
 }
 
 TEST_F(JointSpaceTrainedTest, OutputsAreUnitVectors) {
