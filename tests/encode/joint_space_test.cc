@@ -144,15 +144,26 @@ TEST_F(JointSpaceTrainedTest, BatchEqualsSingleCalls) {
 }
 
 TEST_F(JointSpaceTrainedTest, TypoStaysNearTheWord) {
-  // Character trigrams place a misspelt colour near the right one.
-  const std::vector<float> typo = model().EncodeText("Acme Men striped yelow shirt");
-  auto cosine = [&](const std::string& text) {
-    const std::vector<float> v = model().EncodeText(text);
+  // Character trigrams place a misspelt word nearer its own word than any other of its group.
+  struct Case {
+    std::string typo, word;
+    const std::vector<std::string>* group;
+  };
+  const std::vector<Case> cases = {{"yelow", "yellow", &kColours}, {"gren", "green", &kColours},
+                                   {"handbg", "handbag", &kKinds}};
+  auto cosine = [&](const std::string& a, const std::string& b) {
+    const std::vector<float> u = model().EncodeText(a), v = model().EncodeText(b);
     float dot = 0;
-    for (size_t k = 0; k < v.size(); ++k) dot += v[k] * typo[k];
+    for (size_t k = 0; k < u.size(); ++k) dot += u[k] * v[k];
     return dot;
   };
-  EXPECT_GT(cosine("Acme Men striped yellow shirt"), cosine("Acme Men striped blue shirt"));
+  for (const Case& c : cases) {
+    const float right = cosine(c.typo, c.word);
+    for (const std::string& other : *c.group) {
+      if (other == c.word) continue;
+      EXPECT_GT(right, cosine(c.typo, other)) << c.typo << " vs " << other;
+    }
+  }
 }
 
 TEST_F(JointSpaceTrainedTest, OddTextGivesFiniteUnitVector) {
