@@ -52,8 +52,8 @@ JointSpaceMetrics EvaluateJointSpace(const std::vector<float>& texts, const std:
 // `labels`, in first-seen order, and the labels of each query.
 std::vector<std::pair<std::string, PairLabels>> AttributeQueries(const std::vector<PairLabels>& labels);
 
-// Fills attribute_query_to_photo of `metrics`: `queries` holds query_labels.size() unit vectors,
-// `photos` the photos of `labels`, both row-major with `dimension` floats per row.
+// Fills attribute_query_to_photo of `metrics`. `queries` contains query_labels.size() unit vectors
+// and `photos` the photos of `labels`, both row-major with `dimension` floats per row.
 void EvaluateAttributeQueries(const std::vector<float>& queries, const std::vector<PairLabels>& query_labels,
                               const std::vector<float>& photos, size_t dimension,
                               const std::vector<PairLabels>& labels, JointSpaceMetrics* metrics);
