@@ -45,3 +45,18 @@ find_path(STEMMER_INCLUDE_DIR libstemmer.h REQUIRED)
 add_library(tessera_stemmer INTERFACE)
 target_include_directories(tessera_stemmer SYSTEM INTERFACE ${STEMMER_INCLUDE_DIR})
 target_link_libraries(tessera_stemmer INTERFACE ${STEMMER_LIBRARY})
+
+# libtorch 1.13 (CPU) for the learned encoders. Link ${TORCH_LIBRARIES}, never
+# include_directories(${TORCH_INCLUDE_DIRS}): through the imported target its headers are system
+# headers, so their warnings do not break -Werror.
+#
+# Caffe2's config file, which Torch's loads, links a target named `gflags`. RocksDB's config puts
+# its own Findgflags module on the module path; that module defines only `gflags::gflags`, and
+# Caffe2 then makes `gflags` with an empty location, which fails at generate time for
+# RelWithDebInfo ("IMPORTED_LOCATION not set"). Defining `gflags` first avoids that.
+if(NOT TARGET gflags)
+  find_library(TESSERA_GFLAGS_LIBRARY gflags REQUIRED)
+  add_library(gflags UNKNOWN IMPORTED)
+  set_target_properties(gflags PROPERTIES IMPORTED_LOCATION "${TESSERA_GFLAGS_LIBRARY}")
+endif()
+find_package(Torch CONFIG REQUIRED)

@@ -1,4 +1,4 @@
-// The `tessera` command: ingest, serve, search, eval, delete.
+// The `tessera` command: ingest, serve, search, eval, delete, train-encoders.
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -15,6 +15,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/train_encoders.h"
 #include "common/files.h"
 #include "engine/engine.h"
 #include "eval/judgments.h"
@@ -151,9 +152,40 @@ int main(int argc, char** argv) {
   std::string delete_id;
   remove->add_option("id", delete_id, "Product id")->required();
 
+  // train-encoders
+  CLI::App* train = app.add_subcommand(
+      "train-encoders", "Train the joint text-photo space on the ingested products' titles and photo vectors");
+  tessera::TrainEncodersOptions train_options;
+  tessera::JointSpaceTrainingOptions& t = train_options.training;
+  train->add_option("--out", train_options.out_path, "Model file to write (default: DATA_DIR/models/joint-space.model)");
+  train->add_option("--photo-encoder", train_options.photo_encoder, "Name of the stored photo vectors to train on")
+      ->capture_default_str();
+  train->add_option("--epochs", t.epochs, "Maximum passes over the training pairs")->capture_default_str();
+  train->add_option("--dim", t.config.dimension, "Dimensions of the joint space")->capture_default_str();
+  train->add_option("--seed", t.seed, "Seed for initialization, shuffling and text augmentation")->capture_default_str();
+  train->add_option("--threads", t.threads, "torch threads; 1 gives the same model for the same seed")
+      ->capture_default_str();
+  train->add_option("--holdout", t.holdout_fraction, "Fraction of products held out for early stopping and metrics")
+      ->capture_default_str();
+  train->add_option("--batch-size", t.batch_size, "Pairs per batch; each pair's negatives are the batch's other pairs")
+      ->capture_default_str();
+  train->add_option("--learning-rate", t.learning_rate, "Adam learning rate")->capture_default_str();
+  train->add_option("--patience", t.patience, "Epochs without a lower held-out loss before stopping (0: never stop early)")
+      ->capture_default_str();
+  train->add_option("--extra-text-rate", t.extra_text_rate,
+                    "Fraction of training texts extended with article type, colour, gender and usage")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
+
+  // Trains from the store alone, so it runs before the engine opens (and locks) the store.
+  if (*train) {
+    train_options.data_dir = options.data_dir;
+    Status trained = tessera::RunTrainEncoders(train_options, std::cout);
+    return trained.ok() ? 0 : Fail(trained);
+  }
 
   options.query.time_budget = std::chrono::milliseconds(time_budget_ms);
   for (const std::string& setting : field_weights) {

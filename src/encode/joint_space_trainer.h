@@ -1,0 +1,80 @@
+// Trains a JointSpaceModel on (product text, photo feature) pairs with a symmetric contrastive
+// loss; see docs/joint-space.md for the method and measured figures.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "encode/joint_space_metrics.h"
+#include "encode/joint_space_model.h"
+
+namespace tessera {
+
+struct JointSpacePair {
+  std::string id;            // product id; decides whether the pair is held out
+  std::string text;          // what shoppers would type: the product title; used for the metrics
+  // Catalogue words the title may lack (article type, colour, gender). Training appends them to
+  // `text` for a seeded random extra_text_rate of the pairs in each epoch, so category words are
+  // learnt while title-only text still matches. The metrics never see them.
+  std::string extra_text;
+  std::vector<float> photo;  // the photo feature, config.photo.dimension floats
+  PairLabels labels;         // for the held-out precision figures only
+};
+
+// Reported after every training batch.
+struct JointSpaceProgress {
+  size_t epoch = 0;    // 1-based
+  size_t epochs = 0;
+  size_t batch = 0;    // 1-based within the epoch
+  size_t batches = 0;
+  double loss = 0;     // mean training loss of the epoch's batches so far
+  double pairs_per_second = 0;
+  std::optional<double> heldout_loss;  // set on the last batch of an epoch when pairs are held out
+};
+
+struct JointSpaceTrainingOptions {
+  JointSpaceConfig config;  // config.photo must name the encoder of the pairs' photo features
+  size_t epochs = 12;
+  size_t batch_size = 256;  // also the number of in-batch negatives + 1
+  double learning_rate = 2e-3;
+  // Fraction of products (by a hash of their id, so the split does not depend on the seed or the
+  // order of the pairs) kept out of training for early stopping and the metrics.
+  double holdout_fraction = 0.1;
+  // Training stops after this many epochs without a lower held-out loss, and the weights of the
+  // best epoch are kept; 0 trains every epoch and keeps the last.
+  size_t patience = 2;
+  uint64_t seed = 42;
+  // torch intra-op threads, set process-wide with torch::set_num_threads. With 1 thread the same
+  // seed and pairs give bit-identical weights.
+  int threads = 1;
+  bool learn_temperature = true;  // otherwise fixed at 0.07
+  double extra_text_rate = 0.5;   // chance per pair and epoch of training on text + extra_text
+  std::function<void(const JointSpaceProgress&)> on_progress;
+};
+
+struct JointSpaceTrainingResult {
+  std::unique_ptr<JointSpaceModel> model;
+  JointSpaceMetrics heldout;  // of the returned model; empty when nothing is held out
+  std::string report_json;    // also stored in the model's provenance
+};
+
+// True when the product `id` belongs to the held-out split of `fraction`.
+bool IsHeldOut(std::string_view id, double fraction);
+
+// Returns 16 hex digits of FNV-1a 64 over the pairs in id order (the lengths, then id, text,
+// extra text and photo floats), so a report names the data it was trained on.
+std::string JointSpaceDataHash(const std::vector<JointSpacePair>& pairs);
+
+// Trains a model. Fails with kInvalidArgument when a pair's photo has the wrong length or a
+// non-finite value, when fewer than 2 pairs are left for training, or when an option is out of
+// range.
+Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePair>& pairs,
+                                                 const JointSpaceTrainingOptions& options);
+
+}  // namespace tessera
