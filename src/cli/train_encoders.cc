@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "engine/joint_text.h"
 #include "store/kv_store.h"
 #include "store/product_store.h"
 
@@ -21,20 +22,6 @@ namespace tessera {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The words a shopper may type that the title can lack: the article type, colour, gender and
-// usage attributes of the fashion catalogue, or the deepest category of other catalogues.
-std::string ExtraText(const Product& product) {
-  std::string text;
-  const std::string& article_type = product.Attribute("article_type");
-  if (!article_type.empty()) {
-    text = article_type;
-  } else if (!product.category_path.empty()) {
-    text = product.category_path.back();
-  }
-  for (const char* key : {"colour", "gender", "usage"}) text += " " + product.Attribute(key);
-  return text;
-}
 
 struct StorePairs {
   std::vector<JointSpacePair> pairs;
@@ -72,7 +59,7 @@ Result<StorePairs> ReadPairs(const std::string& data_dir, const std::string& enc
     JointSpacePair pair;
     pair.id = product.id;
     pair.text = product.title;
-    pair.extra_text = ExtraText(product);
+    pair.extra_text = JointSpaceExtraText(product);
     pair.photo = std::move(photo->second);
     pair.labels = {product.Attribute("article_type"), product.Attribute("colour")};
     out.pairs.push_back(std::move(pair));

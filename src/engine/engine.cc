@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 #include <zlib.h>
@@ -26,8 +28,9 @@
 #include "encode/speech_model_builder.h"
 #include "index/filter_index.h"
 #include "index/inverted_index.h"
-#include "index/exact_vector_index.h"
-#include "index/hnsw_vector_index.h"
+#include "encode/joint_space_model.h"
+#include "engine/joint_text.h"
+#include "engine/vector_space.h"
 #include "index/vector_index.h"
 #include "ingest/fashion_catalog_reader.h"
 #include "ingest/jsonl_reader.h"
@@ -86,6 +89,8 @@ struct Engine::Rep {
   std::unique_ptr<SynonymSet> synonyms;  // null without a synonym file
   std::unique_ptr<QueryParser> parser;
   ColourShapeEncoder image_encoder;
+  // Null until `tessera train-encoders` has written a model for the photo encoder.
+  std::unique_ptr<JointSpaceModel> joint_model;
   std::unique_ptr<PhotoTextReader> text_reader;  // null when reading is off or Tesseract is missing
   RetrievalScoreRanker ranker;
   std::unique_ptr<PersonalReranker> reranker;
@@ -94,14 +99,9 @@ struct Engine::Rep {
   mutable std::shared_mutex index_mutex;
   InvertedIndex text_index{TextFields()};
   FilterIndex filters;
-  std::unique_ptr<VectorIndex> image_index;
-  // Bumped in the same store write as every change to the photo vectors, so a saved vector index
-  // is reused only when it holds exactly the stored vectors.
-  uint64_t image_generation = 0;
-  // The generation the files on disk hold, so a shutdown after no change writes nothing.
-  mutable std::optional<uint64_t> saved_generation;
-  // Serializes saves: two ingests that end together would otherwise write the same files.
-  mutable std::mutex save_mutex;
+  std::unique_ptr<VectorSpace> photo_space;  // the photo encoder's vectors
+  // Fused product vectors in the joint text-photo space; null when no joint model is loaded.
+  std::unique_ptr<VectorSpace> joint_space;
   Roaring live_docs;
   std::vector<std::shared_ptr<const Product>> product_by_doc;
   std::unordered_map<std::string, DocId> doc_by_id;
@@ -182,7 +182,8 @@ struct Engine::Rep {
     const DocId doc = it->second;
     text_index.Remove(doc);
     filters.Remove(doc);
-    image_index->Remove(doc);
+    photo_space->index().Remove(doc);
+    if (joint_space) joint_space->index().Remove(doc);
     live_docs.remove(doc);
     product_by_doc[doc].reset();
     doc_by_id.erase(it);
@@ -190,7 +191,7 @@ struct Engine::Rep {
 
   // Precondition: index_mutex held exclusively. Replaces any earlier version of the product.
   void IndexLocked(std::shared_ptr<const Product> product, const std::vector<std::vector<std::string>>& terms,
-                   const std::vector<float>& photo_vector) {
+                   const std::vector<float>& photo_vector, const std::vector<float>& joint_vector) {
     RemoveLocked(product->id);
     const auto doc = static_cast<DocId>(product_by_doc.size());
     text_index.Add(doc, terms);
@@ -200,8 +201,12 @@ struct Engine::Rep {
     filters.Add(doc, "article_type", product->Attribute("article_type"));
     filters.SetPrice(doc, product->price);
     if (!photo_vector.empty()) {
-      Status added = image_index->Upsert(doc, photo_vector);
+      Status added = photo_space->index().Upsert(doc, photo_vector);
       if (!added.ok()) spdlog::error("product {}: photo vector not indexed: {}", product->id, added.ToString());
+    }
+    if (joint_space && !joint_vector.empty()) {
+      Status added = joint_space->index().Upsert(doc, joint_vector);
+      if (!added.ok()) spdlog::error("product {}: joint vector not indexed: {}", product->id, added.ToString());
     }
     live_docs.add(doc);
     doc_by_id[product->id] = doc;
@@ -215,6 +220,7 @@ struct Engine::Rep {
       std::shared_ptr<const Product> product;
       std::vector<std::vector<std::string>> terms;
       std::vector<float> vector;
+      std::vector<float> joint_vector;
     };
     std::vector<std::shared_ptr<const Product>> upserts(batch->size());
     for (size_t i = 0; i < batch->size(); ++i) {
@@ -230,7 +236,7 @@ struct Engine::Rep {
       CatalogRecord& record = (*batch)[i];
       if (record.op == CatalogRecord::Op::kDelete) {
         TESSERA_RETURN_IF_ERROR(products->AddDelete(&writes, record.product.id));
-        prepared.push_back({std::make_shared<const Product>(std::move(record.product)), {}, {}});
+        prepared.push_back({std::make_shared<const Product>(std::move(record.product)), {}, {}, {}});
         continue;
       }
       const std::shared_ptr<const Product>& product = upserts[i];
@@ -247,19 +253,26 @@ struct Engine::Rep {
         ProductStore::AddDerivedTextDelete(&writes, text_reader->name(), product->id);
       }
       const std::string photo_text = photo.text ? photo.text->text : std::string();
-      prepared.push_back({product, FieldTerms(*product, photo_text), std::move(photo.vector)});
+      std::vector<float> joint_vector;
+      if (joint_space) {
+        joint_vector = FuseProductVector(*product, photo.vector, photo_text);
+        ProductStore::AddVectorPut(&writes, joint_space->name(), product->id, joint_vector);
+      }
+      prepared.push_back({product, FieldTerms(*product, photo_text), std::move(photo.vector), std::move(joint_vector)});
     }
-    writes.Put(Family::kMeta, GenerationKey(), std::to_string(image_generation + 1));
+    photo_space->AddGenerationBump(&writes);
+    if (joint_space) joint_space->AddGenerationBump(&writes);
     // Synced, so an acknowledged catalogue change survives a crash.
     TESSERA_RETURN_IF_ERROR(kv->Write(&writes, /*sync=*/true));
 
     std::unique_lock lock(index_mutex);
-    ++image_generation;
+    photo_space->GenerationCommitted();
+    if (joint_space) joint_space->GenerationCommitted();
     for (size_t i = 0; i < prepared.size(); ++i) {
       if ((*batch)[i].op == CatalogRecord::Op::kDelete) {
         RemoveLocked(prepared[i].product->id);
       } else {
-        IndexLocked(prepared[i].product, prepared[i].terms, prepared[i].vector);
+        IndexLocked(prepared[i].product, prepared[i].terms, prepared[i].vector, prepared[i].joint_vector);
       }
     }
     batch->clear();
@@ -278,25 +291,64 @@ struct Engine::Rep {
     TESSERA_RETURN_IF_ERROR(ApplyBatch(&batch));
     spdlog::info("ingest: {} accepted, {} deleted, {} rejected in {:.1f} s; {} products, {} photo vectors",
                  report->accepted, report->deleted, report->rejected, MillisecondsSince(start) / 1000.0,
-                 live_docs.cardinality(), image_index->size());
-    SaveVectorIndex();
+                 live_docs.cardinality(), photo_space->index().size());
+    SaveVectorIndexes();
     return report;
   }
 
-  std::string GenerationKey() const { return "vector_generation/" + image_encoder.name(); }
-  std::string VectorIndexPath() const {
-    return (fs::path(options.data_dir) / "index" / (image_encoder.name() + ".hnsw")).string();
+  VectorSpaceOptions SpaceOptions(const std::string& name, size_t dimension) const {
+    VectorSpaceOptions space;
+    space.name = name;
+    space.dimension = dimension;
+    space.index_kind = options.vector_index;
+    space.hnsw = options.hnsw;
+    space.index_dir = (fs::path(options.data_dir) / "index").string();
+    return space;
   }
 
-  std::unique_ptr<VectorIndex> NewVectorIndex() const {
-    if (options.vector_index == "exact") return std::make_unique<ExactVectorIndex>(image_encoder.dimension());
-    return std::make_unique<HnswVectorIndex>(image_encoder.dimension(), options.hnsw);
+  std::optional<DocId> DocOf(const std::string& id) const {
+    auto it = doc_by_id.find(id);
+    return it == doc_by_id.end() ? std::nullopt : std::optional<DocId>(it->second);
+  }
+
+  // Loads the joint model when one was trained for this photo encoder. Its absence is not an
+  // error: search then works without the joint space.
+  Status LoadJointModel() {
+    const std::string path = JointModelPath();
+    if (!fs::exists(path)) {
+      spdlog::info("no joint text-photo model at {}: run `tessera train-encoders` to add one", path);
+      return Status::Ok();
+    }
+    Result<std::unique_ptr<JointSpaceModel>> model =
+        JointSpaceModel::Load(path, {image_encoder.name(), image_encoder.dimension()});
+    if (!model.ok()) {
+      spdlog::warn("joint text-photo model not loaded: {}", model.status().ToString());
+      return Status::Ok();
+    }
+    joint_model = std::move(model).value();
+    // The space is named after the model's training data and the fusion, so vectors of another
+    // model or fusion are never mixed into its index.
+    const std::string name = "joint-" + options.joint.fusion + "-" + joint_model->provenance().data_hash;
+    joint_space = std::make_unique<VectorSpace>(SpaceOptions(name, JointDimension()));
+    spdlog::info("joint text-photo model {} loaded: {} dimensions, {} fusion", path, joint_model->dimension(),
+                 options.joint.fusion);
+    return Status::Ok();
+  }
+
+  std::string JointModelPath() const {
+    return options.joint.model_path.empty() ? (fs::path(options.data_dir) / "models" / "joint-space.model").string()
+                                            : options.joint.model_path;
+  }
+
+  size_t JointDimension() const {
+    return options.joint.fusion == "concat" ? 3 * joint_model->dimension() : joint_model->dimension();
   }
 
   Status LoadFromStore() {
-    Result<std::optional<std::string>> generation = kv->Get(Family::kMeta, GenerationKey());
-    if (!generation.ok()) return generation.status();
-    if (*generation) image_generation = std::stoull(**generation);
+    photo_space = std::make_unique<VectorSpace>(SpaceOptions(image_encoder.name(), image_encoder.dimension()));
+    TESSERA_RETURN_IF_ERROR(photo_space->ReadGeneration(*kv));
+    TESSERA_RETURN_IF_ERROR(LoadJointModel());
+    if (joint_space) TESSERA_RETURN_IF_ERROR(joint_space->ReadGeneration(*kv));
 
     std::unordered_map<std::string, std::string> photo_texts;
     if (text_reader) {
@@ -306,68 +358,111 @@ struct Engine::Rep {
     }
 
     std::unique_lock lock(index_mutex);
-    image_index = NewVectorIndex();
     TESSERA_RETURN_IF_ERROR(products->ForEach([&](Product&& product) {
       auto shared = std::make_shared<const Product>(std::move(product));
       auto text = photo_texts.find(shared->id);
-      IndexLocked(shared, FieldTerms(*shared, text == photo_texts.end() ? std::string() : text->second), {});
+      IndexLocked(shared, FieldTerms(*shared, text == photo_texts.end() ? std::string() : text->second), {}, {});
     }));
-    return LoadVectorIndexLocked();
+    auto doc_of = [&](const std::string& id) { return DocOf(id); };
+    TESSERA_RETURN_IF_ERROR(photo_space->Load(*products, doc_of));
+    if (joint_space) {
+      TESSERA_RETURN_IF_ERROR(AddMissingJointVectorsLocked(photo_texts));
+      TESSERA_RETURN_IF_ERROR(joint_space->Load(*products, doc_of));
+    }
+    return Status::Ok();
   }
 
-  // Reuses the saved approximate index when it holds exactly the stored vectors; otherwise
-  // builds one from them. Precondition: index_mutex held exclusively, products indexed.
-  Status LoadVectorIndexLocked() {
+  // Computes and stores the fused vector of every product that lacks one, as after a first
+  // `tessera train-encoders` on an ingested catalogue. Precondition: index_mutex held, products
+  // and photo vectors indexed.
+  Status AddMissingJointVectorsLocked(const std::unordered_map<std::string, std::string>& photo_texts) {
     const auto start = std::chrono::steady_clock::now();
-    if (options.vector_index != "exact") {
-      auto doc_of = [&](const std::string& id) -> std::optional<DocId> {
-        auto it = doc_by_id.find(id);
-        return it == doc_by_id.end() ? std::nullopt : std::optional<DocId>(it->second);
-      };
-      Result<std::unique_ptr<HnswVectorIndex>> saved =
-          HnswVectorIndex::Load(VectorIndexPath(), image_encoder.dimension(), image_generation, doc_of, options.hnsw);
-      if (saved.ok()) {
-        image_index = std::move(saved).value();
-        saved_generation = image_generation;
-        spdlog::info("vector index {}: {} vectors loaded in {:.0f} ms", VectorIndexPath(), image_index->size(),
-                     MillisecondsSince(start));
-        return Status::Ok();
-      }
-      if (saved.status().code() != StatusCode::kNotFound) {
-        spdlog::warn("{}; rebuilding it from the store", saved.status().ToString());
-      }
-    }
-    TESSERA_RETURN_IF_ERROR(products->ForEachVector(image_encoder.name(), [&](const std::string& id, std::vector<float>&& v) {
-      auto it = doc_by_id.find(id);
-      if (it == doc_by_id.end()) return;
-      Status added = image_index->Upsert(it->second, v);
-      if (!added.ok()) spdlog::error("product {}: photo vector not indexed: {}", id, added.ToString());
+    std::unordered_set<std::string> present;
+    TESSERA_RETURN_IF_ERROR(products->ForEachVector(joint_space->name(), [&](const std::string& id, std::vector<float>&&) {
+      present.insert(id);
     }));
-    spdlog::info("vector index ({}): {} vectors indexed in {:.0f} ms", options.vector_index, image_index->size(),
+    WriteBatch writes;
+    size_t added = 0;
+    for (const auto& product : product_by_doc) {
+      if (!product || present.contains(product->id)) continue;
+      auto text = photo_texts.find(product->id);
+      const std::vector<float> photo = photo_space->index().Vector(doc_by_id.at(product->id));
+      ProductStore::AddVectorPut(&writes, joint_space->name(), product->id,
+                                 FuseProductVector(*product, photo, text == photo_texts.end() ? "" : text->second));
+      ++added;
+    }
+    if (added == 0) return Status::Ok();
+    joint_space->AddGenerationBump(&writes);
+    TESSERA_RETURN_IF_ERROR(kv->Write(&writes, /*sync=*/true));
+    joint_space->GenerationCommitted();
+    spdlog::info("joint space {}: {} product vectors computed in {:.0f} ms", joint_space->name(), added,
                  MillisecondsSince(start));
     return Status::Ok();
   }
 
-  // Saves the approximate index so the next start need not rebuild it. A failure costs only
-  // that rebuild, so it is logged, not returned.
-  void SaveVectorIndex() const {
-    auto* hnsw = dynamic_cast<const HnswVectorIndex*>(image_index.get());
-    if (hnsw == nullptr) return;
-    const auto start = std::chrono::steady_clock::now();
-    std::lock_guard save_lock(save_mutex);
-    std::shared_lock lock(index_mutex);
-    if (saved_generation == image_generation) return;
-    std::error_code error;
-    fs::create_directories(fs::path(VectorIndexPath()).parent_path(), error);
-    Status saved = hnsw->Save(VectorIndexPath(), image_generation,
-                              [&](DocId doc) { return product_by_doc[doc] ? product_by_doc[doc]->id : std::string(); });
-    if (!saved.ok()) {
-      spdlog::warn("vector index not saved: {}", saved.ToString());
-      return;
+  // The product's vector in the joint space, from whichever modalities it has: its text, its
+  // photo (projected) and the words on its photo, combined as options.joint.fusion says.
+  std::vector<float> FuseProductVector(const Product& product, const std::vector<float>& photo_vector,
+                                       const std::string& photo_text) const {
+    const JointSpaceOptions& joint = options.joint;
+    std::vector<std::vector<float>> parts(3);
+    parts[0] = joint_model->EncodeText(JointSpaceProductText(product));
+    if (!photo_vector.empty()) {
+      Result<std::vector<float>> projected = joint_model->ProjectPhoto(photo_vector);
+      if (projected.ok()) parts[1] = std::move(projected).value();
     }
-    saved_generation = image_generation;
-    spdlog::info("vector index {}: {} vectors saved in {:.0f} ms", VectorIndexPath(), hnsw->size(),
-                 MillisecondsSince(start));
+    if (!photo_text.empty()) parts[2] = joint_model->EncodeText(photo_text);
+    return Fuse(parts, {joint.text_weight, joint.photo_weight, joint.photo_text_weight});
+  }
+
+  // A query's vector in the joint space: the same fusion over the parts the query has, so that
+  // under concatenation a text query meets the text, photo and photo-text parts alike.
+  std::vector<float> FuseQueryVector(const std::vector<float>& text_part, const std::vector<float>& photo_part) const {
+    if (options.joint.fusion == "concat") {
+      std::vector<float> combined = text_part.empty() ? photo_part : text_part;
+      if (!text_part.empty() && !photo_part.empty()) {
+        combined = Fuse({text_part, photo_part}, {options.joint.query_text_weight, options.joint.query_photo_weight});
+      }
+      return Fuse({combined, combined, combined}, {1, 1, 1});
+    }
+    return Fuse({text_part, photo_part}, {options.joint.query_text_weight, options.joint.query_photo_weight});
+  }
+
+  // Weighted sum or weighted concatenation of unit vectors, L2-normalized; an empty part adds
+  // nothing (a zero block under concatenation).
+  std::vector<float> Fuse(const std::vector<std::vector<float>>& parts, const std::vector<float>& weights) const {
+    const size_t dimension = joint_model->dimension();
+    const bool concatenate = options.joint.fusion == "concat" && parts.size() == 3;
+    std::vector<float> fused(concatenate ? 3 * dimension : dimension, 0.0f);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (parts[i].size() != dimension) continue;
+      float* out = fused.data() + (concatenate ? i * dimension : 0);
+      for (size_t d = 0; d < dimension; ++d) out[d] += weights[i] * parts[i][d];
+    }
+    double norm = 0;
+    for (float x : fused) norm += double(x) * x;
+    if (norm <= 0) return {};
+    const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
+    for (float& x : fused) x *= scale;
+    return fused;
+  }
+
+  // Returns `request` with its joint vector set from its words when the engine has a joint model
+  // and the caller has not set one (photo queries set it from the photo).
+  SearchRequest WithJointVector(const SearchRequest& request) const {
+    SearchRequest with = request;
+    if (joint_model && with.joint_vector.empty() && with.image_vector.empty() && !TrimAscii(with.text).empty()) {
+      with.joint_vector = FuseQueryVector(joint_model->EncodeText(with.text), {});
+    }
+    return with;
+  }
+
+  // Saves the approximate indexes so the next start need not rebuild them.
+  void SaveVectorIndexes() const {
+    std::shared_lock lock(index_mutex);
+    auto key_of = [&](DocId doc) { return product_by_doc[doc] ? product_by_doc[doc]->id : std::string(); };
+    if (photo_space) photo_space->Save(key_of);
+    if (joint_space) joint_space->Save(key_of);
   }
 
   std::string SpeechDir() const { return (fs::path(options.data_dir) / "speech").string(); }
@@ -434,6 +529,7 @@ struct Engine::Rep {
       hit.personal_boost = item.personal_boost;
       hit.text_score = item.candidate.text_score;
       hit.image_similarity = item.candidate.image_similarity;
+      hit.joint_similarity = item.candidate.joint_similarity;
       if (request.explain && profile) {
         BoostExplanation explanation;
         reranker->Boost(*hit.product, *profile, strength, &explanation);
@@ -451,7 +547,7 @@ struct Engine::Rep {
 };
 
 Engine::Engine(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
-Engine::~Engine() { rep_->SaveVectorIndex(); }
+Engine::~Engine() { rep_->SaveVectorIndexes(); }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const Clock* clock) {
   const auto start = std::chrono::steady_clock::now();
@@ -496,7 +592,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
     if (!loaded.ok()) spdlog::warn("speech model in {} not loaded: {}", speech_dir.string(), loaded.ToString());
   }
   spdlog::info("engine opened {}: {} products, {} photo vectors, {} terms in {:.0f} ms", options.data_dir,
-               rep->live_docs.cardinality(), rep->image_index->size(), rep->text_index.term_count(),
+               rep->live_docs.cardinality(), rep->photo_space->index().size(), rep->text_index.term_count(),
                MillisecondsSince(start));
   return std::unique_ptr<Engine>(new Engine(std::move(rep)));
 }
@@ -581,9 +677,10 @@ Status Engine::RebuildSpeechModel() {
   return Status::Ok();
 }
 
-Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
+Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   const auto start = std::chrono::steady_clock::now();
-  TESSERA_RETURN_IF_ERROR(ValidateSearchRequest(request));
+  TESSERA_RETURN_IF_ERROR(ValidateSearchRequest(original));
+  const SearchRequest& request = rep_->WithJointVector(original);
   if (!request.user_id.empty()) TESSERA_RETURN_IF_ERROR(ValidateUserId(request.user_id));
 
   std::optional<UserProfile> profile;
@@ -594,7 +691,9 @@ Result<SearchResponse> Engine::Search(const SearchRequest& request) const {
   }
 
   std::shared_lock lock(rep_->index_mutex);
-  Retriever retriever(*rep_->parser, rep_->text_index, rep_->filters, *rep_->image_index, rep_->live_docs);
+  Retriever retriever(*rep_->parser, rep_->text_index, rep_->filters, rep_->photo_space->index(),
+                      rep_->joint_space ? &rep_->joint_space->index() : nullptr, rep_->live_docs,
+                      rep_->options.hybrid);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
   // Relaxation stops at rerank_depth whatever the page, so every page has the same matches.
   Result<CandidateSet> retrieved = retriever.Retrieve(request, depth, rep_->options.rerank_depth);
@@ -628,6 +727,13 @@ Result<SearchResponse> Engine::SearchByImage(std::string_view image_bytes, Searc
   Result<DecodedImage> image = DecodeImage(image_bytes);
   if (!image.ok()) return image.status();
   request.image_vector = rep_->image_encoder.Encode(*image);
+  if (rep_->joint_model) {
+    // The words of a photo-and-words query ("like this, but in red") join the photo's projection.
+    Result<std::vector<float>> photo_part = rep_->joint_model->ProjectPhoto(request.image_vector);
+    std::vector<float> text_part;
+    if (!TrimAscii(request.text).empty()) text_part = rep_->joint_model->EncodeText(request.text);
+    if (photo_part.ok()) request.joint_vector = rep_->FuseQueryVector(text_part, *photo_part);
+  }
   Result<SearchResponse> response = Search(request);
   if (response.ok()) response->took_ms = MillisecondsSince(start);
   return response;
@@ -696,7 +802,8 @@ EngineStats Engine::Stats(bool with_memory) const {
   {
     std::shared_lock lock(rep_->index_mutex);
     stats.products = rep_->live_docs.cardinality();
-    stats.photo_vectors = rep_->image_index->size();
+    stats.photo_vectors = rep_->photo_space->index().size();
+    stats.joint_vectors = rep_->joint_space ? rep_->joint_space->index().size() : 0;
     stats.terms = rep_->text_index.term_count();
     if (with_memory) stats.index_bytes = rep_->text_index.MemoryBytes();
   }

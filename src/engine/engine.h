@@ -18,9 +18,26 @@
 #include "personalize/personal_reranker.h"
 #include "personalize/profile.h"
 #include "retrieve/query_parser.h"
+#include "retrieve/retriever.h"
 #include "retrieve/search_request.h"
 
 namespace tessera {
+
+// The joint text-photo space: how product and query vectors are fused, and how much the joint
+// similarity counts in retrieval. Used when a model trained by `tessera train-encoders` exists.
+struct JointSpaceOptions {
+  std::string model_path;  // "" for <data_dir>/models/joint-space.model
+  // "sum": one vector, the weighted sum of the parts. "concat": the weighted parts side by side,
+  // so a query's similarity is the weighted sum of its similarity to each part.
+  std::string fusion = "sum";
+  // Weights of a product's parts: its text, its photo (projected) and the words on its photo.
+  float text_weight = 1.0f;
+  float photo_weight = 1.0f;
+  float photo_text_weight = 0.5f;
+  // Weights of a query's parts when it has words and a photo ("like this, but in red").
+  float query_text_weight = 1.0f;
+  float query_photo_weight = 1.0f;
+};
 
 struct EngineOptions {
   std::string data_dir = "var";  // contains store/ and speech/
@@ -39,6 +56,8 @@ struct EngineOptions {
   // after ingest, reloaded at start) or "exact" (brute force, rebuilt at start).
   std::string vector_index = "hnsw";
   HnswOptions hnsw;
+  JointSpaceOptions joint;
+  HybridOptions hybrid;
   // Read the words printed on photos large enough to read (Tesseract, English and simplified
   // Chinese), indexed as the photo_text field.
   bool read_photo_text = true;
@@ -56,6 +75,7 @@ struct SearchHit {
   float personal_boost = 0;
   float text_score = 0;      // BM25 sum
   float image_similarity = 0;
+  float joint_similarity = 0;  // cosine in the joint text-photo space; 0 without a joint model
   std::map<std::string, double> boost_by_facet;  // filled when the request sets explain
 };
 
@@ -77,6 +97,7 @@ struct SearchResponse {
 struct EngineStats {
   size_t products = 0;
   size_t photo_vectors = 0;
+  size_t joint_vectors = 0;  // products with a vector in the joint space; 0 without a joint model
   size_t terms = 0;
   // Estimated bytes held by the text index (InvertedIndex::MemoryBytes); the catalogue, filters
   // and photo vectors are not counted. Filled only by Stats(/*with_memory=*/true), which visits

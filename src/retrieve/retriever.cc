@@ -28,6 +28,50 @@ std::optional<Roaring> Retriever::Allowed(const SearchFilters& filters) const {
   return allowed;
 }
 
+float Retriever::JointSimilarity(const std::vector<float>& joint_vector, DocId doc) const {
+  if (joint_index_ == nullptr || joint_vector.empty() || !joint_index_->Contains(doc)) return 0;
+  return InnerProduct(joint_vector, joint_index_->Vector(doc));
+}
+
+std::vector<Candidate> Retriever::PhotoCandidates(const SearchRequest& request, size_t depth,
+                                                  const Roaring* allowed) const {
+  // Neighbours of either kind, each scored on both: a product found by its photo also gets its
+  // joint similarity, and one found through the joint space (perhaps without a photo) its photo
+  // similarity, 0 when it has none.
+  std::unordered_map<DocId, Candidate> found;
+  for (const VectorHit& hit : image_index_.Search(request.image_vector, depth, allowed)) {
+    Candidate& c = found[hit.doc];
+    c.doc = hit.doc;
+    c.image_similarity = hit.similarity;
+  }
+  const bool joint = joint_index_ != nullptr && !request.joint_vector.empty();
+  if (joint) {
+    for (const VectorHit& hit : joint_index_->Search(request.joint_vector, depth, allowed)) {
+      Candidate& c = found[hit.doc];
+      c.doc = hit.doc;
+      c.joint_similarity = hit.similarity;
+    }
+  }
+  std::vector<Candidate> candidates;
+  candidates.reserve(found.size());
+  for (auto& [doc, c] : found) {
+    if (c.image_similarity == 0 && image_index_.Contains(doc)) {
+      c.image_similarity = InnerProduct(request.image_vector, image_index_.Vector(doc));
+    }
+    if (joint && c.joint_similarity == 0) c.joint_similarity = JointSimilarity(request.joint_vector, doc);
+    const float w = joint ? hybrid_.photo_joint_weight : 0.0f;
+    c.retrieval_score = (1 - w) * c.image_similarity + w * c.joint_similarity;
+    candidates.push_back(c);
+  }
+  // Equal scores (the same photo on two products) go to the lower DocId, so the order does not
+  // depend on the indexes' internal order.
+  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.retrieval_score != b.retrieval_score ? a.retrieval_score > b.retrieval_score : a.doc < b.doc;
+  });
+  if (candidates.size() > depth) candidates.resize(depth);
+  return candidates;
+}
+
 Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t depth, size_t relax_until) const {
   CandidateSet set;
   const std::optional<Roaring> allowed = Allowed(request.filters);
@@ -36,6 +80,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
   if (!query.ok()) return query.status();
   const bool has_text = !query->groups.empty();
   const bool has_image = !request.image_vector.empty();
+  const bool has_joint = joint_index_ != nullptr && !request.joint_vector.empty();
 
   // Browse: filters alone.
   if (!has_text && !has_image) {
@@ -66,6 +111,8 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
       float& best = best_in_band[band_of(hit)];
       best = std::max({best, hit.score, 1e-6f});
     }
+    // A text-only query blends the joint similarity into each match's place in its band.
+    const float joint_weight = has_joint && !has_image ? hybrid_.text_joint_weight : 0.0f;
     for (const ScoredDoc& hit : text.top) {
       Candidate c;
       c.doc = hit.doc;
@@ -73,12 +120,35 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
       c.matched_terms = hit.matched_terms;
       c.level = hit.level;
       c.typos = hit.typos;
+      if (has_joint) c.joint_similarity = JointSimilarity(request.joint_vector, hit.doc);
       const uint32_t band = band_of(hit);
-      c.retrieval_score = std::ldexp(0.5f + 0.5f * hit.score / best_in_band[band], -static_cast<int>(band));
+      const float place = (1 - joint_weight) * hit.score / best_in_band[band] +
+                          joint_weight * std::clamp(c.joint_similarity, 0.0f, 1.0f);
+      c.retrieval_score = std::ldexp(0.5f + 0.5f * place, -static_cast<int>(band));
       text_candidates.push_back(c);
+    }
+    if (joint_weight > 0) {
+      std::stable_sort(text_candidates.begin(), text_candidates.end(), [](const Candidate& a, const Candidate& b) {
+        return a.retrieval_score > b.retrieval_score;
+      });
     }
     set.matched = std::move(text.matched);
     set.partial = text.partial;
+
+    // Too few word matches: the joint space's nearest products fill the rest, below every match,
+    // so a query in words the catalogue lacks still finds what it describes.
+    if (has_joint && !has_image && text_candidates.size() < depth) {
+      for (const VectorHit& hit : joint_index_->Search(request.joint_vector, depth, allowed_ptr)) {
+        if (text_candidates.size() >= depth) break;
+        if (set.matched.contains(hit.doc)) continue;
+        Candidate c;
+        c.doc = hit.doc;
+        c.joint_similarity = hit.similarity;
+        c.retrieval_score = std::ldexp(std::clamp(hit.similarity, 0.0f, 1.0f), -64);
+        text_candidates.push_back(c);
+        set.matched.add(hit.doc);
+      }
+    }
   }
   if (!has_image) {
     set.total = set.matched.cardinality();
@@ -86,36 +156,31 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     return set;
   }
 
-  // Photo candidates, most similar first; merged with the text candidates when there are both.
-  // Equal similarities (the same photo on two products) go to the lower DocId, so the order does
-  // not depend on Faiss's internal order.
-  std::vector<VectorHit> hits = image_index_.Search(request.image_vector, depth, allowed_ptr);
-  std::stable_sort(hits.begin(), hits.end(), [](const VectorHit& a, const VectorHit& b) {
-    return a.similarity != b.similarity ? a.similarity > b.similarity : a.doc < b.doc;
-  });
+  // Photo candidates, best first; merged with the text candidates when there are both.
+  const std::vector<Candidate> photo_candidates = PhotoCandidates(request, depth, allowed_ptr);
   Roaring image_matched;
-  for (const VectorHit& hit : hits) image_matched.add(hit.doc);
+  for (const Candidate& c : photo_candidates) image_matched.add(c.doc);
   if (!has_text) {
-    for (const VectorHit& hit : hits) {
-      Candidate c;
-      c.doc = hit.doc;
-      c.image_similarity = hit.similarity;
-      c.retrieval_score = hit.similarity;
-      set.candidates.push_back(c);
-    }
+    set.candidates = photo_candidates;
     set.matched = std::move(image_matched);
     set.total = set.matched.cardinality();
     return set;
   }
 
   std::unordered_map<DocId, Candidate> merged;
+  std::unordered_map<DocId, float> photo_score;
   for (const Candidate& c : text_candidates) merged[c.doc] = c;
-  for (const VectorHit& hit : hits) {
-    Candidate& c = merged[hit.doc];
-    c.doc = hit.doc;
-    c.image_similarity = hit.similarity;
+  for (const Candidate& photo : photo_candidates) {
+    Candidate& c = merged[photo.doc];
+    c.doc = photo.doc;
+    c.image_similarity = photo.image_similarity;
+    c.joint_similarity = photo.joint_similarity;
+    photo_score[photo.doc] = photo.retrieval_score;
   }
-  for (auto& [doc, c] : merged) c.retrieval_score = 0.5f * (c.retrieval_score + c.image_similarity);
+  for (auto& [doc, c] : merged) {
+    auto photo = photo_score.find(doc);
+    c.retrieval_score = 0.5f * (c.retrieval_score + (photo == photo_score.end() ? 0.0f : photo->second));
+  }
   set.matched |= image_matched;
   set.total = set.matched.cardinality();
 

@@ -33,6 +33,9 @@ inline constexpr size_t kMaxResultWindow = 10000;  // page * per_page
 struct SearchRequest {
   std::string text;                         // may be empty: then filters alone select (browse)
   std::vector<float> image_vector;          // set for photo queries; empty otherwise
+  // The query in the joint text-photo space, from its words, its photo or both; empty when the
+  // engine has no joint model. Set by the engine, not by callers.
+  std::vector<float> joint_vector;
   SearchFilters filters;
   size_t page = 1;                          // 1-based
   size_t per_page = 24;

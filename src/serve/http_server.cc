@@ -142,6 +142,7 @@ json SearchResponseJson(const SearchResponse& response, bool explain) {
     if (explain) {
       item["explain"] = {{"text_bm25", hit.text_score},
                          {"image_similarity", hit.image_similarity},
+                         {"joint_similarity", hit.joint_similarity},
                          {"relevance", hit.relevance},
                          {"personal_boost_by_facet", hit.boost_by_facet}};
     }
