@@ -218,11 +218,36 @@ Roaring InvertedIndex::AlternativeDocs(const QueryAlternative& alternative) cons
     if (postings == nullptr || postings->doc_ids.empty()) return Roaring();
     bitmaps.push_back(&postings->docs);
   }
+  if (bitmaps.size() == 1) return *bitmaps[0];
   std::sort(bitmaps.begin(), bitmaps.end(),
             [](const Roaring* a, const Roaring* b) { return a->cardinality() < b->cardinality(); });
-  Roaring docs = *bitmaps[0];
-  for (size_t i = 1; i < bitmaps.size() && !docs.isEmpty(); ++i) docs &= *bitmaps[i];
+  Roaring docs = *bitmaps[0] & *bitmaps[1];
+  for (size_t i = 2; i < bitmaps.size() && !docs.isEmpty(); ++i) docs &= *bitmaps[i];
   return docs;
+}
+
+const Roaring* InvertedIndex::GroupDocs(const QueryGroup& group, const Roaring* allowed,
+                                        std::vector<Roaring>* storage) const {
+  // A group of one term is its posting bitmap, used in place when there is no filter.
+  if (group.alternatives.size() == 1 && group.alternatives[0].terms.size() == 1) {
+    const Postings* postings = Find(group.alternatives[0].terms[0]);
+    if (postings == nullptr) return &EmptyBitmap();
+    if (allowed == nullptr) return &postings->docs;
+    storage->push_back(postings->docs & *allowed);
+    return &storage->back();
+  }
+  Roaring docs;
+  for (const QueryAlternative& alternative : group.alternatives) {
+    if (alternative.terms.size() == 1) {
+      const Postings* postings = Find(alternative.terms[0]);
+      if (postings != nullptr) docs |= postings->docs;
+    } else {
+      docs |= AlternativeDocs(alternative);
+    }
+  }
+  if (allowed != nullptr) docs &= *allowed;
+  storage->push_back(std::move(docs));
+  return &storage->back();
 }
 
 TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* allowed, size_t top_k) const {
@@ -240,17 +265,20 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
   const size_t live = live_docs_.cardinality();
   if (live == 0 || query.groups.empty()) return result;
 
-  // Documents of each group. A query of stop words only treats them as required.
-  std::vector<Roaring> group_docs;
+  // Documents of each required group. A query of stop words only treats them as required.
+  // `group_storage` never reallocates, because each group adds at most one bitmap to it.
+  std::vector<Roaring> group_storage;
+  group_storage.reserve(query.groups.size());
+  std::vector<const Roaring*> group_docs(query.groups.size(), nullptr);
+  std::vector<uint64_t> group_size(query.groups.size(), 0);
   std::vector<size_t> required;
   bool any_required = false;
   for (const QueryGroup& group : query.groups) any_required |= !group.optional;
   for (size_t g = 0; g < query.groups.size(); ++g) {
-    Roaring docs;
-    for (const QueryAlternative& alternative : query.groups[g].alternatives) docs |= AlternativeDocs(alternative);
-    if (allowed != nullptr) docs &= *allowed;
-    group_docs.push_back(std::move(docs));
-    if (!query.groups[g].optional || !any_required) required.push_back(g);
+    if (query.groups[g].optional && any_required) continue;
+    required.push_back(g);
+    group_docs[g] = GroupDocs(query.groups[g], allowed, &group_storage);
+    group_size[g] = group_docs[g]->cardinality();
   }
 
   // Levels: all required groups; then, while short of top_k, without the most common groups.
@@ -260,19 +288,27 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
   // with the word that matters most, such as a brand.
   std::vector<size_t> by_size(required);
   std::sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
-    const uint64_t ca = group_docs[a].cardinality(), cb = group_docs[b].cardinality();
-    return ca != cb ? ca > cb : a > b;
+    return group_size[a] != group_size[b] ? group_size[a] > group_size[b] : a > b;
   });
   auto intersect_without = [&](size_t dropped) {
     std::vector<size_t> kept(by_size.begin() + static_cast<std::ptrdiff_t>(dropped), by_size.end());
     std::reverse(kept.begin(), kept.end());  // smallest first
-    Roaring docs = group_docs[kept[0]];
-    for (size_t i = 1; i < kept.size() && !docs.isEmpty(); ++i) docs &= group_docs[kept[i]];
+    if (kept.size() == 1) return *group_docs[kept[0]];
+    Roaring docs = *group_docs[kept[0]] & *group_docs[kept[1]];
+    for (size_t i = 2; i < kept.size() && !docs.isEmpty(); ++i) docs &= *group_docs[kept[i]];
     return docs;
   };
-  std::vector<Roaring> levels;
-  levels.push_back(intersect_without(0));
-  result.matched = levels.back();
+  // Level 0 of a one-group query is that group's bitmap, used in place.
+  std::vector<Roaring> level_storage;
+  level_storage.reserve(by_size.size());
+  std::vector<const Roaring*> levels;
+  if (by_size.size() == 1) {
+    levels.push_back(group_docs[by_size[0]]);
+  } else {
+    level_storage.push_back(intersect_without(0));
+    levels.push_back(&level_storage.back());
+  }
+  result.matched = *levels[0];
   for (size_t dropped = 1; dropped < by_size.size() && result.matched.cardinality() < relax_until; ++dropped) {
     if (PastDeadline(query)) {
       result.partial = true;
@@ -281,7 +317,8 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     Roaring level = intersect_without(dropped);
     level -= result.matched;
     result.matched |= level;
-    levels.push_back(std::move(level));
+    level_storage.push_back(std::move(level));
+    levels.push_back(&level_storage.back());
   }
 
   // Score level by level until top_k documents are ranked.
@@ -296,10 +333,10 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     // Per-candidate arrays live in per-thread scratch whose capacity is kept between queries, so
     // a query allocates nothing here once the thread has served one of its size.
     thread_local ScoringScratch scratch;
-    scratch.candidates.resize(levels[level].cardinality());
-    levels[level].toUint32Array(scratch.candidates.data());
+    scratch.candidates.resize(levels[level]->cardinality());
+    levels[level]->toUint32Array(scratch.candidates.data());
     ScoreLevel(query, is_required, norms.data(), &scratch);
-    AppendBest(levels[level], static_cast<uint32_t>(level), top_k - result.top.size(), options.preferred, &scratch,
+    AppendBest(*levels[level], static_cast<uint32_t>(level), top_k - result.top.size(), options.preferred, &scratch,
                &result.top);
   }
   return result;

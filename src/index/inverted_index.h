@@ -136,6 +136,9 @@ class InvertedIndex {
   float Idf(const Postings& postings) const;
   const Postings* Find(std::string_view term) const;
   Roaring AlternativeDocs(const QueryAlternative& alternative) const;
+  // Returns the documents that contain any alternative of `group` and are in `allowed` when it
+  // is set. The result is a posting bitmap or a bitmap appended to `storage`.
+  const Roaring* GroupDocs(const QueryGroup& group, const Roaring* allowed, std::vector<Roaring>* storage) const;
 
   std::vector<FieldSpec> fields_;
   float k1_;
