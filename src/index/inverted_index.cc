@@ -20,41 +20,73 @@ bool PastDeadline(const LexicalQuery& query) {
          std::chrono::steady_clock::now() > query.deadline;
 }
 
-// Calls `on_match(candidate_index, posting_index)` for every DocId in both ascending lists.
-// Gallops through the longer list when the other is much shorter.
-template <typename OnMatch>
-void Intersect(const std::vector<DocId>& candidates, const std::vector<DocId>& postings, OnMatch on_match) {
-  if (candidates.size() * 16 < postings.size()) {
-    auto from = postings.begin();
-    for (size_t c = 0; c < candidates.size(); ++c) {
-      from = std::lower_bound(from, postings.end(), candidates[c]);
-      if (from == postings.end()) return;
-      if (*from == candidates[c]) on_match(c, static_cast<size_t>(from - postings.begin()));
-    }
-    return;
+// Returns the first index at or after `from` whose DocId is not below `target`, or list.size().
+// Exponential search: steps of doubling size from `from`, then a binary search within the last
+// step, so skipping a gap of n postings costs O(log n) comparisons.
+size_t GallopTo(const std::vector<DocId>& list, size_t from, DocId target) {
+  size_t step = 1;
+  size_t low = from;
+  while (low + step < list.size() && list[low + step] < target) {
+    low += step;
+    step *= 2;
   }
-  size_t c = 0, p = 0;
-  while (c < candidates.size() && p < postings.size()) {
-    if (candidates[c] < postings[p]) {
-      ++c;
-    } else if (postings[p] < candidates[c]) {
-      ++p;
-    } else {
-      on_match(c++, p++);
-    }
-  }
+  const size_t high = std::min(list.size(), low + step + 1);
+  return static_cast<size_t>(std::lower_bound(list.begin() + static_cast<std::ptrdiff_t>(low),
+                                              list.begin() + static_cast<std::ptrdiff_t>(high), target) -
+                             list.begin());
 }
 
-// Buffers of InvertedIndex::Search, reused by the queries of one thread.
-struct ScoringScratch {
-  std::vector<DocId> candidates;
-  std::vector<float> score, best_score, alternative_sum;
-  std::vector<uint32_t> typos, synonyms, matched, best_typos, best_synonym, alternative_terms;
-  std::vector<uint32_t> group_touched, alternative_touched;
-  std::vector<ScoredDoc> scored;
+constexpr uint32_t kNoMatch = std::numeric_limits<uint32_t>::max();
+
+// A position in one term's postings, moved forward as the candidates of a level ascend.
+struct TermCursor {
+  const std::vector<DocId>* doc_ids;
+  size_t position;
+  float idf;
+  uint32_t postings_index;  // into InvertedIndex::postings_
 };
 
+// One alternative of a required group: its distinct terms are cursors[first, first + count).
+struct AlternativePlan {
+  uint32_t first;
+  uint32_t count;  // 0 when a term is absent from the index, so the alternative matches nothing
+  float weight;
+  uint32_t typos;
+  uint32_t synonym;  // 1 for a synonym of the query word, else 0
+};
+
+// The ranking key of one candidate, with the photo test looked up once instead of in every
+// comparison. `candidate` indexes the level's ascending DocIds, so it orders as the DocId does.
+struct RankEntry {
+  uint32_t typos;     // edits summed over the matched groups
+  uint32_t synonyms;  // groups matched only through a synonym
+  float score;
+  uint32_t candidate;
+  uint32_t matched;  // required groups matched
+  bool preferred;
+};
+
+// The order of the top of inverted_index.h: fewer typos, fewer synonyms, higher score, preferred,
+// lower DocId.
+bool RanksBefore(const RankEntry& a, const RankEntry& b) {
+  if (a.typos != b.typos) return a.typos < b.typos;
+  if (a.synonyms != b.synonyms) return a.synonyms < b.synonyms;
+  if (a.score != b.score) return a.score > b.score;
+  if (a.preferred != b.preferred) return a.preferred;
+  return a.candidate < b.candidate;
+}
+
 }  // namespace
+
+// Buffers of InvertedIndex::Search, reused by the queries of one thread.
+struct InvertedIndex::ScoringScratch {
+  std::vector<DocId> candidates;
+  std::vector<DocId> preferred;  // the level's preferred documents, ascending
+  std::vector<TermCursor> cursors;
+  std::vector<AlternativePlan> alternatives;
+  std::vector<uint32_t> group_ends;  // alternatives of required group i end at group_ends[i]
+  std::vector<RankEntry> ranked;     // parallel to candidates
+};
 
 InvertedIndex::InvertedIndex(std::vector<FieldSpec> fields, float k1)
     : fields_(std::move(fields)), k1_(k1), total_length_(fields_.size(), 0) {}
@@ -153,16 +185,27 @@ float InvertedIndex::Idf(const Postings& postings) const {
   return static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
 }
 
-float InvertedIndex::PseudoFrequency(const Postings& postings, size_t i, const std::vector<float>& inverse_average) const {
+std::vector<InvertedIndex::FieldNorm> InvertedIndex::FieldNorms() const {
+  const double live = static_cast<double>(live_docs_.cardinality());
+  std::vector<FieldNorm> norms(fields_.size());
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    const double average = std::max(1.0, double(total_length_[f]) / live);
+    norms[f] = {fields_[f].weight, fields_[f].b, 1.0f - fields_[f].b, static_cast<float>(1.0 / average)};
+  }
+  return norms;
+}
+
+float InvertedIndex::PseudoFrequency(const Postings& postings, size_t i, const FieldNorm* norms) const {
   const size_t field_count = fields_.size();
-  const DocId doc = postings.doc_ids[i];
+  const uint8_t* tf = &postings.frequencies[i * field_count];
+  const uint16_t* length = &lengths_[size_t(postings.doc_ids[i]) * field_count];
   float pseudo = 0;
   for (size_t f = 0; f < field_count; ++f) {
-    const uint8_t tf = postings.frequencies[i * field_count + f];
-    if (tf == 0) continue;
-    const float length = lengths_[size_t(doc) * field_count + f];
-    const float norm = 1.0f - fields_[f].b + fields_[f].b * length * inverse_average[f];
-    pseudo += fields_[f].weight * tf / norm;
+    if (tf[f] == 0) continue;
+    // The same operations in the same order as the formula at the top of inverted_index.h, so
+    // scores do not depend on what is precomputed.
+    const float norm = norms[f].one_minus_b + norms[f].b * float(length[f]) * norms[f].inverse_average;
+    pseudo += norms[f].weight * tf[f] / norm;
   }
   return pseudo;
 }
@@ -175,11 +218,36 @@ Roaring InvertedIndex::AlternativeDocs(const QueryAlternative& alternative) cons
     if (postings == nullptr || postings->doc_ids.empty()) return Roaring();
     bitmaps.push_back(&postings->docs);
   }
+  if (bitmaps.size() == 1) return *bitmaps[0];
   std::sort(bitmaps.begin(), bitmaps.end(),
             [](const Roaring* a, const Roaring* b) { return a->cardinality() < b->cardinality(); });
-  Roaring docs = *bitmaps[0];
-  for (size_t i = 1; i < bitmaps.size() && !docs.isEmpty(); ++i) docs &= *bitmaps[i];
+  Roaring docs = *bitmaps[0] & *bitmaps[1];
+  for (size_t i = 2; i < bitmaps.size() && !docs.isEmpty(); ++i) docs &= *bitmaps[i];
   return docs;
+}
+
+const Roaring* InvertedIndex::GroupDocs(const QueryGroup& group, const Roaring* allowed,
+                                        std::vector<Roaring>* storage) const {
+  // A group of one term is its posting bitmap, used in place when there is no filter.
+  if (group.alternatives.size() == 1 && group.alternatives[0].terms.size() == 1) {
+    const Postings* postings = Find(group.alternatives[0].terms[0]);
+    if (postings == nullptr) return &EmptyBitmap();
+    if (allowed == nullptr) return &postings->docs;
+    storage->push_back(postings->docs & *allowed);
+    return &storage->back();
+  }
+  Roaring docs;
+  for (const QueryAlternative& alternative : group.alternatives) {
+    if (alternative.terms.size() == 1) {
+      const Postings* postings = Find(alternative.terms[0]);
+      if (postings != nullptr) docs |= postings->docs;
+    } else {
+      docs |= AlternativeDocs(alternative);
+    }
+  }
+  if (allowed != nullptr) docs &= *allowed;
+  storage->push_back(std::move(docs));
+  return &storage->back();
 }
 
 TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* allowed, size_t top_k) const {
@@ -197,17 +265,20 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
   const size_t live = live_docs_.cardinality();
   if (live == 0 || query.groups.empty()) return result;
 
-  // Documents of each group. A query of stop words only treats them as required.
-  std::vector<Roaring> group_docs;
+  // Documents of each required group. A query of stop words only treats them as required.
+  // `group_storage` never reallocates, because each group adds at most one bitmap to it.
+  std::vector<Roaring> group_storage;
+  group_storage.reserve(query.groups.size());
+  std::vector<const Roaring*> group_docs(query.groups.size(), nullptr);
+  std::vector<uint64_t> group_size(query.groups.size(), 0);
   std::vector<size_t> required;
   bool any_required = false;
   for (const QueryGroup& group : query.groups) any_required |= !group.optional;
   for (size_t g = 0; g < query.groups.size(); ++g) {
-    Roaring docs;
-    for (const QueryAlternative& alternative : query.groups[g].alternatives) docs |= AlternativeDocs(alternative);
-    if (allowed != nullptr) docs &= *allowed;
-    group_docs.push_back(std::move(docs));
-    if (!query.groups[g].optional || !any_required) required.push_back(g);
+    if (query.groups[g].optional && any_required) continue;
+    required.push_back(g);
+    group_docs[g] = GroupDocs(query.groups[g], allowed, &group_storage);
+    group_size[g] = group_docs[g]->cardinality();
   }
 
   // Levels: all required groups; then, while short of top_k, without the most common groups.
@@ -217,19 +288,27 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
   // with the word that matters most, such as a brand.
   std::vector<size_t> by_size(required);
   std::sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
-    const uint64_t ca = group_docs[a].cardinality(), cb = group_docs[b].cardinality();
-    return ca != cb ? ca > cb : a > b;
+    return group_size[a] != group_size[b] ? group_size[a] > group_size[b] : a > b;
   });
   auto intersect_without = [&](size_t dropped) {
     std::vector<size_t> kept(by_size.begin() + static_cast<std::ptrdiff_t>(dropped), by_size.end());
     std::reverse(kept.begin(), kept.end());  // smallest first
-    Roaring docs = group_docs[kept[0]];
-    for (size_t i = 1; i < kept.size() && !docs.isEmpty(); ++i) docs &= group_docs[kept[i]];
+    if (kept.size() == 1) return *group_docs[kept[0]];
+    Roaring docs = *group_docs[kept[0]] & *group_docs[kept[1]];
+    for (size_t i = 2; i < kept.size() && !docs.isEmpty(); ++i) docs &= *group_docs[kept[i]];
     return docs;
   };
-  std::vector<Roaring> levels;
-  levels.push_back(intersect_without(0));
-  result.matched = levels.back();
+  // Level 0 of a one-group query is that group's bitmap, used in place.
+  std::vector<Roaring> level_storage;
+  level_storage.reserve(by_size.size());
+  std::vector<const Roaring*> levels;
+  if (by_size.size() == 1) {
+    levels.push_back(group_docs[by_size[0]]);
+  } else {
+    level_storage.push_back(intersect_without(0));
+    levels.push_back(&level_storage.back());
+  }
+  result.matched = *levels[0];
   for (size_t dropped = 1; dropped < by_size.size() && result.matched.cardinality() < relax_until; ++dropped) {
     if (PastDeadline(query)) {
       result.partial = true;
@@ -238,20 +317,14 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     Roaring level = intersect_without(dropped);
     level -= result.matched;
     result.matched |= level;
-    levels.push_back(std::move(level));
+    level_storage.push_back(std::move(level));
+    levels.push_back(&level_storage.back());
   }
-
-  // Per-query constants of BM25F.
-  std::vector<float> inverse_average(fields_.size());
-  for (size_t f = 0; f < fields_.size(); ++f) {
-    const double average = std::max(1.0, double(total_length_[f]) / double(live));
-    inverse_average[f] = static_cast<float>(1.0 / average);
-  }
-  std::vector<char> is_required(query.groups.size(), 0);
-  for (size_t g : required) is_required[g] = 1;
 
   // Score level by level until top_k documents are ranked.
-  constexpr uint32_t kNoMatch = std::numeric_limits<uint32_t>::max();
+  const std::vector<FieldNorm> norms = FieldNorms();
+  std::vector<char> is_required(query.groups.size(), 0);
+  for (size_t g : required) is_required[g] = 1;
   for (size_t level = 0; level < levels.size() && result.top.size() < top_k; ++level) {
     if (PastDeadline(query)) {
       result.partial = true;
@@ -260,110 +333,135 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     // Per-candidate arrays live in per-thread scratch whose capacity is kept between queries, so
     // a query allocates nothing here once the thread has served one of its size.
     thread_local ScoringScratch scratch;
-    std::vector<DocId>& candidates = scratch.candidates;
-    candidates.resize(levels[level].cardinality());
-    levels[level].toUint32Array(candidates.data());
-    const size_t count = candidates.size();
-    std::vector<float>& score = scratch.score;
-    std::vector<uint32_t>& typos = scratch.typos;
-    std::vector<uint32_t>& synonyms = scratch.synonyms;
-    std::vector<uint32_t>& matched = scratch.matched;
-    score.assign(count, 0.0f);
-    typos.assign(count, 0);
-    synonyms.assign(count, 0);
-    matched.assign(count, 0);
-
-    // Only the entries in the `touched` lists are non-default, so each alternative costs time in
-    // proportion to its matches, not to the level's size.
-    std::vector<float>& best_score = scratch.best_score;
-    std::vector<float>& alternative_sum = scratch.alternative_sum;
-    std::vector<uint32_t>& best_typos = scratch.best_typos;
-    std::vector<uint32_t>& best_synonym = scratch.best_synonym;
-    std::vector<uint32_t>& alternative_terms = scratch.alternative_terms;
-    std::vector<uint32_t>& group_touched = scratch.group_touched;
-    std::vector<uint32_t>& alternative_touched = scratch.alternative_touched;
-    best_score.assign(count, 0.0f);
-    alternative_sum.assign(count, 0.0f);
-    best_typos.assign(count, kNoMatch);
-    best_synonym.assign(count, 0);
-    alternative_terms.assign(count, 0);
-    group_touched.clear();
-    alternative_touched.clear();
-    for (size_t g = 0; g < query.groups.size(); ++g) {
-      // Optional groups (stop words) neither exclude nor score: "shirt for men" ranks as
-      // "shirt men" does.
-      if (!is_required[g]) continue;
-      for (const QueryAlternative& alternative : query.groups[g].alternatives) {
-        std::vector<std::string_view> distinct;
-        for (const std::string& term : alternative.terms) {
-          if (std::find(distinct.begin(), distinct.end(), term) != distinct.end()) continue;
-          distinct.push_back(term);
-          const Postings* postings = Find(term);
-          if (postings == nullptr) break;
-          const float idf = Idf(*postings);
-          Intersect(candidates, postings->doc_ids, [&](size_t c, size_t p) {
-            const float pseudo = PseudoFrequency(*postings, p, inverse_average);
-            if (alternative_terms[c] == 0) alternative_touched.push_back(static_cast<uint32_t>(c));
-            alternative_sum[c] += idf * pseudo * (k1_ + 1) / (pseudo + k1_);
-            ++alternative_terms[c];
-          });
-        }
-        const uint32_t synonym = alternative.synonym ? 1 : 0;
-        for (uint32_t c : alternative_touched) {
-          if (alternative_terms[c] == distinct.size()) {
-            const float s = alternative.weight * alternative_sum[c];
-            // Fewer typos win, then the word itself over a synonym, then the higher score.
-            const bool better = alternative.typos != best_typos[c] ? alternative.typos < best_typos[c]
-                                : synonym != best_synonym[c]     ? synonym < best_synonym[c]
-                                                                 : s > best_score[c];
-            if (best_typos[c] == kNoMatch) group_touched.push_back(c);
-            if (better) {
-              best_typos[c] = alternative.typos;
-              best_synonym[c] = synonym;
-              best_score[c] = s;
-            }
-          }
-          alternative_sum[c] = 0.0f;
-          alternative_terms[c] = 0;
-        }
-        alternative_touched.clear();
-      }
-      for (uint32_t c : group_touched) {
-        score[c] += best_score[c];
-        typos[c] += best_typos[c];
-        synonyms[c] += best_synonym[c];
-        matched[c] += is_required[g];
-        best_score[c] = 0.0f;
-        best_typos[c] = kNoMatch;
-        best_synonym[c] = 0;
-      }
-      group_touched.clear();
-    }
-
-    std::vector<ScoredDoc>& scored = scratch.scored;
-    scored.resize(count);
-    for (size_t c = 0; c < count; ++c) {
-      scored[c] = {candidates[c], score[c], matched[c], static_cast<uint32_t>(level), typos[c], synonyms[c]};
-    }
-    const Roaring* preferred = options.preferred;
-    auto better = [preferred](const ScoredDoc& a, const ScoredDoc& b) {
-      if (a.typos != b.typos) return a.typos < b.typos;
-      if (a.synonyms != b.synonyms) return a.synonyms < b.synonyms;
-      if (a.score != b.score) return a.score > b.score;
-      if (preferred != nullptr) {
-        const bool a_preferred = preferred->contains(a.doc), b_preferred = preferred->contains(b.doc);
-        if (a_preferred != b_preferred) return a_preferred;
-      }
-      return a.doc < b.doc;
-    };
-    const size_t keep = std::min(top_k - result.top.size(), scored.size());
-    // Select the best `keep` in linear time, then order only those.
-    const auto keep_end = scored.begin() + static_cast<std::ptrdiff_t>(keep);
-    if (keep < scored.size()) std::nth_element(scored.begin(), keep_end, scored.end(), better);
-    std::sort(scored.begin(), keep_end, better);
-    result.top.insert(result.top.end(), scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep));
+    scratch.candidates.resize(levels[level]->cardinality());
+    levels[level]->toUint32Array(scratch.candidates.data());
+    ScoreLevel(query, is_required, norms.data(), &scratch);
+    AppendBest(*levels[level], static_cast<uint32_t>(level), top_k - result.top.size(), options.preferred, &scratch,
+               &result.top);
   }
   return result;
+}
+
+void InvertedIndex::PlanLevel(const LexicalQuery& query, const std::vector<char>& is_required,
+                              ScoringScratch* scratch) const {
+  std::vector<TermCursor>& cursors = scratch->cursors;
+  std::vector<AlternativePlan>& alternatives = scratch->alternatives;
+  cursors.clear();
+  alternatives.clear();
+  scratch->group_ends.clear();
+  for (size_t g = 0; g < query.groups.size(); ++g) {
+    // Optional groups (stop words) neither exclude nor score: "shirt for men" ranks as
+    // "shirt men" does.
+    if (!is_required[g]) continue;
+    for (const QueryAlternative& alternative : query.groups[g].alternatives) {
+      AlternativePlan plan{static_cast<uint32_t>(cursors.size()), 0, alternative.weight, alternative.typos,
+                           alternative.synonym ? 1u : 0u};
+      std::vector<std::string_view> distinct;
+      for (const std::string& term : alternative.terms) {
+        if (std::find(distinct.begin(), distinct.end(), term) != distinct.end()) continue;
+        distinct.push_back(term);
+        auto id = term_ids_.find(term);
+        if (id == term_ids_.end()) {
+          distinct.clear();
+          break;
+        }
+        const Postings& postings = postings_[id->second];
+        cursors.push_back({&postings.doc_ids, 0, Idf(postings), id->second});
+      }
+      plan.count = static_cast<uint32_t>(distinct.size());
+      cursors.resize(plan.first + plan.count);
+      alternatives.push_back(plan);
+    }
+    scratch->group_ends.push_back(static_cast<uint32_t>(alternatives.size()));
+  }
+}
+
+void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char>& is_required,
+                               const FieldNorm* norms, ScoringScratch* scratch) const {
+  PlanLevel(query, is_required, scratch);
+  const std::vector<DocId>& candidates = scratch->candidates;
+  std::vector<TermCursor>& cursors = scratch->cursors;
+  const std::vector<AlternativePlan>& alternatives = scratch->alternatives;
+  const std::vector<uint32_t>& group_ends = scratch->group_ends;
+  std::vector<RankEntry>& ranked = scratch->ranked;
+  ranked.resize(candidates.size());
+
+  // Document at a time: each candidate is scored whole while its field lengths are in cache, and
+  // the cursors only move forward. The sums run in the order of the groups, alternatives and
+  // terms of the query, so the scores do not depend on the evaluation order.
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    const DocId doc = candidates[c];
+    RankEntry entry{0, 0, 0.0f, static_cast<uint32_t>(c), 0, false};
+    uint32_t first_alternative = 0;
+    for (const uint32_t group_end : group_ends) {
+      uint32_t best_typos = kNoMatch, best_synonym = 0;
+      float best_score = 0;
+      for (uint32_t a = first_alternative; a < group_end; ++a) {
+        const AlternativePlan& plan = alternatives[a];
+        if (plan.count == 0) continue;
+        float sum = 0;
+        bool all_terms = true;
+        for (uint32_t k = plan.first; k < plan.first + plan.count; ++k) {
+          TermCursor& cursor = cursors[k];
+          cursor.position = GallopTo(*cursor.doc_ids, cursor.position, doc);
+          if (cursor.position == cursor.doc_ids->size() || (*cursor.doc_ids)[cursor.position] != doc) {
+            all_terms = false;
+            break;
+          }
+          const float pseudo = PseudoFrequency(postings_[cursor.postings_index], cursor.position, norms);
+          sum += cursor.idf * pseudo * (k1_ + 1) / (pseudo + k1_);
+        }
+        if (!all_terms) continue;
+        const float score = plan.weight * sum;
+        // Fewer typos win, then the word itself over a synonym, then the higher score.
+        const bool better = plan.typos != best_typos     ? plan.typos < best_typos
+                            : plan.synonym != best_synonym ? plan.synonym < best_synonym
+                                                           : score > best_score;
+        if (better) {
+          best_typos = plan.typos;
+          best_synonym = plan.synonym;
+          best_score = score;
+        }
+      }
+      first_alternative = group_end;
+      if (best_typos == kNoMatch) continue;
+      entry.score += best_score;
+      entry.typos += best_typos;
+      entry.synonyms += best_synonym;
+      ++entry.matched;
+    }
+    ranked[c] = entry;
+  }
+}
+
+void InvertedIndex::AppendBest(const Roaring& level_docs, uint32_t level, size_t keep, const Roaring* preferred,
+                               ScoringScratch* scratch, std::vector<ScoredDoc>* top) {
+  const std::vector<DocId>& candidates = scratch->candidates;
+  std::vector<RankEntry>& ranked = scratch->ranked;
+
+  // The preferred documents of the level, found with one bitmap intersection and a merge
+  // instead of a bitmap lookup per comparison.
+  if (preferred != nullptr) {
+    std::vector<DocId>& preferred_docs = scratch->preferred;
+    const Roaring both = level_docs & *preferred;
+    preferred_docs.resize(both.cardinality());
+    both.toUint32Array(preferred_docs.data());
+    size_t next = 0;
+    for (size_t c = 0; c < candidates.size() && next < preferred_docs.size(); ++c) {
+      if (preferred_docs[next] != candidates[c]) continue;
+      ranked[c].preferred = true;
+      ++next;
+    }
+  }
+
+  // Select the best `keep` in linear time, then order only those.
+  keep = std::min(keep, ranked.size());
+  const auto keep_end = ranked.begin() + static_cast<std::ptrdiff_t>(keep);
+  if (keep < ranked.size()) std::nth_element(ranked.begin(), keep_end, ranked.end(), RanksBefore);
+  std::sort(ranked.begin(), keep_end, RanksBefore);
+  for (auto it = ranked.begin(); it != keep_end; ++it) {
+    top->push_back({candidates[it->candidate], it->score, it->matched, level, it->typos, it->synonyms});
+  }
 }
 
 TermQueryResult InvertedIndex::Search(const std::vector<std::string>& terms, const Roaring* allowed,

@@ -112,12 +112,33 @@ class InvertedIndex {
     std::vector<DocId> doc_ids;       // ascending, parallel to field_frequencies
     std::vector<uint8_t> frequencies;  // fields_.size() per posting, saturated at 255
   };
-  // Returns the BM25F pseudo term frequency of posting `i`. `inverse_average` is 1 / avglen per
-  // field.
-  float PseudoFrequency(const Postings& postings, size_t i, const std::vector<float>& inverse_average) const;
+  // Per-query BM25F constants of one field.
+  struct FieldNorm {
+    float weight;
+    float b;
+    float one_minus_b;
+    float inverse_average;  // 1 / avglen over the live documents
+  };
+  // Per-thread buffers of Search, defined in inverted_index.cc.
+  struct ScoringScratch;
+
+  std::vector<FieldNorm> FieldNorms() const;
+  // Returns the BM25F pseudo term frequency of posting `i`; `norms` has one entry per field.
+  float PseudoFrequency(const Postings& postings, size_t i, const FieldNorm* norms) const;
+  // Fills the term cursors and alternatives of `scratch` for the required groups of `query`.
+  void PlanLevel(const LexicalQuery& query, const std::vector<char>& is_required, ScoringScratch* scratch) const;
+  // Scores every candidate of `scratch->candidates` into `scratch->ranked`.
+  void ScoreLevel(const LexicalQuery& query, const std::vector<char>& is_required, const FieldNorm* norms,
+                  ScoringScratch* scratch) const;
+  // Appends the best `keep` scored candidates of `level` to `top`, best first.
+  static void AppendBest(const Roaring& level_docs, uint32_t level, size_t keep, const Roaring* preferred,
+                         ScoringScratch* scratch, std::vector<ScoredDoc>* top);
   float Idf(const Postings& postings) const;
   const Postings* Find(std::string_view term) const;
   Roaring AlternativeDocs(const QueryAlternative& alternative) const;
+  // Returns the documents that contain any alternative of `group` and are in `allowed` when it
+  // is set. The result is a posting bitmap or a bitmap appended to `storage`.
+  const Roaring* GroupDocs(const QueryGroup& group, const Roaring* allowed, std::vector<Roaring>* storage) const;
 
   std::vector<FieldSpec> fields_;
   float k1_;
