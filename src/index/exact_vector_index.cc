@@ -55,6 +55,12 @@ std::vector<VectorHit> ExactVectorIndex::Search(std::span<const float> query, si
   return hits;
 }
 
+float ExactVectorIndex::Similarity(std::span<const float> query, DocId doc) const {
+  auto found = doc_row_.find(doc);
+  if (found == doc_row_.end() || query.size() != dimension_) return 0;
+  return InnerProduct(query, Row(found->second));
+}
+
 std::vector<float> ExactVectorIndex::Vector(DocId doc) const {
   auto found = doc_row_.find(doc);
   if (found == doc_row_.end()) return {};

@@ -19,6 +19,7 @@ class ExactVectorIndex final : public VectorIndex {
   void Remove(DocId doc) override;
   std::vector<VectorHit> Search(std::span<const float> query, size_t k, const Roaring* allowed) const override;
   std::vector<float> Vector(DocId doc) const override;
+  float Similarity(std::span<const float> query, DocId doc) const override;
 
  private:
   std::span<const float> Row(size_t row) const { return {rows_.data() + row * dimension_, dimension_}; }

@@ -181,6 +181,11 @@ std::vector<VectorHit> HnswVectorIndex::Search(std::span<const float> query, siz
   }
 }
 
+float HnswVectorIndex::Similarity(std::span<const float> query, DocId doc) const {
+  if (!docs_.contains(doc) || query.size() != dimension_) return 0;
+  return InnerProduct(query, {rep_->Data(doc), dimension_});
+}
+
 std::vector<float> HnswVectorIndex::Vector(DocId doc) const {
   if (!docs_.contains(doc)) return {};
   const float* data = rep_->Data(doc);

@@ -42,6 +42,7 @@ class HnswVectorIndex final : public VectorIndex {
   void Remove(DocId doc) override;
   std::vector<VectorHit> Search(std::span<const float> query, size_t k, const Roaring* allowed) const override;
   std::vector<float> Vector(DocId doc) const override;
+  float Similarity(std::span<const float> query, DocId doc) const override;
 
   // Writes the graph to `path` and a header to `path` + ".meta": magic, format version,
   // dimension, `generation` (the caller's version of the vectors held), CRC-32 of the graph,

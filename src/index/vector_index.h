@@ -38,6 +38,9 @@ class VectorIndex {
 
   // The stored vector of `doc`, or an empty vector when it has none.
   virtual std::vector<float> Vector(DocId doc) const = 0;
+  // The inner product of `query` with the stored vector of `doc`, without copying it; 0 when
+  // `doc` has no vector or the query's size is not dimension().
+  virtual float Similarity(std::span<const float> query, DocId doc) const = 0;
 
   size_t dimension() const { return dimension_; }
   size_t size() const { return docs_.cardinality(); }

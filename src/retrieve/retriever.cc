@@ -29,8 +29,8 @@ std::optional<Roaring> Retriever::Allowed(const SearchFilters& filters) const {
 }
 
 float Retriever::JointSimilarity(const std::vector<float>& joint_vector, DocId doc) const {
-  if (joint_index_ == nullptr || joint_vector.empty() || !joint_index_->Contains(doc)) return 0;
-  return InnerProduct(joint_vector, joint_index_->Vector(doc));
+  if (joint_index_ == nullptr || joint_vector.empty()) return 0;
+  return joint_index_->Similarity(joint_vector, doc);
 }
 
 std::vector<Candidate> Retriever::PhotoCandidates(const SearchRequest& request, size_t depth,
@@ -55,9 +55,7 @@ std::vector<Candidate> Retriever::PhotoCandidates(const SearchRequest& request, 
   std::vector<Candidate> candidates;
   candidates.reserve(found.size());
   for (auto& [doc, c] : found) {
-    if (c.image_similarity == 0 && image_index_.Contains(doc)) {
-      c.image_similarity = InnerProduct(request.image_vector, image_index_.Vector(doc));
-    }
+    if (c.image_similarity == 0) c.image_similarity = image_index_.Similarity(request.image_vector, doc);
     if (joint && c.joint_similarity == 0) c.joint_similarity = JointSimilarity(request.joint_vector, doc);
     const float w = joint ? hybrid_.photo_joint_weight : 0.0f;
     c.retrieval_score = (1 - w) * c.image_similarity + w * c.joint_similarity;
@@ -135,10 +133,11 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     set.matched = std::move(text.matched);
     set.partial = text.partial;
 
-    // Too few word matches: the joint space's nearest products fill the rest, below every match,
-    // so a query in words the catalogue lacks still finds what it describes.
-    if (has_joint && !has_image && text_candidates.size() < depth) {
-      for (const VectorHit& hit : joint_index_->Search(request.joint_vector, depth, allowed_ptr)) {
+    // Too few word matches: the joint space's nearest products fill the list up to max_fill,
+    // below every match, so a query in words the catalogue lacks still finds what it describes.
+    if (has_joint && !has_image && text_candidates.size() < std::min(depth, hybrid_.max_fill)) {
+      const size_t fill = std::min(depth, hybrid_.max_fill) - text_candidates.size();
+      for (const VectorHit& hit : joint_index_->Search(request.joint_vector, fill, allowed_ptr)) {
         if (text_candidates.size() >= depth) break;
         if (set.matched.contains(hit.doc)) continue;
         Candidate c;

@@ -43,6 +43,10 @@ struct HybridOptions {
   // Share of the joint similarity in a photo query's score (the rest is photo-to-photo
   // similarity). Products without a photo are found only through the joint space.
   float photo_joint_weight = 0.5f;
+  // A text query matching fewer products than this is filled up to it with joint-space
+  // neighbours, below the word matches. The neighbour search costs about as much as the rest of
+  // the query, so it runs only where a shopper would otherwise see a short list.
+  size_t max_fill = 48;
 };
 
 // Thread safety: const methods may run concurrently while no index is being modified. Holds

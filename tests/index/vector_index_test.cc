@@ -273,6 +273,15 @@ TYPED_TEST(VectorIndexTest, UpsertReplacesVector) {
   EXPECT_NE(this->index_.Search(this->vectors_[17], 1, nullptr)[0].doc, 17u);
 }
 
+TYPED_TEST(VectorIndexTest, SimilarityEqualsInnerProduct) {
+  this->Fill(50);
+  EXPECT_NEAR(this->index_.Similarity(this->vectors_[3], 7), Dot(this->vectors_[3], this->vectors_[7]), 1e-5);
+  EXPECT_NEAR(this->index_.Similarity(this->vectors_[3], 3), 1.0, 1e-5);
+  EXPECT_EQ(this->index_.Similarity(this->vectors_[3], 999), 0.0f);
+  std::mt19937 random(4);
+  EXPECT_EQ(this->index_.Similarity(RandomUnitVector(random, kDimension + 1), 3), 0.0f);
+}
+
 TYPED_TEST(VectorIndexTest, VectorOfAbsentDocIsEmpty) {
   this->Fill(10);
   EXPECT_EQ(this->index_.Vector(3), this->vectors_[3]);
