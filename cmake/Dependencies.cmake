@@ -12,6 +12,16 @@ find_package(OpenCV CONFIG REQUIRED COMPONENTS core imgproc imgcodecs)
 # giflib decodes GIF photos, because Debian 12's OpenCV 4.6 is built without a GIF reader.
 find_package(GIF REQUIRED)  # CMake's FindGIF module -> GIF::GIF
 find_package(nlohmann_json CONFIG REQUIRED)
+# libtorch 1.13 (CPU). Link ${TORCH_LIBRARIES}, whose imported targets carry the include folders
+# as system headers; a plain include_directories would let its warnings break -Werror.
+# RocksDB's config above finds gflags with namespaced targets only (gflags::gflags). libtorch's
+# Caffe2 config links a plain `gflags` and, finding none, makes one without a library path,
+# which fails at generate time ("IMPORTED_LOCATION not set for imported target gflags"). An
+# alias of the real target avoids that.
+if(TARGET gflags::gflags AND NOT TARGET gflags)
+  add_library(gflags ALIAS gflags::gflags)
+endif()
+find_package(Torch CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 
@@ -36,6 +46,10 @@ target_link_libraries(tessera_pocketsphinx INTERFACE ${POCKETSPHINX_LINK_LIBRARI
 # Paths the speech recognizer needs at run time, from Debian's pocketsphinx-en-us package.
 set(TESSERA_SPHINX_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
     CACHE PATH "Folder holding the en-us acoustic model and cmudict-en-us.dict")
+
+# Pretrained models, downloaded by scripts/fetch-models.sh into models/ by default.
+set(TESSERA_MODEL_DIR "${PROJECT_SOURCE_DIR}/models"
+    CACHE PATH "Folder holding the pretrained models (nsfwjs-mobilenet-v2/)")
 
 # libstemmer (Snowball) ships no CMake or pkg-config file.
 find_library(STEMMER_LIBRARY stemmer REQUIRED)
