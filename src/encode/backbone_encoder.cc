@@ -13,9 +13,11 @@
 namespace tessera {
 namespace {
 
-// Layer names in nsfwjs 4.3.0's MobileNetV2 (model.json): dense_2 is the 128-unit ReLU layer
-// that feeds dense_3, the 5-class softmax (dropout_3 between them is the identity at inference).
-constexpr const char* kFeatureLayer = "dense_2";
+// Layer names in nsfwjs 4.3.0's MobileNetV2 (model.json). The head is flatten_1 (1280) -> dense_1
+// (256, ReLU) -> dense_2 (128, ReLU) -> dense_3 (5, softmax), with Dropout layers between them
+// that are the identity at inference.
+constexpr const char* kPooledLayer = "flatten_1";
+constexpr const char* kPenultimateLayer = "dense_2";
 constexpr const char* kClassLayer = "dense_3";
 constexpr int kInputSize = 224;
 
@@ -89,17 +91,26 @@ Result<std::unique_ptr<BackboneEncoder>> BackboneEncoder::Load(const BackboneEnc
                               std::to_string((*model)->input_width()) + "x" + std::to_string((*model)->input_channels()) +
                               ", expected 224x224x3 RGB: run scripts/setup.sh to download the model again");
   }
+  const std::string feature_layer = options.features == BackboneFeatures::kPooled ? kPooledLayer : kPenultimateLayer;
   Result<size_t> classes = (*model)->OutputWidth(kClassLayer);
-  Result<size_t> dimension = (*model)->OutputWidth(kFeatureLayer);
+  Result<size_t> dimension = (*model)->OutputWidth(feature_layer);
   if (!classes.ok() || !dimension.ok() || *classes != ClassNames().size()) {
-    return Status::Corruption(where + " is not the nsfwjs MobileNetV2: it needs layers " + kFeatureLayer + " and " +
+    return Status::Corruption(where + " is not the nsfwjs MobileNetV2: it needs layers " + feature_layer + " and " +
                               kClassLayer + " (5 classes): run scripts/setup.sh to download the model again");
   }
-  return std::unique_ptr<BackboneEncoder>(new BackboneEncoder(std::move(*model), options, *dimension));
+  return std::unique_ptr<BackboneEncoder>(new BackboneEncoder(std::move(*model), options, feature_layer, *dimension));
 }
 
-BackboneEncoder::BackboneEncoder(std::unique_ptr<KerasModel> model, BackboneEncoderOptions options, size_t dimension)
-    : model_(std::move(model)), options_(std::move(options)), dimension_(dimension) {}
+BackboneEncoder::BackboneEncoder(std::unique_ptr<KerasModel> model, BackboneEncoderOptions options,
+                                 std::string feature_layer, size_t dimension)
+    : model_(std::move(model)),
+      options_(std::move(options)),
+      feature_layer_(std::move(feature_layer)),
+      dimension_(dimension) {}
+
+std::string BackboneEncoder::name() const {
+  return options_.features == BackboneFeatures::kPooled ? "mobilenet-v2-nsfwjs-pooled-v1" : "mobilenet-v2-nsfwjs-v1";
+}
 
 BackboneEncoder::~BackboneEncoder() = default;
 
@@ -170,7 +181,7 @@ std::vector<std::vector<float>> BackboneEncoder::EncodeBatch(std::span<const Dec
 // Runs one network pass over `images` and writes their unit vectors to out[0 .. size).
 void BackboneEncoder::EncodePass(std::span<const DecodedImage> images, std::vector<float>* out) const {
   const std::vector<float> input = Preprocess(images);
-  const std::string outputs[] = {kFeatureLayer};
+  const std::string outputs[] = {feature_layer_};
   Result<std::vector<std::vector<float>>> features = model_->Run(input.data(), images.size(), outputs);
   if (!features.ok()) throw std::runtime_error(features.status().ToString());
 

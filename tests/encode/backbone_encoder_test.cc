@@ -74,7 +74,7 @@ void WriteRgb(const DecodedImage& image, const fs::path& path) {
 // Runs classify.js on `photos` and returns its JSON lines, one per photo. An empty result means
 // the command failed; its standard error is in the test log.
 std::vector<json> RunReference(const std::vector<std::pair<DecodedImage, fs::path>>& photos) {
-  std::string command = "node '" + (kReferenceDir / "classify.js").string() + "' --layer dense_2";
+  std::string command = "node '" + (kReferenceDir / "classify.js").string() + "' --layer dense_2 --layer flatten_1";
   for (const auto& [image, path] : photos) {
     command += " " + std::to_string(image.width) + "x" + std::to_string(image.height) + ":'" + path.string() + "'";
   }
@@ -94,12 +94,22 @@ std::vector<json> RunReference(const std::vector<std::pair<DecodedImage, fs::pat
 class BackboneEncoderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Result<std::unique_ptr<BackboneEncoder>> encoder = BackboneEncoder::Load({.model_dir = kModelDir, .batch_threads = 2, .max_batch = 2});
-    ASSERT_TRUE(encoder.ok()) << encoder.status().ToString() << " (" << kSetupFix << ")";
-    encoder_ = std::move(*encoder);
+    encoder_ = LoadEncoder(BackboneFeatures::kPenultimate);
+    ASSERT_NE(encoder_, nullptr);
+    pooled_encoder_ = LoadEncoder(BackboneFeatures::kPooled);
+    ASSERT_NE(pooled_encoder_, nullptr);
+  }
+
+  // Returns the encoder, or nullptr after a failed expectation naming the load error.
+  static std::unique_ptr<BackboneEncoder> LoadEncoder(BackboneFeatures features) {
+    Result<std::unique_ptr<BackboneEncoder>> encoder =
+        BackboneEncoder::Load({.model_dir = kModelDir, .batch_threads = 2, .max_batch = 2, .features = features});
+    EXPECT_TRUE(encoder.ok()) << encoder.status().ToString() << " (" << kSetupFix << ")";
+    return encoder.ok() ? std::move(*encoder) : nullptr;
   }
 
   std::unique_ptr<BackboneEncoder> encoder_;
+  std::unique_ptr<BackboneEncoder> pooled_encoder_;
 };
 
 // Each catalogue photo goes to both sides twice: at its own size, so that both sides run their
@@ -139,16 +149,26 @@ TEST_F(BackboneEncoderTest, MatchesPublishedNsfwjsModel) {
     const std::vector<float> expected_features = reference[i].at("layers").at("dense_2").get<std::vector<float>>();
     ASSERT_EQ(features.size(), expected_features.size());
     EXPECT_GT(Cosine(features, expected_features), 0.99999);
+
+    const std::vector<float> pooled = pooled_encoder_->Encode(image);
+    const std::vector<float> expected_pooled = reference[i].at("layers").at("flatten_1").get<std::vector<float>>();
+    ASSERT_EQ(pooled.size(), expected_pooled.size());
+    EXPECT_GT(Cosine(pooled, expected_pooled), 0.99999);
   }
 }
 
 TEST_F(BackboneEncoderTest, EncodeReturnsUnitVector) {
   EXPECT_EQ(encoder_->name(), "mobilenet-v2-nsfwjs-v1");
   EXPECT_EQ(encoder_->dimension(), 128u);
+  EXPECT_EQ(pooled_encoder_->name(), "mobilenet-v2-nsfwjs-pooled-v1");
+  EXPECT_EQ(pooled_encoder_->dimension(), 1280u);
   for (const std::string& id : kPhotoIds) {
-    const std::vector<float> vector = encoder_->Encode(DecodeCataloguePhoto(id));
-    ASSERT_EQ(vector.size(), encoder_->dimension()) << id;
-    EXPECT_NEAR(Norm(vector), 1.0, 1e-5) << id;
+    const DecodedImage image = DecodeCataloguePhoto(id);
+    for (const BackboneEncoder* encoder : {encoder_.get(), pooled_encoder_.get()}) {
+      const std::vector<float> vector = encoder->Encode(image);
+      ASSERT_EQ(vector.size(), encoder->dimension()) << id << " " << encoder->name();
+      EXPECT_NEAR(Norm(vector), 1.0, 1e-5) << id << " " << encoder->name();
+    }
   }
 }
 
