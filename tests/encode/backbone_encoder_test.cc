@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -193,6 +194,34 @@ TEST_F(BackboneEncoderTest, EncodeBatchMatchesEncode) {
     const std::vector<float> single = encoder_->Encode(images[i]);
     ASSERT_EQ(batch[i].size(), single.size());
     EXPECT_GT(Cosine(batch[i], single), 0.99999) << kPhotoIds[i];
+  }
+}
+
+// Four threads encode the same photos at once, each starting at a different photo so that
+// concurrent calls see different inputs. Each result must equal the one-thread result.
+TEST_F(BackboneEncoderTest, ConcurrentEncodeMatchesSequential) {
+  std::vector<DecodedImage> images;
+  std::vector<std::vector<float>> expected;
+  for (const std::string& id : kPhotoIds) {
+    images.push_back(DecodeCataloguePhoto(id));
+    expected.push_back(encoder_->Encode(images.back()));
+  }
+  constexpr int kThreads = 4, kRounds = 3;
+  std::vector<std::vector<std::vector<float>>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t call = 0; call < kRounds * images.size(); ++call) {
+        results[t].push_back(encoder_->Encode(images[(call + t) % images.size()]));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(results[t].size(), kRounds * images.size()) << "thread " << t;
+    for (size_t i = 0; i < results[t].size(); ++i) {
+      EXPECT_EQ(results[t][i], expected[(i + t) % images.size()]) << "thread " << t << " call " << i;
+    }
   }
 }
 
