@@ -13,6 +13,16 @@ find_package(OpenCV CONFIG REQUIRED COMPONENTS core imgproc imgcodecs)
 # giflib decodes GIF photos, because Debian 12's OpenCV 4.6 is built without a GIF reader.
 find_package(GIF REQUIRED)  # CMake's FindGIF module -> GIF::GIF
 find_package(nlohmann_json CONFIG REQUIRED)
+# libtorch 1.13 (CPU). Link ${TORCH_LIBRARIES}, whose imported targets carry the include folders
+# as system headers; a plain include_directories would let its warnings break -Werror.
+# RocksDB's config above finds gflags with namespaced targets only (gflags::gflags). libtorch's
+# Caffe2 config links a plain `gflags` and, finding none, makes one without a library path,
+# which fails at generate time ("IMPORTED_LOCATION not set for imported target gflags"). An
+# alias of the real target avoids that.
+if(TARGET gflags::gflags AND NOT TARGET gflags)
+  add_library(gflags ALIAS gflags::gflags)
+endif()
+find_package(Torch CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 
@@ -39,24 +49,13 @@ target_link_libraries(tessera_pocketsphinx INTERFACE ${POCKETSPHINX_LINK_LIBRARI
 set(TESSERA_SPHINX_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
     CACHE PATH "Folder holding the en-us acoustic model and cmudict-en-us.dict")
 
+# Pretrained models, downloaded by scripts/fetch-models.sh into models/ by default.
+set(TESSERA_MODEL_DIR "${PROJECT_SOURCE_DIR}/models"
+    CACHE PATH "Folder holding the pretrained models (nsfwjs-mobilenet-v2/)")
+
 # libstemmer (Snowball) ships no CMake or pkg-config file.
 find_library(STEMMER_LIBRARY stemmer REQUIRED)
 find_path(STEMMER_INCLUDE_DIR libstemmer.h REQUIRED)
 add_library(tessera_stemmer INTERFACE)
 target_include_directories(tessera_stemmer SYSTEM INTERFACE ${STEMMER_INCLUDE_DIR})
 target_link_libraries(tessera_stemmer INTERFACE ${STEMMER_LIBRARY})
-
-# libtorch 1.13 (CPU) for the learned encoders. Link ${TORCH_LIBRARIES}, never
-# include_directories(${TORCH_INCLUDE_DIRS}): through the imported target its headers are system
-# headers, so their warnings do not break -Werror.
-#
-# Caffe2's config file, which Torch's loads, links a target named `gflags`. RocksDB's config puts
-# its own Findgflags module on the module path; that module defines only `gflags::gflags`, and
-# Caffe2 then makes `gflags` with an empty location, which fails at generate time for
-# RelWithDebInfo ("IMPORTED_LOCATION not set"). Defining `gflags` first avoids that.
-if(NOT TARGET gflags)
-  find_library(TESSERA_GFLAGS_LIBRARY gflags REQUIRED)
-  add_library(gflags UNKNOWN IMPORTED)
-  set_target_properties(gflags PROPERTIES IMPORTED_LOCATION "${TESSERA_GFLAGS_LIBRARY}")
-endif()
-find_package(Torch CONFIG REQUIRED)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs every Debian package Tessera builds, tests and runs with.
-# Idempotent: a second run installs nothing new and takes seconds.
+# Installs every Debian package Tessera builds, tests and runs with, then fetches the pretrained
+# models (scripts/fetch-models.sh).
+# Idempotent: a second run installs and downloads nothing new and takes seconds.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   # toolchain
@@ -24,14 +26,21 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm download the models and run the reference classifier that the model tests
+# compare with. A Node.js from another source (for example one whose package bundles npm) is
+# kept as it is, because Debian's npm package conflicts with such builds.
+if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} Debian packages already installed"
-  exit 0
+else
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+./scripts/fetch-models.sh
