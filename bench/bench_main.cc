@@ -3,6 +3,8 @@
 //
 //   tessera_bench --data-dir var relevance   # Tessera vs Xapian and SQLite FTS5 on judged queries
 //   tessera_bench --data-dir var photo       # photo queries: latency and self-retrieval
+//   tessera_bench --data-dir NEW --fashion ../shared/data/fashion multimodal
+//                                            # held-out photos, words to photos, text with the joint space
 //   tessera_bench --data-dir var vectors     # HNSW against exact search: recall@10 and latency
 //   tessera_bench --data-dir var voice       # espeak-ng queries, clean and noisy: WER, success, latency
 //   tessera_bench --data-dir NEW --fashion ../shared/data/fashion --products 1000000 scale
@@ -32,6 +34,7 @@
 #include "eval/query_variants.h"
 #include "scale_workload.h"
 #include "sqlite_fts_peer.h"
+#include "multimodal_workload.h"
 #include "vector_workload.h"
 #include "voice_workload.h"
 #include "xapian_peer.h"
@@ -228,9 +231,9 @@ int main(int argc, char** argv) {
   app.add_option("--encoder", vector_options.encoder, "Encoder whose stored vectors the vectors workload indexes")
       ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo, voice, vectors or scale")
+  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal or scale")
       ->required()
-      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "scale"}));
+      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "scale"}));
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
@@ -243,6 +246,14 @@ int main(int argc, char** argv) {
     return RunScale(scale);
   }
 
+  if (workload == "multimodal") {
+    MultimodalWorkloadOptions multimodal;
+    multimodal.fashion_dir = scale.fashion_dir;
+    multimodal.data_dir = data_dir;
+    multimodal.synonyms_path = synonyms;
+    multimodal.photo_queries = queries;
+    return RunMultimodalWorkload(multimodal);
+  }
   if (workload == "vectors") {
     vector_options.data_dir = data_dir;
     vector_options.queries = queries;

@@ -95,6 +95,11 @@ int main(int argc, char** argv) {
   app.add_option("--time-budget-ms", time_budget_ms,
                  "Milliseconds one text query may spend before it returns what it found (0: no limit)")
       ->capture_default_str();
+  app.add_option("--photo-encoder", options.photo_encoder,
+                 "Photo vectors: mobilenet-pooled (pretrained CNN, 1280 floats), mobilenet (its 128-unit "
+                 "layer) or colour-shape (hand-made, no model)")
+      ->check(CLI::IsMember({"mobilenet-pooled", "mobilenet", "colour-shape"}))
+      ->capture_default_str();
   app.add_option("--vector-index", options.vector_index,
                  "Photo nearest-neighbour index: hnsw (approximate, saved and reloaded) or exact (brute force)")
       ->check(CLI::IsMember({"hnsw", "exact"}))

@@ -23,6 +23,7 @@
 #include "common/text.h"
 #include "encode/audio_decoder.h"
 #include "encode/image_decoder.h"
+#include "encode/backbone_encoder.h"
 #include "encode/image_encoder.h"
 #include "encode/photo_text_reader.h"
 #include "encode/speech_model_builder.h"
@@ -72,6 +73,21 @@ std::string Fingerprint(std::string_view bytes) {
   return "crc32:" + std::to_string(crc) + ":" + std::to_string(bytes.size());
 }
 
+Result<std::unique_ptr<ImageEncoder>> CreatePhotoEncoder(const EngineOptions& options) {
+  if (options.photo_encoder == "colour-shape") return std::unique_ptr<ImageEncoder>(new ColourShapeEncoder());
+  if (options.photo_encoder != "mobilenet" && options.photo_encoder != "mobilenet-pooled") {
+    return Status::InvalidArgument("photo encoder '" + options.photo_encoder +
+                                   "' is unknown: use mobilenet-pooled, mobilenet or colour-shape");
+  }
+  BackboneEncoderOptions backbone;
+  backbone.model_dir = fs::path(options.model_dir) / "nsfwjs-mobilenet-v2";
+  backbone.features =
+      options.photo_encoder == "mobilenet" ? BackboneFeatures::kPenultimate : BackboneFeatures::kPooled;
+  Result<std::unique_ptr<BackboneEncoder>> encoder = BackboneEncoder::Load(backbone);
+  if (!encoder.ok()) return encoder.status();
+  return std::unique_ptr<ImageEncoder>(std::move(encoder).value());
+}
+
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -88,7 +104,7 @@ struct Engine::Rep {
   std::unique_ptr<Analyzer> analyzer;
   std::unique_ptr<SynonymSet> synonyms;  // null without a synonym file
   std::unique_ptr<QueryParser> parser;
-  ColourShapeEncoder image_encoder;
+  std::unique_ptr<ImageEncoder> image_encoder;  // options.photo_encoder
   // Null until `tessera train-encoders` has written a model for the photo encoder.
   std::unique_ptr<JointSpaceModel> joint_model;
   std::unique_ptr<PhotoTextReader> text_reader;  // null when reading is off or Tesseract is missing
@@ -138,7 +154,7 @@ struct Engine::Rep {
       spdlog::warn("product {}: photo not indexed: {}", p.id, image.status().ToString());
       return analysis;
     }
-    analysis.vector = image_encoder.Encode(*image);
+    analysis.vector = image_encoder->Encode(*image);
     if (text_reader && text_reader->IsReadable(*image)) analysis.text = ReadPhotoText(p, *bytes, *image);
     return analysis;
   }
@@ -243,9 +259,9 @@ struct Engine::Rep {
       PhotoAnalysis& photo = photos[i];
       ProductStore::AddPut(&writes, *product);
       if (!photo.vector.empty()) {
-        ProductStore::AddVectorPut(&writes, image_encoder.name(), product->id, photo.vector);
+        ProductStore::AddVectorPut(&writes, image_encoder->name(), product->id, photo.vector);
       } else {
-        ProductStore::AddVectorDelete(&writes, image_encoder.name(), product->id);
+        ProductStore::AddVectorDelete(&writes, image_encoder->name(), product->id);
       }
       if (text_reader && photo.text) {
         ProductStore::AddDerivedTextPut(&writes, text_reader->name(), product->id, *photo.text);
@@ -320,7 +336,7 @@ struct Engine::Rep {
       return Status::Ok();
     }
     Result<std::unique_ptr<JointSpaceModel>> model =
-        JointSpaceModel::Load(path, {image_encoder.name(), image_encoder.dimension()});
+        JointSpaceModel::Load(path, {image_encoder->name(), image_encoder->dimension()});
     if (!model.ok()) {
       spdlog::warn("joint text-photo model not loaded: {}", model.status().ToString());
       return Status::Ok();
@@ -345,7 +361,7 @@ struct Engine::Rep {
   }
 
   Status LoadFromStore() {
-    photo_space = std::make_unique<VectorSpace>(SpaceOptions(image_encoder.name(), image_encoder.dimension()));
+    photo_space = std::make_unique<VectorSpace>(SpaceOptions(image_encoder->name(), image_encoder->dimension()));
     TESSERA_RETURN_IF_ERROR(photo_space->ReadGeneration(*kv));
     TESSERA_RETURN_IF_ERROR(LoadJointModel());
     if (joint_space) TESSERA_RETURN_IF_ERROR(joint_space->ReadGeneration(*kv));
@@ -574,6 +590,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   for (const auto& [field, weight] : options.field_weights) {
     TESSERA_RETURN_IF_ERROR(rep->text_index.SetFieldWeight(field, weight));
   }
+  Result<std::unique_ptr<ImageEncoder>> photo_encoder = CreatePhotoEncoder(options);
+  if (!photo_encoder.ok()) return photo_encoder.status();
+  rep->image_encoder = std::move(photo_encoder).value();
   if (options.read_photo_text) {
     Result<std::unique_ptr<PhotoTextReader>> reader = PhotoTextReader::Create(options.photo_text);
     if (reader.ok()) {
@@ -726,7 +745,7 @@ Result<SearchResponse> Engine::SearchByImage(std::string_view image_bytes, Searc
   const auto start = std::chrono::steady_clock::now();
   Result<DecodedImage> image = DecodeImage(image_bytes);
   if (!image.ok()) return image.status();
-  request.image_vector = rep_->image_encoder.Encode(*image);
+  request.image_vector = rep_->image_encoder->Encode(*image);
   if (rep_->joint_model) {
     // The words of a photo-and-words query ("like this, but in red") join the photo's projection.
     Result<std::vector<float>> photo_part = rep_->joint_model->ProjectPhoto(request.image_vector);
@@ -796,6 +815,47 @@ Result<size_t> Engine::EraseUser(const std::string& user_id) {
   if (erased.ok()) spdlog::info("erased user data: {} events", *erased);
   return erased;
 }
+
+Result<std::vector<Engine::Neighbour>> Engine::Nearest(Space space, const std::vector<float>& query, size_t k,
+                                                       bool exact) const {
+  std::shared_lock lock(rep_->index_mutex);
+  const VectorSpace* vectors = space == Space::kPhoto ? rep_->photo_space.get() : rep_->joint_space.get();
+  if (vectors == nullptr) return Status::Unavailable("no joint model is loaded: run `tessera train-encoders`");
+  std::vector<VectorHit> hits;
+  if (exact) {
+    // Scores every stored vector, as ExactVectorIndex would, without keeping a second index.
+    for (DocId doc : vectors->index().documents()) hits.push_back({doc, vectors->index().Similarity(query, doc)});
+    KeepTopK(&hits, k);
+  } else {
+    hits = vectors->index().Search(query, k, nullptr);
+  }
+  std::vector<Neighbour> neighbours;
+  for (const VectorHit& hit : hits) neighbours.push_back({rep_->product_by_doc[hit.doc]->id, hit.similarity});
+  return neighbours;
+}
+
+Result<std::vector<float>> Engine::EncodePhoto(std::string_view image_bytes) const {
+  Result<DecodedImage> image = DecodeImage(image_bytes);
+  if (!image.ok()) return image.status();
+  return rep_->image_encoder->Encode(*image);
+}
+
+const JointSpaceModel* Engine::joint_model() const { return rep_->joint_model.get(); }
+
+Result<std::vector<float>> Engine::JointQueryVector(const std::string& text, const std::vector<float>& photo_vector) const {
+  if (!rep_->joint_model) return Status::Unavailable("no joint model is loaded: run `tessera train-encoders`");
+  std::vector<float> photo_part;
+  if (!photo_vector.empty()) {
+    Result<std::vector<float>> projected = rep_->joint_model->ProjectPhoto(photo_vector);
+    if (!projected.ok()) return projected.status();
+    photo_part = std::move(projected).value();
+  }
+  std::vector<float> text_part;
+  if (!TrimAscii(text).empty()) text_part = rep_->joint_model->EncodeText(text);
+  return rep_->FuseQueryVector(text_part, photo_part);
+}
+
+std::string Engine::photo_encoder_name() const { return rep_->image_encoder->name(); }
 
 EngineStats Engine::Stats(bool with_memory) const {
   EngineStats stats;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "encode/joint_space_model.h"
 #include "encode/photo_text_reader.h"
 #include "encode/speech_recognizer.h"
 #include "index/hnsw_vector_index.h"
@@ -55,6 +56,12 @@ struct EngineOptions {
   // Nearest-neighbour index of the photo vectors: "hnsw" (approximate, saved at shutdown and
   // after ingest, reloaded at start) or "exact" (brute force, rebuilt at start).
   std::string vector_index = "hnsw";
+  // Photo vectors: "mobilenet-pooled" (the 1280 pooled features of the nsfwjs MobileNetV2, the
+  // default), "mobilenet" (its 128-unit penultimate layer) or "colour-shape" (hand-made colour
+  // histogram, silhouette and gradients; no model needed).
+  std::string photo_encoder = "mobilenet-pooled";
+  // Folder of the pretrained models scripts/fetch-models.sh downloads.
+  std::string model_dir = TESSERA_MODEL_DIR;
   HnswOptions hnsw;
   JointSpaceOptions joint;
   HybridOptions hybrid;
@@ -140,6 +147,23 @@ class Engine {
   Result<std::vector<Event>> UserEvents(const std::string& user_id) const;
   // Removes everything held about the user; returns the number of events removed.
   Result<size_t> EraseUser(const std::string& user_id);
+
+  // Vector-level access for evaluation and explanations. kPhoto is the photo encoder's space,
+  // kJoint the fused joint space (kUnavailable without a joint model).
+  enum class Space { kPhoto, kJoint };
+  struct Neighbour {
+    std::string id;
+    float similarity = 0;
+  };
+  // The `k` products nearest to `query` in `space`, by exact search when `exact`.
+  Result<std::vector<Neighbour>> Nearest(Space space, const std::vector<float>& query, size_t k, bool exact) const;
+  // The photo encoder's vector of a photo.
+  Result<std::vector<float>> EncodePhoto(std::string_view image_bytes) const;
+  // The loaded joint model, or null; immutable and safe to use concurrently.
+  const JointSpaceModel* joint_model() const;
+  // The fused query vector of words and a photo vector, either of which may be empty.
+  Result<std::vector<float>> JointQueryVector(const std::string& text, const std::vector<float>& photo_vector) const;
+  std::string photo_encoder_name() const;
 
   // Counts for health checks; `with_memory` also measures index_bytes, in time linear in the
   // catalogue size, so health checks leave it off.

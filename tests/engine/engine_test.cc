@@ -194,6 +194,7 @@ class EnginePhotoIndexTest : public EngineTest {
   void SetUp() override {
     EngineTest::SetUp();
     if (!testing_support::HasProgram("convert")) GTEST_SKIP() << "ImageMagick's convert is needed to make photos";
+    photo_encoder_ = engine_->photo_encoder_name();
     AddPhotoProduct("photo-red", "red");
     AddPhotoProduct("photo-blue", "blue");
   }
@@ -212,7 +213,9 @@ class EnginePhotoIndexTest : public EngineTest {
     return response.ok() && !response->hits.empty() ? response->hits[0].product->id : "";
   }
 
-  fs::path IndexFile() const { return dir_ / "index" / "colour-shape-v1.hnsw"; }
+  fs::path IndexFile() const { return dir_ / "index" / (photo_encoder_ + ".hnsw"); }
+
+  std::string photo_encoder_;
 };
 
 TEST_F(EnginePhotoIndexTest, SavedIndexIsReloadedAfterRestart) {
