@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine: install dependencies, build, ingest the fashion
-# catalogue (once; later runs reuse the store) and serve the API and storefront.
+# catalogue and train the joint text-photo space (once; later runs reuse both) and serve the
+# API and storefront.
 #   TESSERA_DATA_DIR  folder holding fashion/ (default: ../shared/data beside the repository)
 #   TESSERA_VAR       store folder (default: var/)
 #   TESSERA_PORT      port on 127.0.0.1 (default: 8080)
@@ -21,6 +22,9 @@ fi
 if [ ! -f "$var_dir/.ingested" ]; then
   "$tessera" --data-dir "$var_dir" ingest --fashion "$data_dir/fashion"
   touch "$var_dir/.ingested"
+fi
+if [ ! -f "$var_dir/models/joint-space.model" ]; then
+  "$tessera" --data-dir "$var_dir" train-encoders > /dev/null
 fi
 echo "demo: open http://127.0.0.1:$port/ (Ctrl-C stops the server)"
 exec "$tessera" --data-dir "$var_dir" --synonyms config/synonyms/fashion.txt serve --host 127.0.0.1 --port "$port"
