@@ -227,6 +227,9 @@ int main(int argc, char** argv) {
   app.add_option("--products", scale.products, "Synthetic products the scale workload ingests")->capture_default_str();
   app.add_option("--seed", scale.seed, "Seed of the scale workload's synthetic catalogue and query sample")
       ->capture_default_str();
+  std::string photo_encoder = "mobilenet-pooled";
+  app.add_option("--photo-encoder", photo_encoder, "Photo encoder of the multimodal workload's engine")
+      ->capture_default_str();
   VectorWorkloadOptions vector_options;
   app.add_option("--encoder", vector_options.encoder, "Encoder whose stored vectors the vectors workload indexes")
       ->capture_default_str();
@@ -252,6 +255,7 @@ int main(int argc, char** argv) {
     multimodal.data_dir = data_dir;
     multimodal.synonyms_path = synonyms;
     multimodal.photo_queries = queries;
+    multimodal.photo_encoder = photo_encoder;
     return RunMultimodalWorkload(multimodal);
   }
   if (workload == "vectors") {

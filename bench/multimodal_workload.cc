@@ -100,6 +100,7 @@ Result<std::unique_ptr<Engine>> OpenEngine(const MultimodalWorkloadOptions& opti
   engine_options.data_dir = options.data_dir;
   engine_options.synonyms_path = options.synonyms_path;
   engine_options.joint.fusion = fusion;
+  engine_options.photo_encoder = options.photo_encoder;
   if (!joint) engine_options.joint.model_path = (fs::path(options.data_dir) / "no-joint-model").string();
   return Engine::Open(engine_options, clock);
 }

@@ -141,6 +141,12 @@ int RunVoiceWorkload(const Engine& engine, const VoiceWorkloadOptions& options) 
           const auto start = std::chrono::steady_clock::now();
           Result<SearchResponse> response = engine.SearchByVoice(bytes, request);
           const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+          if (!response.ok() && response.status().code() == StatusCode::kUnavailable) {
+            // No speech model: every clip would fail the same way, so stop with the reason.
+            std::cerr << response.status().ToString() << "\n";
+            fs::remove_all(dir);
+            return 1;
+          }
 
           const std::string heard = response.ok() && response->transcript ? response->transcript->text : "";
           const std::vector<std::string> reference = Words(query.text);

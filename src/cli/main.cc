@@ -97,8 +97,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--photo-encoder", options.photo_encoder,
                  "Photo vectors: mobilenet-pooled (pretrained CNN, 1280 floats), mobilenet (its 128-unit "
-                 "layer) or colour-shape (hand-made, no model)")
-      ->check(CLI::IsMember({"mobilenet-pooled", "mobilenet", "colour-shape"}))
+                 "layer), colour-shape (hand-made colour and outline, no model) or "
+                 "mobilenet-pooled+colour-shape (both side by side)")
+      ->check(CLI::IsMember({"mobilenet-pooled+colour-shape", "mobilenet-pooled", "mobilenet", "colour-shape"}))
       ->capture_default_str();
   app.add_option("--vector-index", options.vector_index,
                  "Photo nearest-neighbour index: hnsw (approximate, saved and reloaded) or exact (brute force)")

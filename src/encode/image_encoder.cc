@@ -102,4 +102,37 @@ std::vector<float> ColourShapeEncoder::Encode(const DecodedImage& image) const {
   return vector;
 }
 
+ConcatenatedImageEncoder::ConcatenatedImageEncoder(std::vector<std::unique_ptr<ImageEncoder>> parts,
+                                                   std::vector<float> weights)
+    : parts_(std::move(parts)), weights_(std::move(weights)) {}
+
+std::string ConcatenatedImageEncoder::name() const {
+  std::string name;
+  for (const auto& part : parts_) name += (name.empty() ? "" : "+") + part->name();
+  return name;
+}
+
+size_t ConcatenatedImageEncoder::dimension() const {
+  size_t dimension = 0;
+  for (const auto& part : parts_) dimension += part->dimension();
+  return dimension;
+}
+
+std::vector<float> ConcatenatedImageEncoder::Encode(const DecodedImage& image) const {
+  std::vector<float> vector;
+  vector.reserve(dimension());
+  double norm = 0;
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    for (float x : parts_[i]->Encode(image)) {
+      vector.push_back(weights_[i] * x);
+      norm += double(vector.back()) * vector.back();
+    }
+  }
+  if (norm > 0) {
+    const auto scale = static_cast<float>(1.0 / std::sqrt(norm));
+    for (float& x : vector) x *= scale;
+  }
+  return vector;
+}
+
 }  // namespace tessera

@@ -1,6 +1,7 @@
 // ImageEncoder: a photo -> a fixed-length, L2-normalized vector; nearer vectors look more alike.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,23 @@ class ColourShapeEncoder final : public ImageEncoder {
   std::string name() const override { return "colour-shape-v1"; }
   size_t dimension() const override;
   std::vector<float> Encode(const DecodedImage& image) const override;
+};
+
+// Several encoders side by side: each part's unit vector times its weight, concatenated and
+// normalized, so the cosine of two outputs is the weighted mean of the parts' cosines. Joins a
+// CNN's features, which know kinds of products but little of colour, with colour histograms.
+class ConcatenatedImageEncoder final : public ImageEncoder {
+ public:
+  // Precondition: parts and weights have the same, non-zero size; weights are positive.
+  ConcatenatedImageEncoder(std::vector<std::unique_ptr<ImageEncoder>> parts, std::vector<float> weights);
+  // The parts' names joined by '+', e.g. "mobilenet-v2-nsfwjs-pooled-v1+colour-shape-v1".
+  std::string name() const override;
+  size_t dimension() const override;
+  std::vector<float> Encode(const DecodedImage& image) const override;
+
+ private:
+  std::vector<std::unique_ptr<ImageEncoder>> parts_;
+  std::vector<float> weights_;
 };
 
 }  // namespace tessera

@@ -74,18 +74,23 @@ std::string Fingerprint(std::string_view bytes) {
 }
 
 Result<std::unique_ptr<ImageEncoder>> CreatePhotoEncoder(const EngineOptions& options) {
-  if (options.photo_encoder == "colour-shape") return std::unique_ptr<ImageEncoder>(new ColourShapeEncoder());
-  if (options.photo_encoder != "mobilenet" && options.photo_encoder != "mobilenet-pooled") {
-    return Status::InvalidArgument("photo encoder '" + options.photo_encoder +
-                                   "' is unknown: use mobilenet-pooled, mobilenet or colour-shape");
+  const std::string& choice = options.photo_encoder;
+  if (choice == "colour-shape") return std::unique_ptr<ImageEncoder>(new ColourShapeEncoder());
+  if (choice != "mobilenet" && choice != "mobilenet-pooled" && choice != "mobilenet-pooled+colour-shape") {
+    return Status::InvalidArgument("photo encoder '" + choice +
+                                   "' is unknown: use mobilenet-pooled+colour-shape, mobilenet-pooled, mobilenet "
+                                   "or colour-shape");
   }
   BackboneEncoderOptions backbone;
   backbone.model_dir = fs::path(options.model_dir) / "nsfwjs-mobilenet-v2";
-  backbone.features =
-      options.photo_encoder == "mobilenet" ? BackboneFeatures::kPenultimate : BackboneFeatures::kPooled;
+  backbone.features = choice == "mobilenet" ? BackboneFeatures::kPenultimate : BackboneFeatures::kPooled;
   Result<std::unique_ptr<BackboneEncoder>> encoder = BackboneEncoder::Load(backbone);
   if (!encoder.ok()) return encoder.status();
-  return std::unique_ptr<ImageEncoder>(std::move(encoder).value());
+  if (choice != "mobilenet-pooled+colour-shape") return std::unique_ptr<ImageEncoder>(std::move(encoder).value());
+  std::vector<std::unique_ptr<ImageEncoder>> parts;
+  parts.push_back(std::move(encoder).value());
+  parts.push_back(std::make_unique<ColourShapeEncoder>());
+  return std::unique_ptr<ImageEncoder>(new ConcatenatedImageEncoder(std::move(parts), {1.0f, 1.0f}));
 }
 
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
