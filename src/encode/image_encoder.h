@@ -41,8 +41,9 @@ class ColourShapeEncoder final : public ImageEncoder {
 };
 
 // Several encoders side by side: each part's unit vector times its weight, concatenated and
-// normalized, so the cosine of two outputs is the weighted mean of the parts' cosines. Joins a
-// CNN's features, which know kinds of products but little of colour, with colour histograms.
+// normalized. The cosine of two outputs is then the mean of the parts' cosines weighted by the
+// squared weights. Joins a CNN's features, which know kinds of products but little of colour,
+// with colour histograms.
 class ConcatenatedImageEncoder final : public ImageEncoder {
  public:
   // Precondition: parts and weights have the same, non-zero size; weights are positive.

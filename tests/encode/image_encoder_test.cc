@@ -201,6 +201,29 @@ TEST_F(ImageTest, EncoderOutputUnitLengthOfDimension) {
   for (float v : vector) ASSERT_TRUE(std::isfinite(v));
 }
 
+TEST_F(ImageTest, ConcatenatedEncoderWeighsItsParts) {
+  Convert("-size 60x80 xc:white -fill 'rgb(200,30,20)' -draw 'rectangle 15,20 44,59' PNG24:red.png");
+  Convert("-size 60x80 xc:white -fill 'rgb(20,30,200)' -draw 'rectangle 10,10 50,70' PNG24:blue.png");
+  std::vector<std::unique_ptr<ImageEncoder>> parts;
+  parts.push_back(std::make_unique<ColourShapeEncoder>());
+  parts.push_back(std::make_unique<ColourShapeEncoder>());
+  const ConcatenatedImageEncoder concatenated(std::move(parts), {1.0f, 2.0f});
+  const ColourShapeEncoder single;
+  EXPECT_EQ(concatenated.name(), "colour-shape-v1+colour-shape-v1");
+  EXPECT_EQ(concatenated.dimension(), 2 * single.dimension());
+
+  const std::vector<float> red = concatenated.Encode(DecodeFile("red.png"));
+  const std::vector<float> blue = concatenated.Encode(DecodeFile("blue.png"));
+  ASSERT_EQ(red.size(), concatenated.dimension());
+  EXPECT_NEAR(Dot(red, red), 1.0, 1e-5);
+  // Both parts are the same encoder, so the weighted mean of their cosines is that cosine.
+  EXPECT_NEAR(Dot(red, blue), Dot(single.Encode(DecodeFile("red.png")), single.Encode(DecodeFile("blue.png"))), 1e-5);
+  // The second part, weighted 2, holds 4/5 of the squared length.
+  double second = 0;
+  for (size_t i = single.dimension(); i < red.size(); ++i) second += double(red[i]) * red[i];
+  EXPECT_NEAR(second, 0.8, 1e-5);
+}
+
 TEST_F(ImageTest, EncoderHandlesAllWhiteImage) {
   // Nothing but background: no foreground pixel, no gradient.
   Convert("-size 60x80 xc:white PNG24:white.png");
