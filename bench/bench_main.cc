@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
   app.add_option("--products", scale.products, "Synthetic products the scale workload ingests")->capture_default_str();
   app.add_option("--seed", scale.seed, "Seed of the scale workload's synthetic catalogue and query sample")
       ->capture_default_str();
-  std::string photo_encoder = "mobilenet-pooled";
+  std::string photo_encoder = "mobilenet-pooled+colour-shape";
   app.add_option("--photo-encoder", photo_encoder, "Photo encoder of the multimodal workload's engine")
       ->capture_default_str();
   VectorWorkloadOptions vector_options;

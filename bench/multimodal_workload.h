@@ -12,7 +12,7 @@ struct MultimodalWorkloadOptions {
   std::string data_dir;      // a new folder: the workload ingests and trains in it
   std::string synonyms_path;
   size_t photo_queries = 500;  // held-out photos queried
-  std::string photo_encoder = "mobilenet-pooled";  // EngineOptions::photo_encoder
+  std::string photo_encoder = "mobilenet-pooled+colour-shape";  // EngineOptions::photo_encoder
 };
 
 // Holds out the photos of the products the joint model's training split holds out (10% by a

@@ -96,9 +96,9 @@ int main(int argc, char** argv) {
                  "Milliseconds one text query may spend before it returns what it found (0: no limit)")
       ->capture_default_str();
   app.add_option("--photo-encoder", options.photo_encoder,
-                 "Photo vectors: mobilenet-pooled (pretrained CNN, 1280 floats), mobilenet (its 128-unit "
-                 "layer), colour-shape (hand-made colour and outline, no model) or "
-                 "mobilenet-pooled+colour-shape (both side by side)")
+                 "Photo vectors: mobilenet-pooled+colour-shape (pretrained CNN and hand-made colour and "
+                 "outline side by side), mobilenet-pooled (the CNN's 1280 pooled features), mobilenet "
+                 "(its 128-unit layer) or colour-shape (no model needed)")
       ->check(CLI::IsMember({"mobilenet-pooled+colour-shape", "mobilenet-pooled", "mobilenet", "colour-shape"}))
       ->capture_default_str();
   app.add_option("--vector-index", options.vector_index,

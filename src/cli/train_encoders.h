@@ -14,7 +14,7 @@ struct TrainEncodersOptions {
   std::string data_dir;  // the engine's data folder; its store must have been filled by `tessera ingest`
   std::string out_path;  // "" for <data_dir>/models/joint-space.model
   // ImageEncoder::name() of the stored photo vectors to train on.
-  std::string photo_encoder = "mobilenet-v2-nsfwjs-pooled-v1";
+  std::string photo_encoder = "mobilenet-v2-nsfwjs-pooled-v1+colour-shape-v1";
   // Dimension and photo encoder of training.config are filled from the store; the rest is used
   // as given.
   JointSpaceTrainingOptions training;

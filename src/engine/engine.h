@@ -56,10 +56,11 @@ struct EngineOptions {
   // Nearest-neighbour index of the photo vectors: "hnsw" (approximate, saved at shutdown and
   // after ingest, reloaded at start) or "exact" (brute force, rebuilt at start).
   std::string vector_index = "hnsw";
-  // Photo vectors: "mobilenet-pooled" (the 1280 pooled features of the nsfwjs MobileNetV2, the
-  // default), "mobilenet" (its 128-unit penultimate layer) or "colour-shape" (hand-made colour
-  // histogram, silhouette and gradients; no model needed).
-  std::string photo_encoder = "mobilenet-pooled";
+  // Photo vectors: "mobilenet-pooled+colour-shape" (the default: the 1280 pooled features of the
+  // nsfwjs MobileNetV2 beside the hand-made colour histogram, silhouette and gradients, which
+  // supply the colour the CNN lacks; BENCHMARKS.md), "mobilenet-pooled", "mobilenet" (its
+  // 128-unit penultimate layer) or "colour-shape" (no model needed).
+  std::string photo_encoder = "mobilenet-pooled+colour-shape";
   // Folder of the pretrained models scripts/fetch-models.sh downloads.
   std::string model_dir = TESSERA_MODEL_DIR;
   HnswOptions hnsw;
