@@ -43,8 +43,8 @@ class VectorSpace {
   void AddGenerationBump(WriteBatch* batch) const;
   void GenerationCommitted() { ++generation_; }
 
-  // Reloads the saved index when it holds exactly the stored vectors (same generation, every
-  // check passed); otherwise indexes the stored vectors of every product `doc_of` maps.
+  // Reloads the saved index when it contains exactly the stored vectors (same generation, every
+  // check passed). Otherwise indexes the stored vectors of every product `doc_of` maps.
   Status Load(const ProductStore& products, const std::function<std::optional<DocId>(const std::string&)>& doc_of);
 
   // Saves an HNSW index changed since it was loaded or saved. Failures are logged: they cost

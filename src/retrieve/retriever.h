@@ -36,9 +36,9 @@ struct CandidateSet {
 
 // How much the joint text-photo space counts in retrieval.
 struct HybridOptions {
-  // Share of the joint similarity in a text match's place within its band (the rest is BM25F
-  // relative to the band's best), so the joint space reorders matches of equal standing but
-  // never lifts a typo match above an exact one.
+  // Share of the joint similarity in a text match's place within its band; the rest is BM25F
+  // relative to the band's best. The joint space thus reorders matches of equal standing, but
+  // it never lifts a typo match above an exact one.
   float text_joint_weight = 0.3f;
   // Share of the joint similarity in a photo query's score (the rest is photo-to-photo
   // similarity). Products without a photo are found only through the joint space.
