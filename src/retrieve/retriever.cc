@@ -91,12 +91,21 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     return set;
   }
 
+  // Photo candidates, best first. With words too ("like this, but in red"), the words are
+  // matched among them only: a red cap unlike the photo is not what the shopper asked for.
+  std::vector<Candidate> photo_candidates;
+  Roaring image_matched;
+  if (has_image) {
+    photo_candidates = PhotoCandidates(request, depth, allowed_ptr);
+    for (const Candidate& c : photo_candidates) image_matched.add(c.doc);
+  }
+
   // Text candidates come in the index's order, which already breaks ties in favour of products
   // with a photo, so every page of a query has the same order.
   std::vector<Candidate> text_candidates;
   if (has_text) {
     TextSearchOptions options;
-    options.allowed = allowed_ptr;
+    options.allowed = has_image ? &image_matched : allowed_ptr;
     options.top_k = depth;
     options.relax_until = relax_until;
     options.preferred = &image_index_.documents();
@@ -155,10 +164,6 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     return set;
   }
 
-  // Photo candidates, best first; merged with the text candidates when there are both.
-  const std::vector<Candidate> photo_candidates = PhotoCandidates(request, depth, allowed_ptr);
-  Roaring image_matched;
-  for (const Candidate& c : photo_candidates) image_matched.add(c.doc);
   if (!has_text) {
     set.candidates = photo_candidates;
     set.matched = std::move(image_matched);
@@ -166,34 +171,29 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     return set;
   }
 
-  std::unordered_map<DocId, Candidate> merged;
-  std::unordered_map<DocId, float> photo_score;
-  for (const Candidate& c : text_candidates) merged[c.doc] = c;
-  for (const Candidate& photo : photo_candidates) {
-    Candidate& c = merged[photo.doc];
-    c.doc = photo.doc;
-    c.image_similarity = photo.image_similarity;
-    c.joint_similarity = photo.joint_similarity;
-    photo_score[photo.doc] = photo.retrieval_score;
+  // Words and a photo: when no candidate of the photo matches the words, the photo alone
+  // decides. Otherwise the matches keep their bands (all words before fewer, exact before
+  // corrected), and the photo and joint similarity order each band.
+  if (text_candidates.empty()) {
+    set.candidates = photo_candidates;
+    set.matched = std::move(image_matched);
+    set.total = set.matched.cardinality();
+    return set;
   }
-  for (auto& [doc, c] : merged) {
-    auto photo = photo_score.find(doc);
-    c.retrieval_score = 0.5f * (c.retrieval_score + (photo == photo_score.end() ? 0.0f : photo->second));
+  std::unordered_map<DocId, const Candidate*> photo_by_doc;
+  for (const Candidate& photo : photo_candidates) photo_by_doc[photo.doc] = &photo;
+  for (Candidate& c : text_candidates) {
+    const Candidate* photo = photo_by_doc.at(c.doc);  // the words were matched among these only
+    c.image_similarity = photo->image_similarity;
+    c.joint_similarity = photo->joint_similarity;
+    const int band = static_cast<int>(std::floor(-std::log2(c.retrieval_score)));
+    c.retrieval_score = std::ldexp(0.5f + 0.5f * std::clamp(photo->retrieval_score, 0.0f, 1.0f), -band);
   }
-  set.matched |= image_matched;
-  set.total = set.matched.cardinality();
-
-  // Equal scores go to products with a photo, then to the lower DocId for a stable order. The
-  // photo test is looked up once per candidate, not in every comparison.
-  std::vector<std::pair<Candidate, bool>> keyed;
-  keyed.reserve(merged.size());
-  for (auto& [doc, c] : merged) keyed.emplace_back(c, image_index_.Contains(doc));
-  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
-    if (a.first.retrieval_score != b.first.retrieval_score) return a.first.retrieval_score > b.first.retrieval_score;
-    if (a.second != b.second) return a.second;
-    return a.first.doc < b.first.doc;
+  std::sort(text_candidates.begin(), text_candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.retrieval_score != b.retrieval_score ? a.retrieval_score > b.retrieval_score : a.doc < b.doc;
   });
-  for (const auto& [candidate, has_photo] : keyed) set.candidates.push_back(candidate);
+  set.total = set.matched.cardinality();
+  set.candidates = std::move(text_candidates);
   if (set.candidates.size() > depth) set.candidates.resize(depth);
   return set;
 }

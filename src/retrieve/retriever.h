@@ -68,8 +68,9 @@ class Retriever {
   // (2^-(b+1), 2^-b], placed within the band by BM25F relative to the band's best, blended with
   // the joint similarity when the request has a joint vector. When fewer than `depth` products
   // match the words, the joint space's nearest products fill the rest, below every match. A
-  // photo query scores photo and joint similarity (HybridOptions). With text and a photo the
-  // retrieval score is the mean of the text and photo scores. A request with neither text nor
+  // photo query scores photo and joint similarity (HybridOptions). With text and a photo, the
+  // words are matched among the photo's candidates only; the matches keep their bands, and the
+  // photo score orders each band. A request with neither text nor
   // photo lists the allowed documents in DocId order with score 0. Fails when the query cannot
   // be parsed. Query words are dropped only while fewer than `relax_until` products match
   // (0: depth). A caller paging through one query keeps it fixed, so that the matches and their

@@ -227,6 +227,21 @@ TEST_F(EnginePhotoIndexTest, SavedIndexIsReloadedAfterRestart) {
   EXPECT_EQ(FirstByPhoto("blue"), "photo-blue");
 }
 
+TEST_F(EnginePhotoIndexTest, PhotoWithWordsKeepsOnlyMatchingProducts) {
+  // A mug with the very same blue photo: most like the photo, but not what the words ask for.
+  const fs::path photo = dir_ / "blue.png";
+  std::istringstream mug(R"({"id":"mug-1","title":"Blue Mug","images":[")" + photo.string() + R"("]})");
+  ASSERT_TRUE(engine_->IngestJsonl(mug, dir_.string()).ok());
+
+  SearchRequest request;
+  request.text = "scarf";
+  Result<SearchResponse> response = engine_->SearchByImage(testing_support::ReadFile(photo), request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  std::vector<std::string> ids;
+  for (const SearchHit& hit : response->hits) ids.push_back(hit.product->id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"photo-blue", "photo-red"}));
+}
+
 TEST_F(EnginePhotoIndexTest, DamagedIndexIsRebuiltFromTheStore) {
   engine_.reset();
   {
