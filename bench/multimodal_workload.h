@@ -16,7 +16,7 @@ struct MultimodalWorkloadOptions {
 };
 
 // Holds out the photos of the products the joint model's training split holds out (10% by a
-// hash of the product id), so neither the model nor the catalogue has seen them; those products
+// hash of the product id), so neither the model nor the catalogue has seen them. Those products
 // stay in the catalogue without a photo. Ingests, trains the joint space, and prints one JSON
 // object with:
 //  - photo queries: precision@10 of the same article type, and of the same type and colour,

@@ -36,19 +36,19 @@ std::vector<std::string> Words(const std::string& text) {
 }
 
 // Word-level Levenshtein distance: substitutions, insertions and deletions.
-size_t WordEdits(const std::vector<std::string>& reference, const std::vector<std::string>& heard) {
-  std::vector<size_t> row(heard.size() + 1);
-  for (size_t j = 0; j <= heard.size(); ++j) row[j] = j;
+size_t WordEdits(const std::vector<std::string>& reference, const std::vector<std::string>& recognized) {
+  std::vector<size_t> row(recognized.size() + 1);
+  for (size_t j = 0; j <= recognized.size(); ++j) row[j] = j;
   for (size_t i = 1; i <= reference.size(); ++i) {
     size_t diagonal = row[0];
     row[0] = i;
-    for (size_t j = 1; j <= heard.size(); ++j) {
+    for (size_t j = 1; j <= recognized.size(); ++j) {
       const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (reference[i - 1] == heard[j - 1] ? 0 : 1)});
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (reference[i - 1] == recognized[j - 1] ? 0 : 1)});
       diagonal = above;
     }
   }
-  return row[heard.size()];
+  return row[recognized.size()];
 }
 
 std::string ReadBytes(const fs::path& path) {
@@ -148,7 +148,7 @@ int RunVoiceWorkload(const Engine& engine, const VoiceWorkloadOptions& options) 
             return 1;
           }
 
-          const std::string heard = response.ok() && response->transcript ? response->transcript->text : "";
+          const std::string transcript = response.ok() && response->transcript ? response->transcript->text : "";
           const std::vector<std::string> reference = Words(query.text);
           const std::vector<std::string> ids = response.ok() ? Ids(*response) : std::vector<std::string>();
           bool found = false;
@@ -160,8 +160,8 @@ int RunVoiceWorkload(const Engine& engine, const VoiceWorkloadOptions& options) 
           for (ConditionValues* values : {&conditions[name], noisy ? &noisy_all : &clean_all}) {
             ++values->clips;
             values->words += reference.size();
-            values->word_edits += WordEdits(reference, Words(heard));
-            values->exact += heard == query.text;
+            values->word_edits += WordEdits(reference, Words(transcript));
+            values->exact += transcript == query.text;
             values->success += found;
             values->ndcg.push_back(ids.empty() ? 0 : NdcgAtK(ids, query, 10));
             values->typed_ndcg.push_back(typed_ndcg);

@@ -94,8 +94,8 @@ Result<std::unique_ptr<PhotoTextReader::Engine>> PhotoTextReader::TakeEngine() c
   }
   // Sparse text: product photos carry a few scattered words, not a page of lines.
   engine->api.SetPageSegMode(tesseract::PSM_SPARSE_TEXT);
-  // Photos carry no resolution Tesseract trusts, and it would print "Estimating resolution"
-  // to stderr for each one; its other diagnostics go to the same place, not to our logs.
+  // Photos carry no resolution Tesseract trusts, so it would print "Estimating resolution" to
+  // stderr for each one. Its other diagnostics also go to /dev/null rather than into our logs.
   engine->api.SetVariable("user_defined_dpi", "300");
   engine->api.SetVariable("debug_file", "/dev/null");
   return engine;

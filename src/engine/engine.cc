@@ -141,7 +141,7 @@ struct Engine::Rep {
             analyzer->IndexTerms(p.description), analyzer->IndexTerms(photo_text)};
   }
 
-  // What the product's first photo contributes: its vector (empty when it has no decodable
+  // The contribution of a product's first photo: its vector (empty when it has no decodable
   // photo) and the words printed on it (std::nullopt when it is too small to read or no text
   // reader is loaded).
   struct PhotoAnalysis {
@@ -422,7 +422,7 @@ struct Engine::Rep {
   }
 
   // The product's vector in the joint space, from whichever modalities it has: its text, its
-  // photo (projected) and the words on its photo, combined as options.joint.fusion says.
+  // photo (projected) and the words on its photo, combined as options.joint.fusion sets.
   std::vector<float> FuseProductVector(const Product& product, const std::vector<float>& photo_vector,
                                        const std::string& photo_text) const {
     const JointSpaceOptions& joint = options.joint;
@@ -468,14 +468,11 @@ struct Engine::Rep {
     return fused;
   }
 
-  // Returns `request` with its joint vector set from its words when the engine has a joint model
-  // and the caller has not set one (photo queries set it from the photo).
-  SearchRequest WithJointVector(const SearchRequest& request) const {
-    SearchRequest with = request;
-    if (joint_model && with.joint_vector.empty() && with.image_vector.empty() && !TrimAscii(with.text).empty()) {
-      with.joint_vector = FuseQueryVector(joint_model->EncodeText(with.text), {});
-    }
-    return with;
+  // True when `request` needs its joint vector computed from its words: the engine has a joint
+  // model, the request has words, and no vector yet (photo queries set it from the photo).
+  bool NeedsTextJointVector(const SearchRequest& request) const {
+    return joint_model && request.joint_vector.empty() && request.image_vector.empty() &&
+           !TrimAscii(request.text).empty();
   }
 
   // Saves the approximate indexes so the next start need not rebuild them.
@@ -704,7 +701,13 @@ Status Engine::RebuildSpeechModel() {
 Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   const auto start = std::chrono::steady_clock::now();
   TESSERA_RETURN_IF_ERROR(ValidateSearchRequest(original));
-  const SearchRequest& request = rep_->WithJointVector(original);
+  // The request is copied only when its joint vector has to be added.
+  std::optional<SearchRequest> with_joint;
+  if (rep_->NeedsTextJointVector(original)) {
+    with_joint = original;
+    with_joint->joint_vector = rep_->FuseQueryVector(rep_->joint_model->EncodeText(original.text), {});
+  }
+  const SearchRequest& request = with_joint ? *with_joint : original;
   if (!request.user_id.empty()) TESSERA_RETURN_IF_ERROR(ValidateUserId(request.user_id));
 
   std::optional<UserProfile> profile;

@@ -23,8 +23,8 @@ namespace {
 constexpr std::array<char, 4> kMagic = {'T', 'S', 'V', 'H'};
 constexpr uint32_t kFormatVersion = 1;
 constexpr size_t kHeaderBytes = 4 + 4 + 8 + 8 + 8 + 4 + 8 + 4 + 4;
-// Deleted graph nodes are relabelled at load into this range, above every DocId, so they can
-// never collide with a live document.
+// Deleted graph nodes are relabelled at load into this range. DocIds are 32-bit, so a label here
+// never collides with a live document.
 constexpr hnswlib::labeltype kFirstDeadLabel = hnswlib::labeltype{1} << 40;
 
 template <typename T>

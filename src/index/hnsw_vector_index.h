@@ -1,9 +1,9 @@
 // HnswVectorIndex: approximate nearest neighbours with hnswlib's HNSW graph, plus exact search
 // for filters that leave few documents, and persistence with a checksum.
 //
-// Why hnswlib rather than Faiss: Debian's Faiss 1.7.3 cannot remove vectors from its HNSW index
-// and its IVF indexes need training on the data before the first insert, while hnswlib updates a
-// vector in place, marks deletions, and needs no training, which live catalogue updates require.
+// Why hnswlib rather than Faiss: Debian's Faiss 1.7.3 cannot remove vectors from its HNSW index,
+// and its IVF indexes need training on the data before the first insert. hnswlib updates a vector
+// in place, marks deletions and needs no training, which live catalogue updates require.
 // Faiss's SIMD kernels still compute the exact scores (see ExactVectorIndex).
 #pragma once
 
@@ -53,7 +53,7 @@ class HnswVectorIndex final : public VectorIndex {
 
   // Loads an index saved by Save, relabelling each saved document with `doc_of(key)`; one whose
   // key maps to nothing is dropped. Fails with kNotFound when either file is absent, and with
-  // kCorruption when a checksum, size, magic, version, dimension or `generation` differs; the
+  // kCorruption when a checksum, size, magic, version, dimension or `generation` differs. The
   // caller then rebuilds from its vectors.
   static Result<std::unique_ptr<HnswVectorIndex>> Load(const std::string& path, size_t dimension,
                                                        uint64_t generation,

@@ -69,7 +69,7 @@ class Retriever {
   // the joint similarity when the request has a joint vector. When fewer than `depth` products
   // match the words, the joint space's nearest products fill the rest, below every match. A
   // photo query scores photo and joint similarity (HybridOptions). With text and a photo, the
-  // words are matched among the photo's candidates only; the matches keep their bands, and the
+  // words are matched among the photo's candidates only. The matches keep their bands, and the
   // photo score orders each band. A request with neither text nor
   // photo lists the allowed documents in DocId order with score 0. Fails when the query cannot
   // be parsed. Query words are dropped only while fewer than `relax_until` products match

@@ -218,7 +218,7 @@ TEST_F(ImageTest, ConcatenatedEncoderWeighsItsParts) {
   EXPECT_NEAR(Dot(red, red), 1.0, 1e-5);
   // Both parts are the same encoder, so the weighted mean of their cosines is that cosine.
   EXPECT_NEAR(Dot(red, blue), Dot(single.Encode(DecodeFile("red.png")), single.Encode(DecodeFile("blue.png"))), 1e-5);
-  // The second part, weighted 2, holds 4/5 of the squared length.
+  // The second part, weighted 2, carries 4/5 of the squared length.
   double second = 0;
   for (size_t i = single.dimension(); i < red.size(); ++i) second += double(red[i]) * red[i];
   EXPECT_NEAR(second, 0.8, 1e-5);

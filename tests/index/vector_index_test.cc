@@ -80,8 +80,8 @@ HnswVectorIndex MakeIndex<HnswVectorIndex>() {
   return HnswVectorIndex(kDimension, options);
 }
 
-// Every behaviour below holds for both implementations, down to the exact answers (see
-// MakeIndex); recall at the default settings is measured by HnswRecallTest.
+// Every behaviour below holds for both implementations, down to the exact results (see
+// MakeIndex). HnswRecallTest measures recall at the default settings.
 template <typename Index>
 class VectorIndexTest : public ::testing::Test {
  protected:
@@ -290,8 +290,8 @@ TYPED_TEST(VectorIndexTest, VectorOfAbsentDocIsEmpty) {
   EXPECT_TRUE(this->index_.Vector(999).empty());
 }
 
-// Vectors grouped around `centres` random centres, as encoders produce them (products of a kind
-// lie close together); random vectors in 64 dimensions would be an unrealistically hard case.
+// Vectors grouped around `centres` random centres, as encoders produce them, because products of
+// a kind lie close together. Random vectors in 64 dimensions would be an unrealistically hard case.
 std::vector<std::vector<float>> ClusteredVectors(size_t count, size_t centres, uint32_t seed) {
   std::mt19937 random(seed);
   std::vector<std::vector<float>> centre_vectors;
@@ -361,7 +361,7 @@ TEST_F(HnswRecallTest, FilteredRecallAt10AgainstExactAbove95Percent) {
 }
 
 TEST_F(HnswRecallTest, RecallHoldsAfterDeletingMostDocuments) {
-  // Removing three quarters compacts the graph; every answer must stay live and near-exact.
+  // Removing three quarters compacts the graph, and every result must stay live and near-exact.
   for (DocId doc = 0; doc < vectors_.size(); ++doc) {
     if (doc % 4 != 0) {
       hnsw_.Remove(doc);
