@@ -1,36 +1,20 @@
 #include "encode/joint_space_model.h"
 
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
-#include "common/files.h"
+#include "common/model_file.h"
 #include "encode/joint_space_net.h"
 
 namespace tessera {
 namespace {
 
-namespace fs = std::filesystem;
-
-// File layout (docs/joint-space.md): magic, format version (u32), JSON header length (u64),
-// JSON header, weights length (u64), weights (a torch archive), FNV-1a 64 checksum (u64) of every
-// byte before it. Integers are little-endian.
-constexpr char kMagic[8] = {'T', 'S', 'J', 'S', 'P', 'A', 'C', 'E'};
-constexpr size_t kFixedBytes = sizeof(kMagic) + 4 + 8 + 8 + 8;
-
-void AppendLittleEndian(uint64_t value, size_t bytes, std::string* out) {
-  for (size_t i = 0; i < bytes; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
-}
-
-uint64_t ReadLittleEndian(std::string_view bytes, size_t offset, size_t count) {
-  uint64_t value = 0;
-  for (size_t i = 0; i < count; ++i) value |= uint64_t{static_cast<unsigned char>(bytes[offset + i])} << (8 * i);
-  return value;
-}
+// The model file: header JSON and a torch archive of the weights, in Tessera's model file
+// container (common/model_file.h).
+constexpr ModelFileKind kJointSpaceFile{"TSJSPACE", kJointSpaceFormatVersion, "joint-space model",
+                                        "tessera train-encoders"};
 
 Status ValidateConfig(const JointSpaceConfig& c) {
   if (c.dimension == 0 || c.text_embedding_dim == 0 || c.photo_hidden_dim == 0 || c.hashing.buckets == 0) {
@@ -186,36 +170,12 @@ Result<std::unique_ptr<JointSpaceModel>> JointSpaceModel::Create(const JointSpac
 }
 
 Result<std::unique_ptr<JointSpaceModel>> JointSpaceModel::Load(const std::string& path, const PhotoFeatureSpec& photo) {
-  // Fixed fields: magic, version, header length.
-  std::optional<std::string> bytes = ReadFileBytes(path);
-  if (!bytes) return Status::NotFound("model file " + path + " not found or unreadable: train one with `tessera train-encoders`");
-  const std::string_view file(*bytes);
-  if (file.size() < kFixedBytes || std::memcmp(file.data(), kMagic, sizeof(kMagic)) != 0) {
-    return Status::Corruption("file " + path + " is not a joint-space model (no TSJSPACE magic)");
-  }
-  const uint64_t version = ReadLittleEndian(file, 8, 4);
-  if (version != kJointSpaceFormatVersion) {
-    return Status::Corruption("model file " + path + " has format version " + std::to_string(version) +
-                              ", but this build reads only version " + std::to_string(kJointSpaceFormatVersion) +
-                              ": retrain it with `tessera train-encoders`");
-  }
-
-  // Lengths and checksum, before anything is parsed.
-  const uint64_t header_length = ReadLittleEndian(file, 12, 8);
-  if (header_length > file.size() - kFixedBytes) return Status::Corruption("model file " + path + " is truncated (header)");
-  const size_t weights_at = 20 + header_length + 8;
-  const uint64_t weights_length = ReadLittleEndian(file, 20 + header_length, 8);
-  if (weights_length != file.size() - kFixedBytes - header_length) {
-    return Status::Corruption("model file " + path + " is truncated or has trailing bytes (weights)");
-  }
-  const size_t checksum_at = weights_at + weights_length;
-  if (Fnv1a64(file.substr(0, checksum_at)) != ReadLittleEndian(file, checksum_at, 8)) {
-    return Status::Corruption("model file " + path + " fails its checksum: the file is damaged, retrain or copy it again");
-  }
+  Result<ModelFileParts> parts = ReadModelFile(kJointSpaceFile, path);
+  if (!parts.ok()) return parts.status();
 
   // Header, and the caller's photo features against the ones the model was trained on.
   Result<std::pair<JointSpaceConfig, JointSpaceProvenance>> header =
-      ParseHeader(std::string(file.substr(20, header_length)), path);
+      ParseHeader(parts->header, path);
   if (!header.ok()) return header.status();
   const auto& [config, provenance] = *header;
   if (!(config.photo == photo)) {
@@ -231,7 +191,7 @@ Result<std::unique_ptr<JointSpaceModel>> JointSpaceModel::Load(const std::string
   if (!model.ok()) return model.status();
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(file.data() + weights_at, weights_length);
+    archive.load_from(parts->payload.data(), parts->payload.size());
     (*model)->rep_->net->load(archive);
   } catch (const c10::Error& e) {
     return Status::Corruption("model file " + path + " has unreadable weights: " + e.what_without_backtrace());
@@ -251,29 +211,7 @@ Status JointSpaceModel::Save(const std::string& path) const {
     return Status::Internal("cannot serialize the joint-space weights: " + std::string(e.what_without_backtrace()));
   }
   const std::string header = HeaderJson(rep_->config, rep_->provenance).dump(2);
-  const std::string weight_bytes = weights.str();
-
-  std::string out(kMagic, sizeof(kMagic));
-  AppendLittleEndian(kJointSpaceFormatVersion, 4, &out);
-  AppendLittleEndian(header.size(), 8, &out);
-  out += header;
-  AppendLittleEndian(weight_bytes.size(), 8, &out);
-  out += weight_bytes;
-  AppendLittleEndian(Fnv1a64(out), 8, &out);
-
-  // Written beside the target and renamed, so a reader never sees half a model.
-  std::error_code error;
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path(), error);
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    file.write(out.data(), static_cast<std::streamsize>(out.size()));
-    if (!file.flush()) return Status::IoError("cannot write model file " + temporary + ": check the folder exists and is writable");
-  }
-  fs::rename(temporary, target, error);
-  if (error) return Status::IoError("cannot rename " + temporary + " to " + path + ": " + error.message());
-  return Status::Ok();
+  return WriteFileAtomically(path, PackModelFile(kJointSpaceFile, header, weights.str()));
 }
 
 std::vector<float> JointSpaceModel::EncodeText(std::string_view text) const {

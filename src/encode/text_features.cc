@@ -3,8 +3,6 @@
 namespace tessera {
 namespace {
 
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-
 // Returns `text` cut to at most `max_bytes`, ending on a UTF-8 character boundary.
 std::string_view CutUtf8(std::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text;
@@ -30,14 +28,6 @@ void AddCjkRun(const std::string& run, std::vector<std::string>* out) {
 }
 
 }  // namespace
-
-uint64_t Fnv1a64(std::string_view bytes, uint64_t hash) {
-  for (const char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= kFnvPrime;
-  }
-  return hash;
-}
 
 std::vector<std::string> TextFeaturizer::FeatureStrings(std::string_view text) const {
   const std::vector<Token> tokens = analyzer_->Analyze(CutUtf8(text, kMaxFeaturizedTextBytes));

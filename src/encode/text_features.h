@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "analysis/analyzer.h"
+#include "common/hash.h"
 
 namespace tessera {
 
@@ -34,10 +35,6 @@ struct TextHashing {
 
   bool operator==(const TextHashing&) const = default;
 };
-
-// Returns the 64-bit FNV-1a hash of `bytes`, continuing from `hash`. The same on every platform
-// and standard library, unlike std::hash, so feature ids are stable across builds.
-uint64_t Fnv1a64(std::string_view bytes, uint64_t hash = 14695981039346656037ull);
 
 // Thread safety: Features may be called concurrently (Analyzer is thread-safe). Does not own the
 // analyzer, which must outlive it.

@@ -1,0 +1,20 @@
+// Stable hashes: the same on every platform and standard library, unlike std::hash, so values
+// derived from them (feature ids, data splits, checksums) are stable across builds.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace tessera {
+
+// Returns the 64-bit FNV-1a hash of `bytes`, continuing from `hash`.
+inline uint64_t Fnv1a64(std::string_view bytes, uint64_t hash = 14695981039346656037ull) {
+  constexpr uint64_t kFnvPrime = 1099511628211ull;
+  for (const char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= kFnvPrime;
+  }
+  return hash;
+}
+
+}  // namespace tessera
