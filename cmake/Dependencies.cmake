@@ -25,6 +25,9 @@ endif()
 find_package(Torch CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+# Learned ranking. The config file refers to /usr/bin/xgboost, so the `xgboost` package must be
+# installed beside libxgboost-dev.
+find_package(xgboost CONFIG REQUIRED)
 
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)

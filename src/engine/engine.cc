@@ -36,7 +36,10 @@
 #include "ingest/fashion_catalog_reader.h"
 #include "ingest/jsonl_reader.h"
 #include "personalize/profile_store.h"
+#include "rank/features.h"
+#include "rank/product_signals.h"
 #include "rank/ranker.h"
+#include "rank/xgboost_ranker.h"
 #include "retrieve/retriever.h"
 #include "store/kv_store.h"
 #include "store/product_store.h"
@@ -71,6 +74,16 @@ std::string Fingerprint(std::string_view bytes) {
   const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
                           static_cast<uInt>(bytes.size()));
   return "crc32:" + std::to_string(crc) + ":" + std::to_string(bytes.size());
+}
+
+SignalKind SignalOf(EventType type) {
+  switch (type) {
+    case EventType::kView: return SignalKind::kView;
+    case EventType::kClick: return SignalKind::kClick;
+    case EventType::kAddToCart: return SignalKind::kAddToCart;
+    case EventType::kPurchase: return SignalKind::kPurchase;
+  }
+  return SignalKind::kView;
 }
 
 Result<std::unique_ptr<ImageEncoder>> CreatePhotoEncoder(const EngineOptions& options) {
@@ -113,8 +126,20 @@ struct Engine::Rep {
   // Null until `tessera train-encoders` has written a model for the photo encoder.
   std::unique_ptr<JointSpaceModel> joint_model;
   std::unique_ptr<PhotoTextReader> text_reader;  // null when reading is off or Tesseract is missing
-  RetrievalScoreRanker ranker;
   std::unique_ptr<PersonalReranker> reranker;
+  // Views, clicks, carts and purchases per product, and price bands, for the ranking features.
+  ProductSignals signals;
+
+  // The ranker in use. A search copies the pointer once, so LoadRanker can swap in a new model
+  // while searches finish with the old one.
+  mutable std::mutex ranker_mutex;
+  std::shared_ptr<const Ranker> ranker = std::make_shared<RetrievalScoreRanker>();
+  std::string ranker_path;  // "" for the retrieval score
+
+  std::shared_ptr<const Ranker> CurrentRanker() const {
+    std::lock_guard lock(ranker_mutex);
+    return ranker;
+  }
 
   // Guards everything below. Searches take it shared; catalogue changes take it exclusive.
   mutable std::shared_mutex index_mutex;
@@ -296,8 +321,88 @@ struct Engine::Rep {
         IndexLocked(prepared[i].product, prepared[i].terms, prepared[i].vector, prepared[i].joint_vector);
       }
     }
+    RefreshPriceBandsLocked();
     batch->clear();
     return Status::Ok();
+  }
+
+  // Precondition: index_mutex held. NOTE: recomputed over the whole catalogue after every batch
+  // (a sort per article type, about 10 ms for 44,000 products), which single upserts repeat.
+  void RefreshPriceBandsLocked() {
+    std::vector<const Product*> all;
+    all.reserve(product_by_doc.size());
+    for (const auto& product : product_by_doc) {
+      if (product) all.push_back(product.get());
+    }
+    signals.SetPriceBands(all);
+  }
+
+  // Counts every stored event into `signals`; events of products no longer in the catalogue
+  // count too, so a product that returns keeps its history.
+  Status LoadSignals() {
+    size_t events = 0;
+    TESSERA_RETURN_IF_ERROR(profiles->ForEachEvent([&](Event&& event) {
+      signals.Add(event.product_id, SignalOf(event.type));
+      ++events;
+    }));
+    if (events > 0) spdlog::info("product signals: {} events counted", events);
+    return Status::Ok();
+  }
+
+  std::string DefaultRankerPath() const {
+    return options.ranker_model_path.empty() ? (fs::path(options.data_dir) / "models" / "ranker.model").string()
+                                             : options.ranker_model_path;
+  }
+
+  // The personal features of the request's shopper; empty without a profile.
+  std::function<PersonalFeatures(const Product&)> PersonalFeaturesOf(const std::optional<UserProfile>& profile) const {
+    if (!profile) return {};
+    const double strength = reranker->StrengthFactor(*profile, clock->NowMillis(), options.profile);
+    return [this, &profile, strength](const Product& product) { return reranker->Features(product, *profile, strength); };
+  }
+
+  // Retrieval, features, ranking and personalization of one request. Precondition: index_mutex
+  // held shared; `request` has its joint vector.
+  struct Evaluation {
+    CandidateSet set;
+    FeatureMatrix features;
+    std::vector<RankedItem> items;  // best first
+    std::shared_ptr<const Ranker> ranker;
+  };
+  Result<Evaluation> EvaluateLocked(const SearchRequest& request, size_t depth,
+                                    const std::optional<UserProfile>& profile, bool rank) const {
+    Retriever retriever(*parser, text_index, filters, photo_space->index(),
+                        joint_space ? &joint_space->index() : nullptr, live_docs, options.hybrid);
+    // Relaxation stops at rerank_depth whatever the page, so every page has the same matches.
+    Result<CandidateSet> retrieved = retriever.Retrieve(request, depth, options.rerank_depth);
+    if (!retrieved.ok()) return retrieved.status();
+    Evaluation evaluation;
+    evaluation.set = std::move(retrieved).value();
+
+    FeatureQuery query;
+    query.lexical = &evaluation.set.query;
+    query.has_photo = !request.image_vector.empty();
+    query.has_joint = joint_space && !request.joint_vector.empty();
+    query.now_ms = clock->NowMillis();
+    query.personal = PersonalFeaturesOf(profile);
+    const FeatureExtractor extractor(text_index, photo_space->index(), signals);
+    evaluation.features = extractor.Extract(query, evaluation.set.candidates,
+                                            [&](DocId doc) -> const Product& { return *product_by_doc[doc]; });
+    evaluation.items = ToRankedItems(evaluation.set.candidates);
+    if (!rank) return evaluation;
+
+    evaluation.ranker = CurrentRanker();
+    evaluation.ranker->Rank(evaluation.features, &evaluation.items);
+    if (profile) {
+      // Personalization re-orders the top rerank_depth items; deeper pages keep the ranker's order.
+      const size_t head = std::min(evaluation.items.size(), options.rerank_depth);
+      std::vector<RankedItem> top(evaluation.items.begin(), evaluation.items.begin() + head);
+      reranker->Rerank(&top, *profile, clock->NowMillis(), options.profile,
+                       [&](DocId doc) -> const Product& { return *product_by_doc[doc]; },
+                       evaluation.ranker->personal_scale());
+      std::copy(top.begin(), top.end(), evaluation.items.begin());
+    }
+    return evaluation;
   }
 
   Result<IngestReport> Ingest(const std::function<Result<IngestReport>(const RecordSink&)>& read) {
@@ -384,6 +489,8 @@ struct Engine::Rep {
       auto text = photo_texts.find(shared->id);
       IndexLocked(shared, FieldTerms(*shared, text == photo_texts.end() ? std::string() : text->second), {}, {});
     }));
+    RefreshPriceBandsLocked();
+    TESSERA_RETURN_IF_ERROR(LoadSignals());
     auto doc_of = [&](const std::string& id) { return DocOf(id); };
     TESSERA_RETURN_IF_ERROR(photo_space->Load(*products, doc_of));
     if (joint_space) {
@@ -526,9 +633,12 @@ struct Engine::Rep {
     return warnings;
   }
 
-  SearchResponse Respond(const SearchRequest& request, const CandidateSet& set, std::vector<RankedItem> items,
+  SearchResponse Respond(const SearchRequest& request, const Evaluation& evaluation,
                          const std::optional<UserProfile>& profile) const {
+    const CandidateSet& set = evaluation.set;
+    const std::vector<RankedItem>& items = evaluation.items;
     SearchResponse response;
+    response.ranker = evaluation.ranker->name();
     response.query = request.text;
     response.total = set.total;
     response.page = request.page;
@@ -552,6 +662,13 @@ struct Engine::Rep {
         BoostExplanation explanation;
         reranker->Boost(*hit.product, *profile, strength, &explanation);
         hit.boost_by_facet = std::move(explanation.by_facet);
+      }
+      if (request.explain) {
+        std::array<float, kFeatureCount> values;
+        const std::span<const float> row = evaluation.features.Row(item.row);
+        std::copy(row.begin(), row.end(), values.begin());
+        hit.features = values;
+        hit.explanation = evaluation.ranker->Explain(evaluation.features, item.row);
       }
       response.hits.push_back(std::move(hit));
     }
@@ -606,6 +723,18 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   rep->parser = std::make_unique<QueryParser>(*rep->analyzer, rep->synonyms.get(), rep->text_index, options.query);
 
   TESSERA_RETURN_IF_ERROR(rep->LoadFromStore());
+
+  // A model that exists but cannot be used is an error to fix, not a reason to refuse to serve.
+  if (fs::exists(rep->DefaultRankerPath())) {
+    Result<std::unique_ptr<XgboostRanker>> model = XgboostRanker::Load(rep->DefaultRankerPath());
+    if (model.ok()) {
+      rep->ranker = std::move(model).value();
+      rep->ranker_path = rep->DefaultRankerPath();
+      spdlog::info("ranker {} loaded from {}", rep->ranker->name(), rep->ranker_path);
+    } else {
+      spdlog::error("ranker model not loaded, ranking by retrieval score: {}", model.status().ToString());
+    }
+  }
 
   const fs::path speech_dir = rep->SpeechDir();
   if (fs::exists(speech_dir / "catalog.dic") && fs::exists(speech_dir / "catalog.lm")) {
@@ -718,26 +847,11 @@ Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   }
 
   std::shared_lock lock(rep_->index_mutex);
-  Retriever retriever(*rep_->parser, rep_->text_index, rep_->filters, rep_->photo_space->index(),
-                      rep_->joint_space ? &rep_->joint_space->index() : nullptr, rep_->live_docs,
-                      rep_->options.hybrid);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
-  // Relaxation stops at rerank_depth whatever the page, so every page has the same matches.
-  Result<CandidateSet> retrieved = retriever.Retrieve(request, depth, rep_->options.rerank_depth);
-  if (!retrieved.ok()) return retrieved.status();
-  const CandidateSet& set = *retrieved;
-
-  std::vector<RankedItem> items = ToRankedItems(set.candidates);
-  rep_->ranker.Rank(&items);
-  if (profile) {
-    // Personalization re-orders the top rerank_depth items; deeper pages keep the ranker's order.
-    const size_t head = std::min(items.size(), rep_->options.rerank_depth);
-    std::vector<RankedItem> top(items.begin(), items.begin() + head);
-    rep_->reranker->Rerank(&top, *profile, rep_->clock->NowMillis(), rep_->options.profile,
-                           [&](DocId doc) -> const Product& { return *rep_->product_by_doc[doc]; });
-    std::copy(top.begin(), top.end(), items.begin());
-  }
-  SearchResponse response = rep_->Respond(request, set, std::move(items), profile);
+  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, depth, profile, /*rank=*/true);
+  if (!evaluation.ok()) return evaluation.status();
+  const CandidateSet& set = evaluation->set;
+  SearchResponse response = rep_->Respond(request, *evaluation, profile);
   response.partial = set.partial;
   response.warnings = rep_->FilterWarnings(request.filters);
   if (set.partial) {
@@ -747,6 +861,55 @@ Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   }
   response.took_ms = MillisecondsSince(start);
   return response;
+}
+
+Result<FeatureRows> Engine::ExtractFeatures(const SearchRequest& original) const {
+  TESSERA_RETURN_IF_ERROR(ValidateSearchRequest(original));
+  std::optional<SearchRequest> with_joint;
+  if (rep_->NeedsTextJointVector(original)) {
+    with_joint = original;
+    with_joint->joint_vector = rep_->FuseQueryVector(rep_->joint_model->EncodeText(original.text), {});
+  }
+  const SearchRequest& request = with_joint ? *with_joint : original;
+  std::optional<UserProfile> profile;
+  if (!request.user_id.empty()) {
+    TESSERA_RETURN_IF_ERROR(ValidateUserId(request.user_id));
+    Result<std::optional<UserProfile>> loaded = rep_->profiles->Get(request.user_id);
+    if (!loaded.ok()) return loaded.status();
+    profile = std::move(loaded).value();
+  }
+
+  std::shared_lock lock(rep_->index_mutex);
+  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, rep_->options.rerank_depth, profile, /*rank=*/false);
+  if (!evaluation.ok()) return evaluation.status();
+  FeatureRows rows;
+  for (const Candidate& c : evaluation->set.candidates) rows.product_ids.push_back(rep_->product_by_doc[c.doc]->id);
+  rows.features = std::move(evaluation->features);
+  return rows;
+}
+
+Status Engine::LoadRanker(const std::string& path) {
+  const std::string source = path.empty() ? rep_->DefaultRankerPath() : path;
+  Result<std::unique_ptr<XgboostRanker>> model = XgboostRanker::Load(source);
+  if (!model.ok()) {
+    spdlog::error("ranker model {} not loaded, the current ranker stays: {}", source, model.status().ToString());
+    return model.status();
+  }
+  std::shared_ptr<const Ranker> loaded = std::move(model).value();
+  {
+    std::lock_guard lock(rep_->ranker_mutex);
+    rep_->ranker = loaded;
+    rep_->ranker_path = source;
+  }
+  spdlog::info("ranker {} loaded from {}", loaded->name(), source);
+  return Status::Ok();
+}
+
+RankerInfo Engine::ranker_info() const {
+  std::lock_guard lock(rep_->ranker_mutex);
+  RankerInfo info{rep_->ranker->name(), rep_->ranker_path, ""};
+  if (const auto* learned = dynamic_cast<const XgboostRanker*>(rep_->ranker.get())) info.report = learned->report().dump();
+  return info;
 }
 
 Result<SearchResponse> Engine::SearchByImage(std::string_view image_bytes, SearchRequest request) const {
@@ -804,7 +967,9 @@ Status Engine::RecordEvent(const Event& event) {
     return Status::NotFound("product '" + Excerpt(event.product_id) +
                             "' not found: send events only for products in the catalogue");
   }
-  return rep_->profiles->Record(event, *product);
+  TESSERA_RETURN_IF_ERROR(rep_->profiles->Record(event, *product));
+  rep_->signals.Add(event.product_id, SignalOf(event.type));
+  return Status::Ok();
 }
 
 Result<std::optional<UserProfile>> Engine::Profile(const std::string& user_id) const {
@@ -819,8 +984,13 @@ Result<std::vector<Event>> Engine::UserEvents(const std::string& user_id) const 
 
 Result<size_t> Engine::EraseUser(const std::string& user_id) {
   TESSERA_RETURN_IF_ERROR(ValidateUserId(user_id));
+  // The shopper's events leave the product counts too, so nothing derived from them remains.
+  Result<std::vector<Event>> events = rep_->profiles->Events(user_id);
+  if (!events.ok()) return events.status();
   Result<size_t> erased = rep_->profiles->Erase(user_id);
-  if (erased.ok()) spdlog::info("erased user data: {} events", *erased);
+  if (!erased.ok()) return erased;
+  for (const Event& event : *events) rep_->signals.Add(event.product_id, SignalOf(event.type), -1);
+  spdlog::info("erased user data: {} events", *erased);
   return erased;
 }
 

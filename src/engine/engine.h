@@ -3,6 +3,7 @@
 // nothing of HTTP.
 #pragma once
 
+#include <array>
 #include <istream>
 #include <map>
 #include <memory>
@@ -18,6 +19,8 @@
 #include "ingest/catalog_record.h"
 #include "personalize/personal_reranker.h"
 #include "personalize/profile.h"
+#include "rank/features.h"
+#include "rank/ranker.h"
 #include "retrieve/query_parser.h"
 #include "retrieve/retriever.h"
 #include "retrieve/search_request.h"
@@ -66,6 +69,9 @@ struct EngineOptions {
   HnswOptions hnsw;
   JointSpaceOptions joint;
   HybridOptions hybrid;
+  // Learned ranker written by `tessera train-ranker`; "" for <data_dir>/models/ranker.model.
+  // Without a readable model the retrieval score ranks.
+  std::string ranker_model_path;
   // Read the words printed on photos large enough to read (Tesseract, English and simplified
   // Chinese), indexed as the photo_text field.
   bool read_photo_text = true;
@@ -85,6 +91,23 @@ struct SearchHit {
   float image_similarity = 0;
   float joint_similarity = 0;  // cosine in the joint text-photo space; 0 without a joint model
   std::map<std::string, double> boost_by_facet;  // filled when the request sets explain
+  // Filled when the request sets explain: every feature's value (NaN when missing), and how the
+  // ranker made `relevance` from them (bias + contributions = relevance).
+  std::optional<std::array<float, kFeatureCount>> features;
+  std::optional<ScoreExplanation> explanation;
+};
+
+// Feature rows of one query's candidates, as the ranker sees them.
+struct FeatureRows {
+  std::vector<std::string> product_ids;  // in retrieval order, one per row
+  FeatureMatrix features;
+};
+
+// Which ranker orders results.
+struct RankerInfo {
+  std::string name;    // "retrieval-score", "linear" or "lambdamart"
+  std::string path;    // the model file; "" for the retrieval score
+  std::string report;  // the model's training report (JSON); "" for the retrieval score
 };
 
 struct SearchResponse {
@@ -100,6 +123,7 @@ struct SearchResponse {
   std::optional<Transcript> transcript;  // voice queries only
   // Notes for the caller that did not fail the search, e.g. a filter value no product has.
   std::vector<std::string> warnings;
+  std::string ranker;  // name of the ranker that ordered the results
 };
 
 struct EngineStats {
@@ -141,6 +165,16 @@ class Engine {
   Result<SearchResponse> Search(const SearchRequest& request) const;
   Result<SearchResponse> SearchByImage(std::string_view image_bytes, SearchRequest request) const;
   Result<SearchResponse> SearchByVoice(std::string_view audio_bytes, SearchRequest request) const;
+
+  // The feature rows of the candidates of `request` (up to rerank_depth, in retrieval order),
+  // computed by the same code as Search, for training rankers and feature logging.
+  Result<FeatureRows> ExtractFeatures(const SearchRequest& request) const;
+
+  // Loads the ranker model at `path` ("" for options.ranker_model_path) and swaps it in: searches
+  // already running finish with the old ranker, later ones use the new. On failure (missing or
+  // damaged file, a model reading features this build does not extract) the current ranker stays.
+  Status LoadRanker(const std::string& path = "");
+  RankerInfo ranker_info() const;
 
   // Events and profiles. RecordEvent rejects products that do not exist.
   Status RecordEvent(const Event& event);

@@ -464,6 +464,69 @@ void InvertedIndex::AppendBest(const Roaring& level_docs, uint32_t level, size_t
   }
 }
 
+std::vector<float> InvertedIndex::FieldScores(const LexicalQuery& query, DocId doc) const {
+  const size_t field_count = fields_.size();
+  std::vector<float> scores(field_count, 0.0f);
+  if (!live_docs_.contains(doc)) return scores;
+  const std::vector<FieldNorm> norms = FieldNorms();
+  const bool all_optional =
+      std::all_of(query.groups.begin(), query.groups.end(), [](const QueryGroup& g) { return g.optional; });
+  // Position of `doc` in a term's postings, or npos when the term is not in it.
+  auto position_of = [&](const Postings& postings) -> size_t {
+    auto it = std::lower_bound(postings.doc_ids.begin(), postings.doc_ids.end(), doc);
+    if (it == postings.doc_ids.end() || *it != doc) return std::string::npos;
+    return static_cast<size_t>(it - postings.doc_ids.begin());
+  };
+  for (const QueryGroup& group : query.groups) {
+    if (group.optional && !all_optional) continue;
+    // The alternative Search would credit this group with, by the same order of preference.
+    const QueryAlternative* best = nullptr;
+    uint32_t best_typos = kNoMatch, best_synonym = 0;
+    float best_score = 0;
+    for (const QueryAlternative& alternative : group.alternatives) {
+      if (alternative.terms.empty()) continue;
+      float sum = 0;
+      bool all_terms = true;
+      for (const std::string& term : alternative.terms) {
+        const Postings* postings = Find(term);
+        const size_t i = postings == nullptr ? std::string::npos : position_of(*postings);
+        if (i == std::string::npos) {
+          all_terms = false;
+          break;
+        }
+        const float pseudo = PseudoFrequency(*postings, i, norms.data());
+        sum += Idf(*postings) * pseudo * (k1_ + 1) / (pseudo + k1_);
+      }
+      if (!all_terms) continue;
+      const float score = alternative.weight * sum;
+      const bool better = alternative.typos != best_typos       ? alternative.typos < best_typos
+                          : alternative.synonym != best_synonym ? alternative.synonym < best_synonym
+                                                                : score > best_score;
+      if (better) {
+        best = &alternative;
+        best_typos = alternative.typos;
+        best_synonym = alternative.synonym;
+        best_score = score;
+      }
+    }
+    if (best == nullptr) continue;
+    for (const std::string& term : best->terms) {
+      const Postings& postings = *Find(term);
+      const size_t i = position_of(postings);
+      const float idf = Idf(postings);
+      const uint8_t* tf = &postings.frequencies[i * field_count];
+      const uint16_t* length = &lengths_[size_t(doc) * field_count];
+      for (size_t f = 0; f < field_count; ++f) {
+        if (tf[f] == 0) continue;
+        const float norm = norms[f].one_minus_b + norms[f].b * float(length[f]) * norms[f].inverse_average;
+        const float x = tf[f] / norm;
+        scores[f] += best->weight * idf * x * (k1_ + 1) / (x + k1_);
+      }
+    }
+  }
+  return scores;
+}
+
 TermQueryResult InvertedIndex::Search(const std::vector<std::string>& terms, const Roaring* allowed,
                                       size_t top_k) const {
   LexicalQuery query;

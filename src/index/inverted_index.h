@@ -89,6 +89,14 @@ class InvertedIndex {
   // Convenience: each distinct term is one required group with one alternative.
   TermQueryResult Search(const std::vector<std::string>& terms, const Roaring* allowed, size_t top_k) const;
 
+  // BM25 of the query in each field alone, for ranking features: per group the alternative
+  // Search would pick for `doc` (fewer typos, then the word over a synonym, then the higher
+  // BM25F), each of its terms scored as idf * tf' * (k1 + 1) / (tf' + k1) with tf' the term's
+  // frequency in that field divided by the field's length norm, times the alternative's weight.
+  // Optional groups count only when every group is optional, as in Search. One value per field,
+  // in the order of fields(); all zero when `doc` matches no group.
+  std::vector<float> FieldScores(const LexicalQuery& query, DocId doc) const;
+
   // Sets the BM25F weight of the named field; weights apply from the next Search. Fails with
   // kInvalidArgument naming the field when it is unknown or the weight is negative or not finite.
   Status SetFieldWeight(const std::string& field, float weight);

@@ -26,14 +26,23 @@ double PersonalReranker::Boost(const Product& product, const UserProfile& profil
 
 void PersonalReranker::Rerank(std::vector<RankedItem>* items, const UserProfile& profile, int64_t now_ms,
                               const ProfileOptions& profile_options,
-                              const std::function<const Product&(DocId)>& product_of) const {
+                              const std::function<const Product&(DocId)>& product_of, double scale) const {
   const double strength_factor = StrengthFactor(profile, now_ms, profile_options);
   for (RankedItem& item : *items) {
-    item.personal_boost = static_cast<float>(Boost(product_of(item.candidate.doc), profile, strength_factor, nullptr));
+    const double boost = Boost(product_of(item.candidate.doc), profile, strength_factor, nullptr);
+    item.personal_boost = static_cast<float>(scale * boost);
     item.score = item.relevance + item.personal_boost;
   }
-  std::stable_sort(items->begin(), items->end(),
-                   [](const RankedItem& a, const RankedItem& b) { return a.score > b.score; });
+  SortByScore(items);
+}
+
+PersonalFeatures PersonalReranker::Features(const Product& product, const UserProfile& profile,
+                                            double strength_factor) const {
+  auto share = [&](const char* facet) {
+    const std::string value = FacetValue(product, facet);
+    return value.empty() ? 0.0f : static_cast<float>(profile.Share(facet, value));
+  };
+  return {share("article_type"), share("colour"), share("gender"), share("brand"), static_cast<float>(strength_factor)};
 }
 
 }  // namespace tessera

@@ -38,11 +38,16 @@ class PersonalReranker {
   double Boost(const Product& product, const UserProfile& profile, double strength_factor,
                BoostExplanation* explanation) const;
 
-  // Sets personal_boost and score of every item from `profile` and re-sorts them, best first;
-  // ties keep their order. `product_of` returns the product of a DocId.
+  // Sets personal_boost (the boost times `scale`, the ranker's personal_scale) and score of
+  // every item from `profile` and re-sorts them, best first; ties keep their order.
+  // `product_of` returns the product of a DocId.
   void Rerank(std::vector<RankedItem>* items, const UserProfile& profile, int64_t now_ms,
-              const ProfileOptions& profile_options,
-              const std::function<const Product&(DocId)>& product_of) const;
+              const ProfileOptions& profile_options, const std::function<const Product&(DocId)>& product_of,
+              double scale = 1.0) const;
+
+  // The ranking features of the shopper for `product`: the affinity share of each facet value
+  // and the strength factor.
+  PersonalFeatures Features(const Product& product, const UserProfile& profile, double strength_factor) const;
 
   double StrengthFactor(const UserProfile& profile, int64_t now_ms, const ProfileOptions& profile_options) const;
 

@@ -72,8 +72,15 @@ Result<std::optional<UserProfile>> EmbeddedProfileStore::Get(const std::string& 
 
 Result<std::vector<Event>> EmbeddedProfileStore::Events(const std::string& user_id) {
   std::vector<Event> events;
+  TESSERA_RETURN_IF_ERROR(ScanEvents(user_id + "/", [&](Event&& event) { events.push_back(std::move(event)); }));
+  return events;
+}
+
+Status EmbeddedProfileStore::ForEachEvent(const std::function<void(Event&&)>& visit) { return ScanEvents("", visit); }
+
+Status EmbeddedProfileStore::ScanEvents(const std::string& prefix, const std::function<void(Event&&)>& visit) {
   Status parse_error;
-  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, user_id + "/", [&](std::string_view key, std::string_view value) {
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, prefix, [&](std::string_view key, std::string_view value) {
     nlohmann::json object = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
     // Stored events were validated on the way in; parse them against the far future.
     Result<Event> event = EventFromJson(object, INT64_MAX - kMaxEventClockSkewMs);
@@ -81,11 +88,10 @@ Result<std::vector<Event>> EmbeddedProfileStore::Events(const std::string& user_
       parse_error = Status::Corruption("event '" + std::string(key) + "': " + event.status().message());
       return false;
     }
-    events.push_back(std::move(event).value());
+    visit(std::move(event).value());
     return true;
   }));
-  TESSERA_RETURN_IF_ERROR(parse_error);
-  return events;
+  return parse_error;
 }
 
 Result<size_t> EmbeddedProfileStore::Erase(const std::string& user_id) {

@@ -2,6 +2,7 @@
 // KvStore; a shared store (e.g. Redis for several replicas) implements the same interface.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,7 +47,12 @@ class EmbeddedProfileStore final : public ProfileStore {
   Result<std::vector<Event>> Events(const std::string& user_id) override;
   Result<size_t> Erase(const std::string& user_id) override;
 
+  // Calls `visit` with every stored event of every user, in key order (user, then time). Fails
+  // with kCorruption naming the key when a stored event cannot be read.
+  Status ForEachEvent(const std::function<void(Event&&)>& visit);
+
  private:
+  Status ScanEvents(const std::string& prefix, const std::function<void(Event&&)>& visit);
   Result<std::optional<UserProfile>> LoadLocked(const std::string& user_id);
 
   KvStore* kv_;

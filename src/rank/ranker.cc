@@ -4,20 +4,29 @@
 
 namespace tessera {
 
-void RetrievalScoreRanker::Rank(std::vector<RankedItem>* items) const {
+void RetrievalScoreRanker::Rank(const FeatureMatrix& features, std::vector<RankedItem>* items) const {
   for (RankedItem& item : *items) {
-    item.relevance = item.candidate.retrieval_score;
+    item.relevance = features.At(item.row, Feature::kRetrievalScore);
     item.score = item.relevance + item.personal_boost;
   }
-  std::stable_sort(items->begin(), items->end(),
-                   [](const RankedItem& a, const RankedItem& b) { return a.score > b.score; });
+  SortByScore(items);
+}
+
+ScoreExplanation RetrievalScoreRanker::Explain(const FeatureMatrix& features, size_t row) const {
+  const float value = features.At(row, Feature::kRetrievalScore);
+  return {0.0f, {{Feature::kRetrievalScore, value, value}}};
 }
 
 std::vector<RankedItem> ToRankedItems(const std::vector<Candidate>& candidates) {
   std::vector<RankedItem> items;
   items.reserve(candidates.size());
-  for (const Candidate& c : candidates) items.push_back({c, 0, 0, 0});
+  for (size_t i = 0; i < candidates.size(); ++i) items.push_back({candidates[i], i, 0, 0, 0});
   return items;
+}
+
+void SortByScore(std::vector<RankedItem>* items) {
+  std::stable_sort(items->begin(), items->end(),
+                   [](const RankedItem& a, const RankedItem& b) { return a.score > b.score; });
 }
 
 }  // namespace tessera

@@ -76,6 +76,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
   const Roaring* allowed_ptr = allowed ? &*allowed : nullptr;
   Result<LexicalQuery> query = parser_.Parse(request.text, request.prefix);
   if (!query.ok()) return query.status();
+  set.query = *query;
   const bool has_text = !query->groups.empty();
   const bool has_image = !request.image_vector.empty();
   const bool has_joint = joint_index_ != nullptr && !request.joint_vector.empty();
@@ -86,7 +87,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     set.total = set.matched.cardinality();
     for (DocId doc : set.matched) {
       if (set.candidates.size() >= depth) break;
-      set.candidates.push_back({doc, 0, 0, 0, 0});
+      set.candidates.push_back({.doc = doc});
     }
     return set;
   }
@@ -127,6 +128,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
       c.matched_terms = hit.matched_terms;
       c.level = hit.level;
       c.typos = hit.typos;
+      c.synonyms = hit.synonyms;
       if (has_joint) c.joint_similarity = JointSimilarity(request.joint_vector, hit.doc);
       const uint32_t band = band_of(hit);
       const float place = (1 - joint_weight) * hit.score / best_in_band[band] +

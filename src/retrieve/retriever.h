@@ -24,6 +24,7 @@ struct Candidate {
   uint32_t matched_terms = 0;
   uint32_t level = 0;          // query words dropped to reach this product (0 = all matched)
   uint32_t typos = 0;
+  uint32_t synonyms = 0;       // query words matched only through a synonym
   float retrieval_score = 0;   // what candidates are ordered by, in [0, 1] (see Retrieve)
 };
 
@@ -32,6 +33,7 @@ struct CandidateSet {
   uint64_t total = 0;                 // all matching documents, for paging
   Roaring matched;                    // all matching documents, for facet counts
   bool partial = false;               // the time budget ran out; the candidates are what was found
+  LexicalQuery query;                 // the parsed words, for the ranking features
 };
 
 // How much the joint text-photo space counts in retrieval.
