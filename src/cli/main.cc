@@ -1,6 +1,8 @@
-// The `tessera` command: ingest, serve, search, eval, delete, train-encoders.
+// The `tessera` command: ingest, serve, search, eval, delete, train-encoders, features,
+// train-ranker.
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -16,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/train_encoders.h"
+#include "cli/train_ranker.h"
 #include "common/files.h"
 #include "engine/engine.h"
 #include "eval/judgments.h"
@@ -111,6 +114,12 @@ int main(int argc, char** argv) {
   app.add_option("--half-life-hours", options.profile.half_life_hours,
                  "Hours after which a shopper event counts half in their profile")
       ->capture_default_str();
+  app.add_option("--rerank-depth", options.rerank_depth,
+                 "Candidates per query that the ranker scores and personalization re-orders")
+      ->capture_default_str();
+  app.add_option("--ranker-model", options.ranker_model_path,
+                 "Learned ranker model to load (default: DATA_DIR/models/ranker.model when it exists; "
+                 "without one the retrieval score ranks)");
 
   // ingest
   CLI::App* ingest = app.add_subcommand("ingest", "Add or update products from a catalogue");
@@ -141,6 +150,7 @@ int main(int argc, char** argv) {
   search->add_option("--gender", request.filters.gender, "Gender filter");
   search->add_option("--colour", request.filters.colour, "Colour filter");
   search->add_option("--per-page", request.per_page, "Results per page")->capture_default_str();
+  search->add_flag("--explain", request.explain, "Print every result's feature values and their contributions");
 
   // eval
   CLI::App* eval = app.add_subcommand("eval", "Measure nDCG@10, MRR@10 and Recall@100 per query kind on a judged query set");
@@ -182,7 +192,55 @@ int main(int argc, char** argv) {
                     "Fraction of training texts extended with article type, colour, gender and usage")
       ->capture_default_str();
 
+  // features
+  CLI::App* features = app.add_subcommand("features", "Write the ranking feature rows of the judged queries' candidates");
+  tessera::FeatureLogOptions feature_options;
+  features->add_option("--judgments", feature_options.judged.judgments_path,
+                       "Judged queries (JSON Lines, as written by eval --write-judgments); default: derived from the catalogue");
+  features->add_option("--out", feature_options.out_path, "File to write (default: standard output)");
+  features->add_option("--format", feature_options.format, "jsonl (features by name) or svmlight (LETOR)")
+      ->check(CLI::IsMember({"jsonl", "svmlight"}))
+      ->capture_default_str();
+  bool describe_features = false;
+  features->add_flag("--describe", describe_features, "Print the feature names and descriptions instead");
+
+  // train-ranker
+  CLI::App* train_ranker = app.add_subcommand(
+      "train-ranker", "Train the linear and LambdaMART rankers on the judged queries and write one as the ranker model");
+  tessera::TrainRankerOptions ranker_options;
+  std::string ranker_kind = "lambdamart";
+  tessera::RankerTrainingOptions& rt = ranker_options.training;
+  train_ranker->add_option("--judgments", ranker_options.judged.judgments_path,
+                           "Judged queries (JSON Lines); default: derived from the catalogue");
+  train_ranker->add_option("--out", ranker_options.out_path, "Model file to write (default: DATA_DIR/models/ranker.model)");
+  train_ranker->add_option("--kind", ranker_kind, "Model to write: lambdamart or linear")
+      ->check(CLI::IsMember({"lambdamart", "linear"}))
+      ->capture_default_str();
+  train_ranker->add_option("--seed", rt.seed, "Seed of XGBoost's row sampling")->capture_default_str();
+  train_ranker->add_option("--rounds", rt.max_rounds, "Boosting rounds at most")->capture_default_str();
+  train_ranker->add_option("--patience", rt.patience, "Rounds without a better validation nDCG@10 before stopping")
+      ->capture_default_str();
+  train_ranker->add_option("--learning-rate", rt.learning_rate, "LambdaMART shrinkage (eta)")->capture_default_str();
+  train_ranker->add_option("--max-depth", rt.max_depth, "LambdaMART tree depth")->capture_default_str();
+  train_ranker->add_option("--threads", rt.threads, "XGBoost threads while training")->capture_default_str();
+  train_ranker->add_option("--test-fraction", ranker_options.test_fraction,
+                           "Share of judged queries held out for the test metrics (a query and its variants together)")
+      ->capture_default_str();
+  train_ranker->add_option("--validation-fraction", ranker_options.validation_fraction,
+                           "Share of judged queries that choose the number of rounds")
+      ->capture_default_str();
+  for (CLI::App* command : {features, train_ranker}) {
+    command->add_option("--judgment-seed", command == features ? feature_options.judged.derive.seed
+                                                               : ranker_options.judged.derive.seed,
+                        "Seed of the derived judged queries")
+        ->capture_default_str();
+  }
+
   CLI11_PARSE(app, argc, argv);
+  if (describe_features) {
+    for (const tessera::FeatureInfo& info : tessera::FeatureInfos()) std::cout << info.name << "\t" << info.description << "\n";
+    return 0;
+  }
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
 
@@ -252,7 +310,19 @@ int main(int argc, char** argv) {
     nlohmann::json out = {{"total", response->total}, {"took_ms", response->took_ms}};
     if (response->transcript) out["transcript"] = response->transcript->text;
     for (const tessera::SearchHit& hit : response->hits) {
-      out["results"].push_back({{"id", hit.product->id}, {"title", hit.product->title}, {"score", hit.score}});
+      nlohmann::json result = {{"id", hit.product->id}, {"title", hit.product->title}, {"score", hit.score}};
+      if (hit.features && hit.explanation) {
+        result["relevance"] = hit.relevance;
+        result["bias"] = hit.explanation->bias;
+        for (const tessera::FeatureContribution& c : hit.explanation->contributions) {
+          result["contributions"][tessera::FeatureName(c.feature)] = c.contribution;
+        }
+        for (size_t f = 0; f < tessera::kFeatureCount; ++f) {
+          const float value = (*hit.features)[f];
+          result["features"][tessera::FeatureInfos()[f].name] = std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
+        }
+      }
+      out["results"].push_back(result);
     }
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -297,6 +367,18 @@ int main(int argc, char** argv) {
     out["latency_ms"] = {{"mean", l.mean}, {"median", l.median}, {"p95", l.p95}, {"p99", l.p99}};
     std::cout << out.dump(2) << "\n";
     return 0;
+  }
+
+  if (*features) {
+    Status written = tessera::RunFeatureLog(*engine, feature_options, std::cout);
+    return written.ok() ? 0 : Fail(written);
+  }
+
+  if (*train_ranker) {
+    ranker_options.data_dir = options.data_dir;
+    ranker_options.kind = *tessera::RankerKindFromName(ranker_kind);
+    Status trained = tessera::RunTrainRanker(*engine, ranker_options, std::cout);
+    return trained.ok() ? 0 : Fail(trained);
   }
 
   if (*remove) {

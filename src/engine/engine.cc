@@ -361,6 +361,19 @@ struct Engine::Rep {
     return [this, &profile, strength](const Product& product) { return reranker->Features(product, *profile, strength); };
   }
 
+  // Every feature of the candidates of `set`. Precondition: index_mutex held shared.
+  FeatureMatrix ExtractLocked(const SearchRequest& request, const CandidateSet& set,
+                              const std::optional<UserProfile>& profile) const {
+    FeatureQuery query;
+    query.lexical = &set.query;
+    query.has_photo = !request.image_vector.empty();
+    query.has_joint = joint_space && !request.joint_vector.empty();
+    query.now_ms = clock->NowMillis();
+    query.personal = PersonalFeaturesOf(profile);
+    const FeatureExtractor extractor(text_index, photo_space->index(), signals);
+    return extractor.Extract(query, set.candidates, [&](DocId doc) -> const Product& { return *product_by_doc[doc]; });
+  }
+
   // Retrieval, features, ranking and personalization of one request. Precondition: index_mutex
   // held shared; `request` has its joint vector.
   struct Evaluation {
@@ -379,19 +392,21 @@ struct Engine::Rep {
     Evaluation evaluation;
     evaluation.set = std::move(retrieved).value();
 
-    FeatureQuery query;
-    query.lexical = &evaluation.set.query;
-    query.has_photo = !request.image_vector.empty();
-    query.has_joint = joint_space && !request.joint_vector.empty();
-    query.now_ms = clock->NowMillis();
-    query.personal = PersonalFeaturesOf(profile);
-    const FeatureExtractor extractor(text_index, photo_space->index(), signals);
-    evaluation.features = extractor.Extract(query, evaluation.set.candidates,
-                                            [&](DocId doc) -> const Product& { return *product_by_doc[doc]; });
+    evaluation.ranker = CurrentRanker();
     evaluation.items = ToRankedItems(evaluation.set.candidates);
+    // The baseline reads the retrieval score alone; the other features cost about a microsecond
+    // per candidate, spent only when a model or an explanation reads them.
+    const bool baseline = dynamic_cast<const RetrievalScoreRanker*>(evaluation.ranker.get()) != nullptr;
+    if (rank && baseline && !request.explain) {
+      evaluation.features = FeatureMatrix(evaluation.set.candidates.size());
+      for (size_t i = 0; i < evaluation.set.candidates.size(); ++i) {
+        evaluation.features.At(i, Feature::kRetrievalScore) = evaluation.set.candidates[i].retrieval_score;
+      }
+    } else {
+      evaluation.features = ExtractLocked(request, evaluation.set, profile);
+    }
     if (!rank) return evaluation;
 
-    evaluation.ranker = CurrentRanker();
     evaluation.ranker->Rank(evaluation.features, &evaluation.items);
     if (profile) {
       // Personalization re-orders the top rerank_depth items; deeper pages keep the ranker's order.
@@ -888,6 +903,12 @@ Result<FeatureRows> Engine::ExtractFeatures(const SearchRequest& original) const
   return rows;
 }
 
+void Engine::UseRanker(std::shared_ptr<const Ranker> ranker, const std::string& source) {
+  std::lock_guard lock(rep_->ranker_mutex);
+  rep_->ranker = ranker ? std::move(ranker) : std::make_shared<RetrievalScoreRanker>();
+  rep_->ranker_path = source;
+}
+
 Status Engine::LoadRanker(const std::string& path) {
   const std::string source = path.empty() ? rep_->DefaultRankerPath() : path;
   Result<std::unique_ptr<XgboostRanker>> model = XgboostRanker::Load(source);
@@ -896,11 +917,7 @@ Status Engine::LoadRanker(const std::string& path) {
     return model.status();
   }
   std::shared_ptr<const Ranker> loaded = std::move(model).value();
-  {
-    std::lock_guard lock(rep_->ranker_mutex);
-    rep_->ranker = loaded;
-    rep_->ranker_path = source;
-  }
+  UseRanker(loaded, source);
   spdlog::info("ranker {} loaded from {}", loaded->name(), source);
   return Status::Ok();
 }

@@ -175,6 +175,9 @@ class Engine {
   // damaged file, a model reading features this build does not extract) the current ranker stays.
   Status LoadRanker(const std::string& path = "");
   RankerInfo ranker_info() const;
+  // Swaps in `ranker` (null: the retrieval score), loaded from `source` ("" when none), as
+  // LoadRanker does; for tools that compare rankers in one process.
+  void UseRanker(std::shared_ptr<const Ranker> ranker, const std::string& source = "");
 
   // Events and profiles. RecordEvent rejects products that do not exist.
   Status RecordEvent(const Event& event);

@@ -1,6 +1,7 @@
 #include "serve/http_server.h"
 
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -132,6 +133,35 @@ json ProductJson(const Product& product) {
   return out;
 }
 
+// A feature value as JSON: null when missing (NaN).
+json FeatureValueJson(float value) { return std::isnan(value) ? json(nullptr) : json(value); }
+
+// Why a result stands where it does: every feature's value, the ranker's contribution of each
+// feature it reads (bias + contributions = relevance), and the personal boost by facet
+// (relevance + personal_boost = score).
+json ExplanationJson(const SearchHit& hit, const std::string& ranker) {
+  json features = json::object();
+  if (hit.features) {
+    for (size_t i = 0; i < kFeatureCount; ++i) features[FeatureInfos()[i].name] = FeatureValueJson((*hit.features)[i]);
+  }
+  json contributions = json::object();
+  float bias = 0;
+  if (hit.explanation) {
+    bias = hit.explanation->bias;
+    for (const FeatureContribution& c : hit.explanation->contributions) contributions[FeatureName(c.feature)] = c.contribution;
+  }
+  return {{"ranker", ranker},
+          {"relevance", hit.relevance},
+          {"bias", bias},
+          {"contributions", contributions},
+          {"features", features},
+          {"personal_boost", hit.personal_boost},
+          {"personal_boost_by_facet", hit.boost_by_facet},
+          {"text_bm25", hit.text_score},
+          {"image_similarity", hit.image_similarity},
+          {"joint_similarity", hit.joint_similarity}};
+}
+
 json SearchResponseJson(const SearchResponse& response, bool explain) {
   json results = json::array();
   for (const SearchHit& hit : response.hits) {
@@ -139,19 +169,13 @@ json SearchResponseJson(const SearchResponse& response, bool explain) {
     item["score"] = hit.score;
     item["base_score"] = hit.relevance;
     item["personal_boost"] = hit.personal_boost;
-    if (explain) {
-      item["explain"] = {{"text_bm25", hit.text_score},
-                         {"image_similarity", hit.image_similarity},
-                         {"joint_similarity", hit.joint_similarity},
-                         {"relevance", hit.relevance},
-                         {"personal_boost_by_facet", hit.boost_by_facet}};
-    }
+    if (explain) item["explain"] = ExplanationJson(hit, response.ranker);
     results.push_back(std::move(item));
   }
   json out = {{"query", response.query},     {"total", response.total},
               {"page", response.page},       {"per_page", response.per_page},
               {"took_ms", response.took_ms}, {"personalized", response.personalized},
-              {"partial", response.partial},
+              {"partial", response.partial}, {"ranker", response.ranker},
               {"results", results},          {"facets", response.facets}};
   if (!response.warnings.empty()) out["warnings"] = response.warnings;
   if (response.transcript) {
@@ -388,6 +412,20 @@ void HttpServer::Rep::RegisterRoutes() {
       ++accepted;
     }
     SendJson(res, 200, {{"accepted", accepted}});
+  });
+
+  // The ranker in use, and a reload of its model file (the path the server was started with),
+  // swapped in without dropping requests.
+  server.Get("/api/models", [this](const httplib::Request&, httplib::Response& res) {
+    const RankerInfo info = engine->ranker_info();
+    json report = info.report.empty() ? json(nullptr) : json::parse(info.report, nullptr, /*allow_exceptions=*/false);
+    SendJson(res, 200, {{"ranker", {{"name", info.name}, {"path", info.path}, {"report", report}}}});
+  });
+  server.Post("/api/models/ranker/reload", [this](const httplib::Request&, httplib::Response& res) {
+    Status loaded = engine->LoadRanker();
+    if (!loaded.ok()) return SendError(res, loaded);
+    const RankerInfo info = engine->ranker_info();
+    SendJson(res, 200, {{"reloaded", true}, {"ranker", {{"name", info.name}, {"path", info.path}}}});
   });
 
   server.Get(R"(/api/users/([^/]+)/profile)", [this](const httplib::Request& req, httplib::Response& res) {

@@ -24,88 +24,16 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "e2e/e2e_support.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace tessera::e2e;
 
 // Rows of styles.csv in the slice: enough for every common article type and colour.
 constexpr size_t kSliceRows = 4000;
-
-fs::path DataDir() {
-  const char* env = std::getenv("TESSERA_DATA_DIR");
-  return fs::path(env != nullptr ? env : TESSERA_DATA_DIR);
-}
-
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  const int port = ntohs(address.sin_port);
-  close(fd);
-  return port;
-}
-
-int RunCommand(const std::string& command) {
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-// A server process on loopback, stopped with SIGTERM when destroyed.
-class ServerProcess {
- public:
-  ServerProcess(const fs::path& data_dir, int port, const fs::path& log) : port_(port) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string port_text = std::to_string(port);
-      freopen(log.c_str(), "a", stdout);
-      freopen(log.c_str(), "a", stderr);
-      const std::string synonyms = std::string(TESSERA_SOURCE_DIR) + "/config/synonyms/fashion.txt";
-      execl(TESSERA_BINARY, TESSERA_BINARY, "--data-dir", data_dir.c_str(), "--synonyms", synonyms.c_str(), "serve",
-            "--host", "127.0.0.1", "--port", port_text.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~ServerProcess() { Stop(); }
-
-  // Waits at most 60 s until /api/health responds.
-  bool WaitReady() const {
-    httplib::Client client("127.0.0.1", port_);
-    for (int attempt = 0; attempt < 600; ++attempt) {
-      if (auto res = client.Get("/api/health"); res && res->status == 200) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  // Sends SIGTERM and returns the exit code (graceful shutdown returns 0).
-  int Stop() {
-    if (pid_ <= 0) return exit_code_;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return exit_code_;
-  }
-
- private:
-  int port_;
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
-};
 
 class ServerEndToEnd : public ::testing::Test {
  protected:
@@ -114,17 +42,7 @@ class ServerEndToEnd : public ::testing::Test {
     if (!fs::exists(fashion / "styles.csv")) GTEST_SKIP() << "fashion catalogue not found at " << fashion;
     root_ = fs::temp_directory_path() / ("tessera-e2e-" + std::to_string(getpid()));
     fs::remove_all(root_);
-    const fs::path slice = root_ / "fashion-slice";
-    fs::create_directories(slice);
-
-    // The slice: the first rows of styles.csv, reading photos from the real folders.
-    std::ifstream in(fashion / "styles.csv");
-    std::ofstream out(slice / "styles.csv");
-    std::string line;
-    for (size_t row = 0; row <= kSliceRows && std::getline(in, line); ++row) out << line << "\n";
-    out.close();
-    fs::create_directory_symlink(fashion / "images", slice / "images");
-    fs::create_directory_symlink(fashion / "hires", slice / "hires");
+    const fs::path slice = MakeFashionSlice(root_ / "fashion-slice", kSliceRows);
 
     data_dir_ = root_ / "var";
     log_ = root_ / "server.log";

@@ -123,6 +123,71 @@ TEST_F(EngineTest, ClickMovesSameRelevanceProductUp) {
   EXPECT_EQ(SearchIds(request), before);
 }
 
+TEST_F(EngineTest, ExplainShowsFeaturesAndContributions) {
+  SearchRequest request;
+  request.text = "navy shirt";
+  request.explain = true;
+  Result<SearchResponse> response = engine_->Search(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  ASSERT_FALSE(response->hits.empty());
+  EXPECT_EQ(response->ranker, "retrieval-score");
+  for (const SearchHit& hit : response->hits) {
+    ASSERT_TRUE(hit.features.has_value());
+    ASSERT_TRUE(hit.explanation.has_value());
+    float sum = hit.explanation->bias;
+    for (const FeatureContribution& c : hit.explanation->contributions) sum += c.contribution;
+    EXPECT_FLOAT_EQ(sum, hit.relevance) << hit.product->id;
+    EXPECT_GT((*hit.features)[static_cast<size_t>(Feature::kBm25f)], 0.0f) << hit.product->id;
+  }
+  // s1 has both words in its title; s4 has them only in its attributes.
+  EXPECT_EQ(response->hits[0].product->id, "s1");
+  EXPECT_GT((*response->hits[0].features)[static_cast<size_t>(Feature::kBm25Title)], 0.0f);
+  EXPECT_FLOAT_EQ((*response->hits[0].features)[static_cast<size_t>(Feature::kPrice)], 899.0f);
+}
+
+// The popularity of a product, as the feature rows of `query` show it.
+float PopularityOf(const Engine& engine, const std::string& query, const std::string& id) {
+  SearchRequest request;
+  request.text = query;
+  Result<FeatureRows> rows = engine.ExtractFeatures(request);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  if (!rows.ok()) return -1;
+  for (size_t r = 0; r < rows->product_ids.size(); ++r) {
+    if (rows->product_ids[r] == id) return rows->features.At(r, Feature::kPopularity);
+  }
+  ADD_FAILURE() << id << " not among the candidates of " << query;
+  return -1;
+}
+
+TEST_F(EngineTest, EventsRaisePopularityUntilErased) {
+  EXPECT_EQ(PopularityOf(*engine_, "shirt", "s2"), 0.0f);
+  ASSERT_TRUE(engine_->RecordEvent({"shopper", EventType::kPurchase, "s2", clock_.NowMillis(), ""}).ok());
+  const float popular = PopularityOf(*engine_, "shirt", "s2");
+  EXPECT_GT(popular, 0.0f);
+
+  Open();  // the counts are rebuilt from the stored events
+  EXPECT_EQ(PopularityOf(*engine_, "shirt", "s2"), popular);
+
+  ASSERT_TRUE(engine_->EraseUser("shopper").ok());
+  EXPECT_EQ(PopularityOf(*engine_, "shirt", "s2"), 0.0f);
+}
+
+TEST_F(EngineTest, BrokenRankerModelKeepsTheCurrentRanker) {
+  const fs::path model = dir_ / "models" / "ranker.model";
+  fs::create_directories(model.parent_path());
+  std::ofstream(model) << "not a model";
+  const Status loaded = engine_->LoadRanker();
+  EXPECT_EQ(loaded.code(), StatusCode::kCorruption) << loaded.ToString();
+  EXPECT_NE(loaded.message().find(model.string()), std::string::npos) << loaded.message();
+  EXPECT_EQ(engine_->ranker_info().name, "retrieval-score");
+
+  Open();  // a broken model at start is logged, and the retrieval score ranks
+  EXPECT_EQ(engine_->ranker_info().name, "retrieval-score");
+  SearchRequest request;
+  request.text = "shirt";
+  EXPECT_FALSE(SearchIds(request).empty());
+}
+
 TEST_F(EngineTest, VoiceSearchWithoutModelIsUnavailable) {
   // The JSONL path does not build a speech model; RebuildSpeechModel does.
   Result<SearchResponse> response = engine_->SearchByVoice("RIFF", SearchRequest());

@@ -1,0 +1,278 @@
+#include "cli/train_ranker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/hash.h"
+#include "common/model_file.h"
+#include "eval/metrics.h"
+#include "eval/query_variants.h"
+
+namespace tessera {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Result<std::vector<JudgedQuery>> LoadJudgedQueries(const Engine& engine, const JudgedSetOptions& options) {
+  std::vector<JudgedQuery> queries;
+  if (!options.judgments_path.empty()) {
+    Result<std::vector<JudgedQuery>> read = ReadJudgedQueries(options.judgments_path);
+    if (!read.ok()) return read.status();
+    queries = std::move(read).value();
+  } else {
+    queries = DeriveJudgedQuerySet(engine.AllProducts(), options.derive);
+  }
+  if (queries.empty()) return Status::InvalidArgument("no judged queries: ingest a catalogue first");
+  return queries;
+}
+
+// The id a query shares with its variants: "q0001-typo" -> "q0001".
+std::string BaseQueryId(const std::string& id) { return id.substr(0, id.find('-')); }
+
+enum class Split { kTrain, kValidation, kTest };
+
+// The split of a query, by a hash of its base id, so it does not depend on the seed or order.
+Split SplitOf(const JudgedQuery& query, double test_fraction, double validation_fraction) {
+  const double u = double(Fnv1a64("ranker-split:" + BaseQueryId(query.id)) % 1000000) / 1e6;
+  if (u < test_fraction) return Split::kTest;
+  if (u < test_fraction + validation_fraction) return Split::kValidation;
+  return Split::kTrain;
+}
+
+struct QueryRows {
+  const JudgedQuery* query = nullptr;
+  FeatureRows rows;
+  std::vector<float> labels;
+};
+
+Result<QueryRows> ExtractQuery(const Engine& engine, const JudgedQuery& query) {
+  SearchRequest request;
+  request.text = query.text;
+  request.facets = false;
+  Result<FeatureRows> rows = engine.ExtractFeatures(request);
+  if (!rows.ok()) return rows.status();
+  QueryRows out{&query, std::move(rows).value(), {}};
+  for (const std::string& id : out.rows.product_ids) {
+    auto grade = query.grades.find(id);
+    out.labels.push_back(grade == query.grades.end() ? 0.0f : static_cast<float>(grade->second));
+  }
+  return out;
+}
+
+// Draws a progress line on stderr: redrawn in place on a terminal, every 10% otherwise.
+class Progress {
+ public:
+  Progress(std::string label, size_t total) : label_(std::move(label)), total_(total), terminal_(isatty(fileno(stderr)) != 0) {}
+
+  void Show(size_t done, const std::string& detail = "") {
+    const size_t percent = total_ == 0 ? 100 : done * 100 / total_;
+    if (!terminal_ && percent / 10 == last_decile_ && done != total_) return;
+    last_decile_ = percent / 10;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(percent * kWidth / 100);
+    std::fprintf(stderr, "%s%s [%.*s%*s] %zu/%zu %s%s", terminal_ ? "\r" : "", label_.c_str(), filled,
+                 "##############################", kWidth - filled, "", done, total_, detail.c_str(),
+                 terminal_ && done != total_ ? "" : "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string label_;
+  size_t total_;
+  bool terminal_;
+  size_t last_decile_ = 11;
+};
+
+// Product ids of `rows` ordered by `scores`, best first; ties keep the retrieval order.
+std::vector<std::string> RankedIds(const QueryRows& q, const std::vector<float>& scores) {
+  std::vector<size_t> order(q.rows.product_ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  std::vector<std::string> ids;
+  for (size_t i : order) ids.push_back(q.rows.product_ids[i]);
+  return ids;
+}
+
+// nDCG@10 and MRR@10 of one ranking method over the test queries, overall and per kind.
+struct MethodMetrics {
+  std::map<std::string, std::vector<double>> ndcg, mrr;  // "all" and each kind
+
+  void Add(const JudgedQuery& query, const std::vector<std::string>& ranked) {
+    const std::vector<std::string> top10(ranked.begin(), ranked.begin() + std::min<size_t>(10, ranked.size()));
+    const double n = NdcgAtK(ranked, query, 10);
+    const double r = ReciprocalRank(top10, query, query.max_grade);
+    for (const std::string& key : {std::string("all"), query.kind}) {
+      ndcg[key].push_back(n);
+      mrr[key].push_back(r);
+    }
+  }
+
+  json ToJson() const {
+    json out;
+    for (const auto& [key, values] : ndcg) {
+      out[key] = {{"queries", values.size()}, {"ndcg_at_10", Summarize(values).mean},
+                  {"mrr_at_10", Summarize(mrr.at(key)).mean}};
+    }
+    return out;
+  }
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Status RunFeatureLog(const Engine& engine, const FeatureLogOptions& options, std::ostream& stdout_stream) {
+  if (options.format != "jsonl" && options.format != "svmlight") {
+    return Status::InvalidArgument("feature format '" + options.format + "' is unknown: use jsonl or svmlight");
+  }
+  Result<std::vector<JudgedQuery>> queries = LoadJudgedQueries(engine, options.judged);
+  if (!queries.ok()) return queries.status();
+  std::ofstream file;
+  if (!options.out_path.empty()) {
+    file.open(options.out_path, std::ios::binary | std::ios::trunc);
+    if (!file) return Status::IoError("cannot write " + options.out_path + ": check the folder exists and is writable");
+  }
+  std::ostream& out = options.out_path.empty() ? stdout_stream : file;
+
+  Progress progress("features", queries->size());
+  size_t rows = 0;
+  for (size_t qi = 0; qi < queries->size(); ++qi) {
+    const JudgedQuery& query = (*queries)[qi];
+    Result<QueryRows> q = ExtractQuery(engine, query);
+    if (!q.ok()) return Status(q.status().code(), "query " + query.id + " '" + query.text + "': " + q.status().message());
+    for (size_t r = 0; r < q->labels.size(); ++r) {
+      const std::span<const float> values = q->rows.features.Row(r);
+      if (options.format == "jsonl") {
+        json features = json::object();
+        for (size_t f = 0; f < kFeatureCount; ++f) {
+          features[FeatureInfos()[f].name] = std::isnan(values[f]) ? json(nullptr) : json(values[f]);
+        }
+        out << json{{"query_id", query.id}, {"query", query.text},         {"kind", query.kind},
+                    {"rank", r + 1},        {"product_id", q->rows.product_ids[r]}, {"grade", q->labels[r]},
+                    {"features", features}}.dump()
+            << "\n";
+      } else {
+        out << q->labels[r] << " qid:" << qi + 1;
+        for (size_t f = 0; f < kFeatureCount; ++f) {
+          if (!std::isnan(values[f])) out << " " << f + 1 << ":" << values[f];
+        }
+        out << " # " << query.id << " " << q->rows.product_ids[r] << "\n";
+      }
+      ++rows;
+    }
+    progress.Show(qi + 1);
+  }
+  if (!out.flush()) return Status::IoError("cannot write the feature rows");
+  spdlog::info("features: {} rows for {} queries", rows, queries->size());
+  return Status::Ok();
+}
+
+Status RunTrainRanker(const Engine& engine, const TrainRankerOptions& options, std::ostream& out) {
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::vector<JudgedQuery>> queries = LoadJudgedQueries(engine, options.judged);
+  if (!queries.ok()) return queries.status();
+  if (options.test_fraction < 0 || options.validation_fraction <= 0 ||
+      options.test_fraction + options.validation_fraction >= 1) {
+    return Status::InvalidArgument("--test-fraction and --validation-fraction must be >= 0 and > 0, with a sum below 1");
+  }
+
+  // Feature rows of every query, through the serving code.
+  std::vector<QueryRows> all;
+  Progress extracting("features", queries->size());
+  for (size_t i = 0; i < queries->size(); ++i) {
+    const JudgedQuery& query = (*queries)[i];
+    Result<QueryRows> q = ExtractQuery(engine, query);
+    if (!q.ok()) return Status(q.status().code(), "query " + query.id + " '" + query.text + "': " + q.status().message());
+    all.push_back(std::move(q).value());
+    extracting.Show(i + 1);
+  }
+  const double extract_seconds = SecondsSince(start);
+
+  RankingDataset train, validation;
+  std::vector<const QueryRows*> test;
+  for (const QueryRows& q : all) {
+    if (q.labels.empty()) continue;
+    switch (SplitOf(*q.query, options.test_fraction, options.validation_fraction)) {
+      case Split::kTrain: train.AddQuery(q.query->id, q.rows.features, q.labels); break;
+      case Split::kValidation: validation.AddQuery(q.query->id, q.rows.features, q.labels); break;
+      case Split::kTest: test.push_back(&q); break;
+    }
+  }
+  if (test.empty()) return Status::InvalidArgument("no test query: raise --test-fraction or judge more queries");
+
+  // Both kinds, so the report compares them.
+  json report = {{"queries", queries->size()},
+                 {"train_queries", train.group_sizes.size()},
+                 {"validation_queries", validation.group_sizes.size()},
+                 {"test_queries", test.size()},
+                 {"feature_extraction_seconds", extract_seconds}};
+  std::map<RankerKind, std::unique_ptr<XgboostRanker>> models;
+  for (RankerKind kind : {RankerKind::kLinear, RankerKind::kLambdaMart}) {
+    RankerTrainingOptions training = options.training;
+    training.kind = kind;
+    if (kind == RankerKind::kLinear) training.learning_rate = 0.5;  // the linear booster's step
+    Progress boosting(std::string("train ") + RankerKindName(kind), training.max_rounds);
+    const auto trained_at = std::chrono::steady_clock::now();
+    Result<std::unique_ptr<XgboostRanker>> model =
+        XgboostRanker::Train(train, validation, training, [&](const RankerTrainingProgress& p) {
+          char detail[96];
+          std::snprintf(detail, sizeof(detail), "valid nDCG@10 %.4f (best round %zu)", p.validation_ndcg, p.best_round);
+          boosting.Show(p.round, detail);
+        });
+    if (!model.ok()) return model.status();
+    (*model)->report()["training_seconds"] = SecondsSince(trained_at);
+    models[kind] = std::move(model).value();
+  }
+
+  // Held-out comparison: BM25F alone, the retrieval order, and each model, over the same rows.
+  std::map<std::string, MethodMetrics> methods;
+  for (const QueryRows* q : test) {
+    const size_t n = q->labels.size();
+    std::vector<float> bm25(n), retrieval(n);
+    for (size_t r = 0; r < n; ++r) {
+      const float b = q->rows.features.At(r, Feature::kBm25f);
+      bm25[r] = std::isnan(b) ? -1.0f : b;
+      retrieval[r] = -static_cast<float>(r);
+    }
+    methods["bm25f"].Add(*q->query, RankedIds(*q, bm25));
+    methods["retrieval"].Add(*q->query, RankedIds(*q, retrieval));
+    for (const auto& [kind, model] : models) {
+      methods[RankerKindName(kind)].Add(*q->query, RankedIds(*q, model->Predict(q->rows.features.values(), n)));
+    }
+  }
+  for (const auto& [name, metrics] : methods) report["test"][name] = metrics.ToJson();
+  for (const auto& [kind, model] : models) {
+    model->report()["test"] = methods[RankerKindName(kind)].ToJson();
+    report["models"][RankerKindName(kind)] = model->report();
+    report["models"][RankerKindName(kind)].erase("history");  // per round; kept in the model file
+  }
+
+  // The chosen model and the report beside it.
+  const std::string path = options.out_path.empty()
+                               ? (fs::path(options.data_dir) / "models" / "ranker.model").string()
+                               : options.out_path;
+  TESSERA_RETURN_IF_ERROR(models[options.kind]->Save(path));
+  report["model"] = {{"kind", RankerKindName(options.kind)}, {"path", path}};
+  report["total_seconds"] = SecondsSince(start);
+  const std::string report_path = (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".report.json")).string();
+  TESSERA_RETURN_IF_ERROR(WriteFileAtomically(report_path, report.dump(2) + "\n"));
+  spdlog::info("ranker {} written to {}; report {}", RankerKindName(options.kind), path, report_path);
+  out << report.dump(2) << "\n";
+  return Status::Ok();
+}
+
+}  // namespace tessera
