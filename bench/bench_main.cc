@@ -35,6 +35,7 @@
 #include "scale_workload.h"
 #include "sqlite_fts_peer.h"
 #include "multimodal_workload.h"
+#include "ranking_workload.h"
 #include "vector_workload.h"
 #include "voice_workload.h"
 #include "xapian_peer.h"
@@ -234,9 +235,12 @@ int main(int argc, char** argv) {
   app.add_option("--encoder", vector_options.encoder, "Encoder whose stored vectors the vectors workload indexes")
       ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal or scale")
+  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking or scale")
       ->required()
-      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "scale"}));
+      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale"}));
+  size_t rerank_depth = 200;
+  app.add_option("--rerank-depth", rerank_depth, "Candidates the ranker scores per query (ranking workload)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
@@ -268,6 +272,9 @@ int main(int argc, char** argv) {
   EngineOptions options;
   options.data_dir = data_dir;
   options.synonyms_path = synonyms;
+  options.rerank_depth = rerank_depth;
+  // The ranking workload compares rankers it trains; a model in the data dir would be the baseline.
+  if (workload == "ranking") options.ranker_model_path = data_dir + "/models/no-ranker-for-bench.model";
   Result<std::unique_ptr<Engine>> engine = Engine::Open(options, &clock);
   if (!engine.ok()) {
     std::cerr << engine.status().ToString() << "\n";
@@ -275,6 +282,7 @@ int main(int argc, char** argv) {
   }
   if (workload == "relevance") return RunRelevance(**engine, queries);
   if (workload == "photo") return RunPhoto(**engine, image_dir, queries);
+  if (workload == "ranking") return RunRankingWorkload(**engine, {data_dir + "/models/bench", 3});
   VoiceWorkloadOptions voice;
   voice.phrases = std::min<size_t>(queries, 60);
   return RunVoiceWorkload(**engine, voice);
