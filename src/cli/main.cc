@@ -114,6 +114,11 @@ int main(int argc, char** argv) {
   app.add_option("--half-life-hours", options.profile.half_life_hours,
                  "Hours after which a shopper event counts half in their profile")
       ->capture_default_str();
+  app.add_option("--fusion", options.hybrid.fusion,
+                 "How a text query's word matches and joint-space neighbours merge: bands (words decide, "
+                 "joint similarity orders equal matches), rrf (reciprocal rank fusion) or normalized")
+      ->check(CLI::IsMember({"bands", "rrf", "normalized"}))
+      ->capture_default_str();
   app.add_option("--rerank-depth", options.rerank_depth,
                  "Candidates per query that the ranker scores and personalization re-orders")
       ->capture_default_str();

@@ -40,6 +40,7 @@
 #include "rank/product_signals.h"
 #include "rank/ranker.h"
 #include "rank/xgboost_ranker.h"
+#include "retrieve/candidate_fusion.h"
 #include "retrieve/retriever.h"
 #include "store/kv_store.h"
 #include "store/product_store.h"
@@ -701,6 +702,9 @@ Engine::~Engine() { rep_->SaveVectorIndexes(); }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const Clock* clock) {
   const auto start = std::chrono::steady_clock::now();
+  if (FusionMethod method; !ParseFusionMethod(options.hybrid.fusion, &method)) {
+    return Status::InvalidArgument("fusion '" + options.hybrid.fusion + "' is unknown: use bands, rrf or normalized");
+  }
   auto rep = std::make_unique<Rep>();
   rep->options = options;
   rep->clock = clock;

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/text.h"
+#include "retrieve/candidate_fusion.h"
 
 namespace tessera {
 
@@ -70,6 +71,60 @@ std::vector<Candidate> Retriever::PhotoCandidates(const SearchRequest& request, 
   return candidates;
 }
 
+namespace {
+
+uint32_t BandOf(const ScoredDoc& hit) {
+  return 16 * hit.level + 4 * std::min<uint32_t>(hit.typos, 3) + std::min<uint32_t>(hit.synonyms, 3);
+}
+
+}  // namespace
+
+std::vector<Candidate> Retriever::FusedTextCandidates(const SearchRequest& request, const TermQueryResult& text,
+                                                      size_t depth, const Roaring* allowed, Roaring* matched) const {
+  FusionOptions fusion;
+  ParseFusionMethod(hybrid_.fusion, &fusion.method);
+  fusion.vector_weight = hybrid_.normalized_vector_weight;
+
+  // The vector list holds the joint space's nearest products and every word match with its
+  // similarity, so that the vector rank, not the document id, orders matches the words tie.
+  std::vector<LexicalEntry> lexical;
+  std::unordered_map<DocId, const ScoredDoc*> hit_of;
+  std::vector<VectorEntry> vector;
+  for (const ScoredDoc& hit : text.top) {
+    lexical.push_back({hit.doc, BandOf(hit), hit.score});
+    hit_of[hit.doc] = &hit;
+    vector.push_back({hit.doc, JointSimilarity(request.joint_vector, hit.doc)});
+  }
+  for (const VectorHit& hit : joint_index_->Search(request.joint_vector, depth, allowed)) {
+    if (!hit_of.contains(hit.doc)) vector.push_back({hit.doc, hit.similarity});
+  }
+  std::sort(vector.begin(), vector.end(), [](const VectorEntry& a, const VectorEntry& b) {
+    return a.similarity != b.similarity ? a.similarity > b.similarity : a.doc < b.doc;
+  });
+
+  // Scores into [0, 1]: reciprocal rank fusion's best possible is first in both lists.
+  const float scale = fusion.method == FusionMethod::kReciprocalRank ? (fusion.rrf_k + 1) / 2 : 1.0f;
+  std::unordered_map<DocId, float> similarity_of;
+  for (const VectorEntry& e : vector) similarity_of[e.doc] = e.similarity;
+  std::vector<Candidate> candidates;
+  for (const FusedEntry& fused : FuseCandidates(lexical, vector, fusion, depth)) {
+    Candidate c;
+    c.doc = fused.doc;
+    if (auto hit = hit_of.find(fused.doc); hit != hit_of.end()) {
+      c.text_score = hit->second->score;
+      c.matched_terms = hit->second->matched_terms;
+      c.level = hit->second->level;
+      c.typos = hit->second->typos;
+      c.synonyms = hit->second->synonyms;
+    }
+    c.joint_similarity = similarity_of[fused.doc];
+    c.retrieval_score = std::clamp(fused.score * scale, 0.0f, 1.0f);
+    candidates.push_back(c);
+    matched->add(fused.doc);
+  }
+  return candidates;
+}
+
 Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t depth, size_t relax_until) const {
   CandidateSet set;
   const std::optional<Roaring> allowed = Allowed(request.filters);
@@ -111,10 +166,15 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     options.relax_until = relax_until;
     options.preferred = &image_index_.documents();
     TermQueryResult text = text_index_.Search(*query, options);
+    if (has_joint && !has_image && hybrid_.fusion != "bands") {
+      set.matched = std::move(text.matched);
+      set.partial = text.partial;
+      set.candidates = FusedTextCandidates(request, text, depth, allowed_ptr, &set.matched);
+      set.total = set.matched.cardinality();
+      return set;
+    }
     std::unordered_map<uint32_t, float> best_in_band;
-    auto band_of = [](const ScoredDoc& hit) {
-      return 16 * hit.level + 4 * std::min<uint32_t>(hit.typos, 3) + std::min<uint32_t>(hit.synonyms, 3);
-    };
+    auto band_of = BandOf;
     for (const ScoredDoc& hit : text.top) {
       float& best = best_in_band[band_of(hit)];
       best = std::max({best, hit.score, 1e-6f});

@@ -49,6 +49,13 @@ struct HybridOptions {
   // neighbours, below the word matches. The neighbour search costs about as much as the rest of
   // the query, so it runs only where a shopper would otherwise see a short list.
   size_t max_fill = 48;
+  // How a text query's word matches and the joint space's nearest products become one list:
+  // "bands" (the words decide, the joint similarity orders matches of equal standing), "rrf"
+  // (reciprocal rank fusion) or "normalized" (weighted sum of normalized scores, with
+  // normalized_vector_weight); see retrieve/candidate_fusion.h. Without a joint vector, the
+  // words alone decide.
+  std::string fusion = "bands";
+  float normalized_vector_weight = 0.3f;
 };
 
 // Thread safety: const methods may run concurrently while no index is being modified. Holds
@@ -85,6 +92,10 @@ class Retriever {
   const FilterIndex& filters_;
   // The joint similarity of `doc` to `joint_vector`; 0 when either has no joint vector.
   float JointSimilarity(const std::vector<float>& joint_vector, DocId doc) const;
+  // A text query's candidates by reciprocal rank or normalized-score fusion of `text` with the
+  // joint space's neighbours.
+  std::vector<Candidate> FusedTextCandidates(const SearchRequest& request, const TermQueryResult& text,
+                                             size_t depth, const Roaring* allowed, Roaring* matched) const;
   // Photo query candidates: photo-index and joint-index neighbours, scored by HybridOptions.
   std::vector<Candidate> PhotoCandidates(const SearchRequest& request, size_t depth, const Roaring* allowed) const;
 
