@@ -37,6 +37,13 @@ bool ParseFusionMethod(const std::string& name, FusionMethod* method) {
 
 std::vector<FusedEntry> FuseCandidates(const std::vector<LexicalEntry>& lexical, const std::vector<VectorEntry>& vector,
                                        const FusionOptions& options, size_t depth) {
+  if (options.method == FusionMethod::kBands) {
+    std::vector<FusedEntry> fused;
+    for (size_t i = 0; i < lexical.size() && i < depth; ++i) {
+      fused.push_back({lexical[i].doc, 1.0f / float(i + 1), true, false});
+    }
+    return fused;
+  }
   std::vector<Merged> merged;
   std::unordered_map<DocId, size_t> index_of;
   auto slot = [&](DocId doc) -> Merged& {

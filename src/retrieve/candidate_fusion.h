@@ -51,8 +51,8 @@ struct FusionOptions {
 };
 
 // Fuses `lexical` (best first) and `vector` (best first) into at most `depth` entries, best
-// first; equal fused scores go to the lexical list's order, then to the vector list's order,
-// then to the lower DocId. Method kBands is not handled here and returns the lexical list.
+// first. Equal fused scores go to the lexical list's order, then to the vector list's order, then
+// to the lower DocId. The Retriever places bands itself, so kBands returns the lexical list.
 std::vector<FusedEntry> FuseCandidates(const std::vector<LexicalEntry>& lexical, const std::vector<VectorEntry>& vector,
                                        const FusionOptions& options, size_t depth);
 

@@ -18,7 +18,8 @@ TEST(CandidateFusionTest, ReciprocalRankFavoursBothLists) {
   const std::vector<FusedEntry> fused = FuseCandidates(lexical, vector, {}, 10);
   // 1: 1/61 + 1/63; 3: 1/63 + 1/62; 2: 1/62; 4: 1/61.
   EXPECT_EQ(Docs(fused), (std::vector<DocId>{1, 3, 4, 2}));
-  EXPECT_TRUE(fused[0].lexical && fused[0].vector);
+  EXPECT_TRUE(fused[0].lexical);
+  EXPECT_TRUE(fused[0].vector);
   EXPECT_FALSE(fused[2].lexical);
   EXPECT_NEAR(fused[0].score, 1.0f / 61 + 1.0f / 63, 1e-7);
 }
@@ -48,6 +49,13 @@ TEST(CandidateFusionTest, DepthLimitsTheList) {
   const std::vector<VectorEntry> vector = {{3, 0.9f}, {4, 0.8f}};
   EXPECT_EQ(FuseCandidates(lexical, vector, {}, 3).size(), 3u);
   EXPECT_TRUE(FuseCandidates({}, {}, {}, 3).empty());
+}
+
+TEST(CandidateFusionTest, BandsKeepTheLexicalList) {
+  FusionOptions options;
+  options.method = FusionMethod::kBands;
+  const std::vector<LexicalEntry> lexical = {{3, 0, 5.0f}, {7, 0, 5.0f}};
+  EXPECT_EQ(Docs(FuseCandidates(lexical, {{7, 0.9f}, {9, 0.8f}}, options, 10)), (std::vector<DocId>{3, 7}));
 }
 
 TEST(CandidateFusionTest, MethodNamesParse) {
