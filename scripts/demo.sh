@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine: install dependencies, build, ingest the fashion
-# catalogue and train the joint text-photo space (once; later runs reuse both) and serve the
-# API and storefront.
+# catalogue, train the joint text-photo space and the LambdaMART ranker (once; later runs reuse
+# them) and serve the API and storefront.
 #   TESSERA_DATA_DIR  folder holding fashion/ (default: ../shared/data beside the repository)
 #   TESSERA_VAR       store folder (default: var/)
 #   TESSERA_PORT      port on 127.0.0.1 (default: 8080)
@@ -25,6 +25,10 @@ if [ ! -f "$var_dir/.ingested" ]; then
 fi
 if [ ! -f "$var_dir/models/joint-space.model" ]; then
   "$tessera" --data-dir "$var_dir" train-encoders > /dev/null
+fi
+# The ranker reads joint-space features, so it is trained after the joint space.
+if [ ! -f "$var_dir/models/ranker.model" ]; then
+  "$tessera" --data-dir "$var_dir" --synonyms config/synonyms/fashion.txt train-ranker > /dev/null
 fi
 echo "demo: open http://127.0.0.1:$port/ (Ctrl-C stops the server)"
 exec "$tessera" --data-dir "$var_dir" --synonyms config/synonyms/fashion.txt serve --host 127.0.0.1 --port "$port"
