@@ -111,6 +111,17 @@ double MillisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The parts of a product's joint-space vector, in the order of the fusion weights.
+constexpr size_t kJointParts = 3;
+constexpr const char* kJointPartNames[kJointParts] = {"text", "photo", "phototext"};
+
+// A product's vectors in the joint space: each part (empty when the product lacks that
+// modality) and their fusion.
+struct JointVectors {
+  std::array<std::vector<float>, kJointParts> parts;
+  std::vector<float> fused;
+};
+
 }  // namespace
 
 struct Engine::Rep {
@@ -149,6 +160,10 @@ struct Engine::Rep {
   std::unique_ptr<VectorSpace> photo_space;  // the photo encoder's vectors
   // Fused product vectors in the joint text-photo space; null when no joint model is loaded.
   std::unique_ptr<VectorSpace> joint_space;
+  // The parts the fused vectors are made of (text, projected photo, photo text), each in the
+  // joint space's dimension, for the per-modality ranking features. Exact indexes, kept in the
+  // store beside the fused vectors; null when no joint model is loaded.
+  std::array<std::unique_ptr<VectorSpace>, kJointParts> joint_parts;
   Roaring live_docs;
   std::vector<std::shared_ptr<const Product>> product_by_doc;
   std::unordered_map<std::string, DocId> doc_by_id;
@@ -231,6 +246,9 @@ struct Engine::Rep {
     filters.Remove(doc);
     photo_space->index().Remove(doc);
     if (joint_space) joint_space->index().Remove(doc);
+    for (const auto& part : joint_parts) {
+      if (part) part->index().Remove(doc);
+    }
     live_docs.remove(doc);
     product_by_doc[doc].reset();
     doc_by_id.erase(it);
@@ -238,7 +256,7 @@ struct Engine::Rep {
 
   // Precondition: index_mutex held exclusively. Replaces any earlier version of the product.
   void IndexLocked(std::shared_ptr<const Product> product, const std::vector<std::vector<std::string>>& terms,
-                   const std::vector<float>& photo_vector, const std::vector<float>& joint_vector) {
+                   const std::vector<float>& photo_vector, const JointVectors& joint) {
     RemoveLocked(product->id);
     const auto doc = static_cast<DocId>(product_by_doc.size());
     text_index.Add(doc, terms);
@@ -251,9 +269,14 @@ struct Engine::Rep {
       Status added = photo_space->index().Upsert(doc, photo_vector);
       if (!added.ok()) spdlog::error("product {}: photo vector not indexed: {}", product->id, added.ToString());
     }
-    if (joint_space && !joint_vector.empty()) {
-      Status added = joint_space->index().Upsert(doc, joint_vector);
+    if (joint_space && !joint.fused.empty()) {
+      Status added = joint_space->index().Upsert(doc, joint.fused);
       if (!added.ok()) spdlog::error("product {}: joint vector not indexed: {}", product->id, added.ToString());
+    }
+    for (size_t i = 0; i < kJointParts; ++i) {
+      if (!joint_parts[i] || joint.parts[i].empty()) continue;
+      Status added = joint_parts[i]->index().Upsert(doc, joint.parts[i]);
+      if (!added.ok()) spdlog::error("product {}: joint vector part not indexed: {}", product->id, added.ToString());
     }
     live_docs.add(doc);
     doc_by_id[product->id] = doc;
@@ -267,7 +290,7 @@ struct Engine::Rep {
       std::shared_ptr<const Product> product;
       std::vector<std::vector<std::string>> terms;
       std::vector<float> vector;
-      std::vector<float> joint_vector;
+      JointVectors joint;
     };
     std::vector<std::shared_ptr<const Product>> upserts(batch->size());
     for (size_t i = 0; i < batch->size(); ++i) {
@@ -300,26 +323,26 @@ struct Engine::Rep {
         ProductStore::AddDerivedTextDelete(&writes, text_reader->name(), product->id);
       }
       const std::string photo_text = photo.text ? photo.text->text : std::string();
-      std::vector<float> joint_vector;
+      JointVectors joint;
       if (joint_space) {
-        joint_vector = FuseProductVector(*product, photo.vector, photo_text);
-        ProductStore::AddVectorPut(&writes, joint_space->name(), product->id, joint_vector);
+        joint = ProductJointVectors(*product, photo.vector, photo_text);
+        AddJointPuts(&writes, product->id, joint);
       }
-      prepared.push_back({product, FieldTerms(*product, photo_text), std::move(photo.vector), std::move(joint_vector)});
+      prepared.push_back({product, FieldTerms(*product, photo_text), std::move(photo.vector), std::move(joint)});
     }
     photo_space->AddGenerationBump(&writes);
-    if (joint_space) joint_space->AddGenerationBump(&writes);
+    AddJointGenerationBumps(&writes);
     // Synced, so an acknowledged catalogue change survives a crash.
     TESSERA_RETURN_IF_ERROR(kv->Write(&writes, /*sync=*/true));
 
     std::unique_lock lock(index_mutex);
     photo_space->GenerationCommitted();
-    if (joint_space) joint_space->GenerationCommitted();
+    JointGenerationsCommitted();
     for (size_t i = 0; i < prepared.size(); ++i) {
       if ((*batch)[i].op == CatalogRecord::Op::kDelete) {
         RemoveLocked(prepared[i].product->id);
       } else {
-        IndexLocked(prepared[i].product, prepared[i].terms, prepared[i].vector, prepared[i].joint_vector);
+        IndexLocked(prepared[i].product, prepared[i].terms, prepared[i].vector, prepared[i].joint);
       }
     }
     RefreshPriceBandsLocked();
@@ -371,7 +394,12 @@ struct Engine::Rep {
     query.has_joint = joint_space && !request.joint_vector.empty();
     query.now_ms = clock->NowMillis();
     query.personal = PersonalFeaturesOf(profile);
-    const FeatureExtractor extractor(text_index, photo_space->index(), signals);
+    std::array<const VectorIndex*, kJointParts> parts = {};
+    if (query.has_joint) {
+      for (size_t i = 0; i < kJointParts; ++i) parts[i] = &joint_parts[i]->index();
+      query.joint_part_query = PartQueryVector(request.joint_vector);
+    }
+    const FeatureExtractor extractor(text_index, photo_space->index(), signals, parts);
     return extractor.Extract(query, set.candidates, [&](DocId doc) -> const Product& { return *product_by_doc[doc]; });
   }
 
@@ -472,6 +500,13 @@ struct Engine::Rep {
     // model or fusion are never mixed into its index.
     const std::string name = "joint-" + options.joint.fusion + "-" + joint_model->provenance().data_hash;
     joint_space = std::make_unique<VectorSpace>(SpaceOptions(name, JointDimension()));
+    for (size_t i = 0; i < kJointParts; ++i) {
+      VectorSpaceOptions part = SpaceOptions("joint-part-" + std::string(kJointPartNames[i]) + "-" +
+                                                 joint_model->provenance().data_hash,
+                                             joint_model->dimension());
+      part.index_kind = "exact";
+      joint_parts[i] = std::make_unique<VectorSpace>(part);
+    }
     spdlog::info("joint text-photo model {} loaded: {} dimensions, {} fusion", path, joint_model->dimension(),
                  options.joint.fusion);
     return Status::Ok();
@@ -491,6 +526,9 @@ struct Engine::Rep {
     TESSERA_RETURN_IF_ERROR(photo_space->ReadGeneration(*kv));
     TESSERA_RETURN_IF_ERROR(LoadJointModel());
     if (joint_space) TESSERA_RETURN_IF_ERROR(joint_space->ReadGeneration(*kv));
+    for (const auto& part : joint_parts) {
+      if (part) TESSERA_RETURN_IF_ERROR(part->ReadGeneration(*kv));
+    }
 
     std::unordered_map<std::string, std::string> photo_texts;
     if (text_reader) {
@@ -512,17 +550,19 @@ struct Engine::Rep {
     if (joint_space) {
       TESSERA_RETURN_IF_ERROR(AddMissingJointVectorsLocked(photo_texts));
       TESSERA_RETURN_IF_ERROR(joint_space->Load(*products, doc_of));
+      for (const auto& part : joint_parts) TESSERA_RETURN_IF_ERROR(part->Load(*products, doc_of));
     }
     return Status::Ok();
   }
 
-  // Computes and stores the fused vector of every product that lacks one, as after a first
-  // `tessera train-encoders` on an ingested catalogue. Precondition: index_mutex held, products
-  // and photo vectors indexed.
+  // Computes and stores the fused vector and its parts for every product that lacks them, as
+  // after a first `tessera train-encoders` on an ingested catalogue. Every product has a text
+  // part, so a product without one lacks them. Precondition: index_mutex held, products and
+  // photo vectors indexed.
   Status AddMissingJointVectorsLocked(const std::unordered_map<std::string, std::string>& photo_texts) {
     const auto start = std::chrono::steady_clock::now();
     std::unordered_set<std::string> present;
-    TESSERA_RETURN_IF_ERROR(products->ForEachVector(joint_space->name(), [&](const std::string& id, std::vector<float>&&) {
+    TESSERA_RETURN_IF_ERROR(products->ForEachVector(joint_parts[0]->name(), [&](const std::string& id, std::vector<float>&&) {
       present.insert(id);
     }));
     WriteBatch writes;
@@ -531,32 +571,72 @@ struct Engine::Rep {
       if (!product || present.contains(product->id)) continue;
       auto text = photo_texts.find(product->id);
       const std::vector<float> photo = photo_space->index().Vector(doc_by_id.at(product->id));
-      ProductStore::AddVectorPut(&writes, joint_space->name(), product->id,
-                                 FuseProductVector(*product, photo, text == photo_texts.end() ? "" : text->second));
+      AddJointPuts(&writes, product->id,
+                   ProductJointVectors(*product, photo, text == photo_texts.end() ? "" : text->second));
       ++added;
     }
     if (added == 0) return Status::Ok();
-    joint_space->AddGenerationBump(&writes);
+    AddJointGenerationBumps(&writes);
     TESSERA_RETURN_IF_ERROR(kv->Write(&writes, /*sync=*/true));
-    joint_space->GenerationCommitted();
+    JointGenerationsCommitted();
     spdlog::info("joint space {}: {} product vectors computed in {:.0f} ms", joint_space->name(), added,
                  MillisecondsSince(start));
     return Status::Ok();
   }
 
-  // The product's vector in the joint space, from whichever modalities it has: its text, its
-  // photo (projected) and the words on its photo, combined as options.joint.fusion sets.
-  std::vector<float> FuseProductVector(const Product& product, const std::vector<float>& photo_vector,
-                                       const std::string& photo_text) const {
+  // The product's vectors in the joint space, from whichever modalities it has: its text, its
+  // photo (projected) and the words on its photo, and their fusion as options.joint.fusion sets.
+  JointVectors ProductJointVectors(const Product& product, const std::vector<float>& photo_vector,
+                                   const std::string& photo_text) const {
     const JointSpaceOptions& joint = options.joint;
-    std::vector<std::vector<float>> parts(3);
-    parts[0] = joint_model->EncodeText(JointSpaceProductText(product));
+    JointVectors vectors;
+    vectors.parts[0] = joint_model->EncodeText(JointSpaceProductText(product));
     if (!photo_vector.empty()) {
       Result<std::vector<float>> projected = joint_model->ProjectPhoto(photo_vector);
-      if (projected.ok()) parts[1] = std::move(projected).value();
+      if (projected.ok()) vectors.parts[1] = std::move(projected).value();
     }
-    if (!photo_text.empty()) parts[2] = joint_model->EncodeText(photo_text);
-    return Fuse(parts, {joint.text_weight, joint.photo_weight, joint.photo_text_weight});
+    if (!photo_text.empty()) vectors.parts[2] = joint_model->EncodeText(photo_text);
+    vectors.fused = Fuse({vectors.parts.begin(), vectors.parts.end()},
+                         {joint.text_weight, joint.photo_weight, joint.photo_text_weight});
+    return vectors;
+  }
+
+  // Adds the product's fused vector and parts to `writes`; a part the product lacks is deleted,
+  // so no part of an earlier version remains.
+  void AddJointPuts(WriteBatch* writes, const std::string& id, const JointVectors& vectors) const {
+    ProductStore::AddVectorPut(writes, joint_space->name(), id, vectors.fused);
+    for (size_t i = 0; i < kJointParts; ++i) {
+      if (vectors.parts[i].empty()) {
+        ProductStore::AddVectorDelete(writes, joint_parts[i]->name(), id);
+      } else {
+        ProductStore::AddVectorPut(writes, joint_parts[i]->name(), id, vectors.parts[i]);
+      }
+    }
+  }
+
+  void AddJointGenerationBumps(WriteBatch* writes) const {
+    if (!joint_space) return;
+    joint_space->AddGenerationBump(writes);
+    for (const auto& part : joint_parts) part->AddGenerationBump(writes);
+  }
+
+  void JointGenerationsCommitted() {
+    if (!joint_space) return;
+    joint_space->GenerationCommitted();
+    for (const auto& part : joint_parts) part->GenerationCommitted();
+  }
+
+  // The query's unit vector in a part's dimension: the fused query itself, or under
+  // concatenation its first block (the blocks are equal), normalized.
+  std::vector<float> PartQueryVector(const std::vector<float>& query) const {
+    const size_t dimension = joint_model->dimension();
+    if (query.size() <= dimension) return query;
+    std::vector<float> block(query.begin(), query.begin() + static_cast<std::ptrdiff_t>(dimension));
+    double norm = 0;
+    for (float x : block) norm += double(x) * x;
+    if (norm <= 0) return {};
+    for (float& x : block) x = static_cast<float>(x / std::sqrt(norm));
+    return block;
   }
 
   // A query's vector in the joint space: the same fusion over the parts the query has, so that

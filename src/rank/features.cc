@@ -52,6 +52,9 @@ const std::array<FeatureInfo, kFeatureCount>& FeatureInfos() {
       {"synonym_words", "query words matched only through a synonym"},
       {"cosine_photo", "cosine of the query photo and the product photo (photo queries with a product photo only)"},
       {"cosine_fused", "cosine of the query and the product's fused vector in the joint text-photo space"},
+      {"cosine_text", "cosine of the query and the product's text alone, in the joint space"},
+      {"cosine_joint_photo", "cosine of the query and the product's photo projected into the joint space (products with a photo)"},
+      {"cosine_photo_text", "cosine of the query and the words read from the product's photo, in the joint space (products with such words)"},
       {"popularity", "log(1 + weighted views, clicks, carts and purchases of the product)"},
       {"click_through", "clicks per view, smoothed towards the catalogue's mean"},
       {"price", "price in the catalogue's currency"},
@@ -126,6 +129,13 @@ FeatureMatrix FeatureExtractor::Extract(const FeatureQuery& query, std::span<con
     const bool has_photo = photo_index_.Contains(c.doc);
     set(Feature::kCosinePhoto, query.has_photo && has_photo ? c.image_similarity : kMissingFeature);
     set(Feature::kCosineFused, query.has_joint ? c.joint_similarity : kMissingFeature);
+    // Each part's cosine, missing when the query has no joint vector or the product lacks the part.
+    constexpr Feature kPartFeatures[] = {Feature::kCosineText, Feature::kCosineJointPhoto, Feature::kCosinePhotoText};
+    for (size_t i = 0; i < std::size(kPartFeatures); ++i) {
+      const VectorIndex* part = joint_parts_[i];
+      const bool present = part != nullptr && !query.joint_part_query.empty() && part->Contains(c.doc);
+      set(kPartFeatures[i], present ? part->Similarity(query.joint_part_query, c.doc) : kMissingFeature);
+    }
     set(Feature::kPopularity, static_cast<float>(signals_.Popularity(product.id)));
     set(Feature::kClickThrough, static_cast<float>(signals_.ClickThrough(product.id)));
     set(Feature::kPrice, product.price ? static_cast<float>(*product.price) : kMissingFeature);

@@ -29,7 +29,7 @@ namespace tessera {
 
 // Bumped whenever a feature is added, removed or computed differently. A model file records the
 // schema version it was trained with, and the engine rejects a model from another version.
-inline constexpr uint32_t kFeatureSchemaVersion = 1;
+inline constexpr uint32_t kFeatureSchemaVersion = 2;
 
 enum class Feature : uint32_t {
   kRetrievalScore,   // the retriever's blended score in [0, 1]
@@ -47,6 +47,9 @@ enum class Feature : uint32_t {
   kSynonymWords,     // words matched only through a synonym
   kCosinePhoto,      // query photo to product photo, photo encoder space
   kCosineFused,      // query to product in the joint text-photo space
+  kCosineText,       // query to the product's text alone, in the joint space
+  kCosineJointPhoto, // query to the product's photo alone, projected into the joint space
+  kCosinePhotoText,  // query to the words read from the product's photo, in the joint space
   kPopularity,       // log(1 + weighted events on the product)
   kClickThrough,     // smoothed clicks per view
   kPrice,            // in the catalogue's currency
@@ -107,6 +110,9 @@ struct FeatureQuery {
   const LexicalQuery* lexical = nullptr;  // null for a query without words
   bool has_photo = false;                 // the query has a photo vector
   bool has_joint = false;                 // the query has a joint-space vector
+  // The query's unit vector in the joint space (the part dimension), for the per-modality
+  // cosines; empty without a joint model.
+  std::vector<float> joint_part_query;
   int64_t now_ms = 0;                     // for the age of products
   // Personal features of a product; null when the request names no shopper.
   std::function<PersonalFeatures(const Product&)> personal;
@@ -116,8 +122,11 @@ struct FeatureQuery {
 // reader lock). Holds references only.
 class FeatureExtractor {
  public:
-  FeatureExtractor(const InvertedIndex& text_index, const VectorIndex& photo_index, const ProductSignals& signals)
-      : text_index_(text_index), photo_index_(photo_index), signals_(signals) {}
+  // `joint_parts` are the joint space's text, photo and photo-text parts of the products; any
+  // may be null (no joint model), and then its cosine is missing.
+  FeatureExtractor(const InvertedIndex& text_index, const VectorIndex& photo_index, const ProductSignals& signals,
+                   std::array<const VectorIndex*, 3> joint_parts = {})
+      : text_index_(text_index), photo_index_(photo_index), signals_(signals), joint_parts_(joint_parts) {}
 
   // One row per candidate, in the order of `candidates`. `product_of` returns the product of a
   // DocId and must cover every candidate.
@@ -128,6 +137,7 @@ class FeatureExtractor {
   const InvertedIndex& text_index_;
   const VectorIndex& photo_index_;
   const ProductSignals& signals_;
+  std::array<const VectorIndex*, 3> joint_parts_;
 };
 
 }  // namespace tessera

@@ -103,7 +103,8 @@ Result<RankerKind> RankerKindFromName(const std::string& name) {
 
 std::vector<Feature> RankerFeatures(RankerKind kind) {
   if (kind == RankerKind::kLinear) {
-    return {Feature::kBm25f, Feature::kBm25PhotoText, Feature::kCosinePhoto, Feature::kCosineFused};
+    return {Feature::kBm25f,       Feature::kBm25PhotoText, Feature::kCosinePhoto,     Feature::kCosineFused,
+            Feature::kCosineText, Feature::kCosineJointPhoto, Feature::kCosinePhotoText};
   }
   std::vector<Feature> all;
   for (size_t i = 0; i < kFeatureCount; ++i) all.push_back(static_cast<Feature>(i));

@@ -3,8 +3,9 @@
 // Two kinds share the file format and the code:
 //   - "linear": score = bias + sum over modalities of weight x similarity, the weights learned by
 //     XGBoost's linear booster (coordinate descent) with the pairwise ranking objective. The
-//     modalities are the text (BM25F), the words on the photos (BM25 of the OCR field), the photo
-//     (photo-to-photo cosine) and the joint text-photo space (fused cosine).
+//     similarities are BM25F and BM25 of the words read from photos (OCR), the photo-to-photo
+//     cosine, and the joint space's cosines to the fused vector and to each of its parts (text,
+//     projected photo, photo text).
 //   - "lambdamart": gradient-boosted trees with the LambdaMART objective (rank:ndcg; Burges,
 //     "From RankNet to LambdaRank to LambdaMART: An Overview", 2010) over every feature.
 // Explanations are XGBoost's feature contributions: SHAP values for trees (Lundberg et al.,

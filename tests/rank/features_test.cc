@@ -154,6 +154,32 @@ TEST_F(FeatureExtractorTest, PersonalFeaturesComeFromTheCallback) {
   EXPECT_EQ(m.At(1, Feature::kPersonalStrength), 0.4f);
 }
 
+TEST_F(FeatureExtractorTest, JointPartCosinesNeedThePart) {
+  ExactVectorIndex text(2), photo(2), photo_text(2);
+  ASSERT_TRUE(text.Upsert(0, std::vector<float>{1.0f, 0.0f}).ok());
+  ASSERT_TRUE(text.Upsert(1, std::vector<float>{0.0f, 1.0f}).ok());
+  ASSERT_TRUE(photo.Upsert(1, std::vector<float>{0.6f, 0.8f}).ok());
+  FeatureQuery query;
+  query.has_joint = true;
+  query.joint_part_query = {1.0f, 0.0f};
+  Candidate c0, c1;
+  c0.doc = 0;
+  c1.doc = 1;
+  const FeatureExtractor extractor(index_, photos_, signals_, {&text, &photo, &photo_text});
+  const FeatureMatrix m =
+      extractor.Extract(query, std::vector<Candidate>{c0, c1}, [&](DocId doc) -> const Product& { return products_[doc]; });
+  EXPECT_EQ(m.At(0, Feature::kCosineText), 1.0f);
+  EXPECT_EQ(m.At(1, Feature::kCosineText), 0.0f);
+  EXPECT_TRUE(std::isnan(m.At(0, Feature::kCosineJointPhoto)));  // p0 has no photo part
+  EXPECT_FLOAT_EQ(m.At(1, Feature::kCosineJointPhoto), 0.6f);
+  EXPECT_TRUE(std::isnan(m.At(1, Feature::kCosinePhotoText)));   // no words on its photo
+
+  query.joint_part_query.clear();  // a query without a joint vector
+  const FeatureMatrix none =
+      extractor.Extract(query, std::vector<Candidate>{c0}, [&](DocId doc) -> const Product& { return products_[doc]; });
+  EXPECT_TRUE(std::isnan(none.At(0, Feature::kCosineText)));
+}
+
 TEST(FeatureSchemaTest, NamesAreUniqueAndFound) {
   std::set<std::string> names;
   for (size_t i = 0; i < kFeatureCount; ++i) {
