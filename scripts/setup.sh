@@ -12,6 +12,8 @@ packages=(
   librocksdb-dev libicu-dev libstemmer-dev libroaring-dev libfaiss-dev libhnswlib-dev zlib1g-dev
   # serving, formats, logging, command line
   libcpp-httplib-dev libboost-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
+  # keyed hashes of user ids (HMAC-SHA-256)
+  libssl-dev
   # images, OCR, audio, speech
   libopencv-dev libgif-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim
   libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev

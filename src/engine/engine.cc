@@ -793,7 +793,13 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   if (!kv.ok()) return kv.status();
   rep->kv = std::move(kv).value();
   rep->products = std::make_unique<ProductStore>(rep->kv.get());
-  rep->profiles = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile);
+  // User ids are stored as keyed hashes; the key lives beside the store, readable by its owner only.
+  Result<UserKeyer> keyer = UserKeyer::LoadOrCreate((fs::path(options.data_dir) / "secrets" / "user-id.key").string());
+  if (!keyer.ok()) return keyer.status();
+  rep->profiles = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile, std::move(keyer).value());
+  Result<size_t> rekeyed = rep->profiles->KeyRawUserIds();
+  if (!rekeyed.ok()) return rekeyed.status();
+  if (*rekeyed > 0) spdlog::info("events and profiles of {} users moved from raw user ids to keyed hashes", *rekeyed);
   rep->reranker = std::make_unique<PersonalReranker>(options.personalization);
 
   Result<std::unique_ptr<Analyzer>> analyzer = Analyzer::Create();

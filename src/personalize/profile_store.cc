@@ -9,43 +9,51 @@
 namespace tessera {
 namespace {
 
-// "<user>/<timestamp, 20 digits>/": the prefix of every key of the user's events at that time.
-std::string EventTimePrefix(const Event& event) {
+// "<user key>/<timestamp, 20 digits>/": the prefix of every key of the user's events at that time.
+std::string EventTimePrefix(const std::string& user_key, int64_t timestamp_ms) {
   char time[32];
-  std::snprintf(time, sizeof(time), "/%020lld/", static_cast<long long>(event.timestamp_ms));
-  return event.user_id + time;
+  std::snprintf(time, sizeof(time), "/%020lld/", static_cast<long long>(timestamp_ms));
+  return user_key + time;
 }
 
-std::string EventKey(const Event& event, uint64_t sequence) {
+std::string EventKey(const std::string& user_key, int64_t timestamp_ms, uint64_t sequence) {
   char suffix[32];
   std::snprintf(suffix, sizeof(suffix), "%020llu", static_cast<unsigned long long>(sequence));
-  return EventTimePrefix(event) + suffix;
+  return EventTimePrefix(user_key, timestamp_ms) + suffix;
+}
+
+// The event as stored: its user id is the user key without the leading '#', which is a valid
+// user id, so stored events parse like received ones.
+std::string StoredEventJson(Event event, const std::string& user_key) {
+  event.user_id = user_key.substr(1);
+  return EventToJson(event).dump();
 }
 
 }  // namespace
 
-Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadLocked(const std::string& user_id) {
-  if (auto it = cache_.find(user_id); it != cache_.end()) return std::optional<UserProfile>(it->second);
-  Result<std::optional<std::string>> record = kv_->Get(Family::kProfiles, user_id);
+Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadLocked(const std::string& user_key) {
+  if (auto it = cache_.find(user_key); it != cache_.end()) return std::optional<UserProfile>(it->second);
+  Result<std::optional<std::string>> record = kv_->Get(Family::kProfiles, user_key);
   if (!record.ok()) return record.status();
   if (!record->has_value()) return std::optional<UserProfile>();
   nlohmann::json object = nlohmann::json::parse(**record, nullptr, /*allow_exceptions=*/false);
   Result<UserProfile> profile = UserProfile::FromJson(object);
   if (!profile.ok()) return profile.status();
-  cache_[user_id] = *profile;
+  cache_[user_key] = *profile;
   return std::optional<UserProfile>(std::move(profile).value());
 }
 
 Status EmbeddedProfileStore::Record(const Event& event, const Product& product) {
+  const std::string user_key = keyer_.Key(event.user_id);
   std::lock_guard lock(mutex_);
-  Result<std::optional<UserProfile>> loaded = LoadLocked(event.user_id);
+  Result<std::optional<UserProfile>> loaded = LoadLocked(user_key);
   if (!loaded.ok()) return loaded.status();
   UserProfile profile = loaded->value_or(UserProfile());
   profile.Apply(event, product, options_);
 
   // sequence_ restarts at 0 when the store is reopened, so continue after the highest sequence
   // already stored at this user and time. Reusing a stored key would overwrite that event.
-  const std::string time_prefix = EventTimePrefix(event);
+  const std::string time_prefix = EventTimePrefix(user_key, event.timestamp_ms);
   uint64_t sequence = ++sequence_;
   TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, time_prefix, [&](std::string_view key, std::string_view) {
     const std::string_view digits = key.substr(time_prefix.size());
@@ -57,22 +65,26 @@ Status EmbeddedProfileStore::Record(const Event& event, const Product& product) 
   sequence_ = sequence;
 
   WriteBatch batch;
-  batch.Put(Family::kEvents, EventKey(event, sequence), EventToJson(event).dump());
-  batch.Put(Family::kProfiles, event.user_id, profile.ToJson().dump());
+  batch.Put(Family::kEvents, EventKey(user_key, event.timestamp_ms, sequence), StoredEventJson(event, user_key));
+  batch.Put(Family::kProfiles, user_key, profile.ToJson().dump());
   // Synced: an acknowledged event survives a crash.
   TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
-  cache_[event.user_id] = std::move(profile);
+  cache_[user_key] = std::move(profile);
   return Status::Ok();
 }
 
 Result<std::optional<UserProfile>> EmbeddedProfileStore::Get(const std::string& user_id) {
+  const std::string user_key = keyer_.Key(user_id);
   std::lock_guard lock(mutex_);
-  return LoadLocked(user_id);
+  return LoadLocked(user_key);
 }
 
 Result<std::vector<Event>> EmbeddedProfileStore::Events(const std::string& user_id) {
   std::vector<Event> events;
-  TESSERA_RETURN_IF_ERROR(ScanEvents(user_id + "/", [&](Event&& event) { events.push_back(std::move(event)); }));
+  TESSERA_RETURN_IF_ERROR(ScanEvents(keyer_.Key(user_id) + "/", [&](Event&& event) {
+    event.user_id = user_id;
+    events.push_back(std::move(event));
+  }));
   return events;
 }
 
@@ -95,12 +107,51 @@ Status EmbeddedProfileStore::ScanEvents(const std::string& prefix, const std::fu
 }
 
 Result<size_t> EmbeddedProfileStore::Erase(const std::string& user_id) {
+  const std::string user_key = keyer_.Key(user_id);
   std::lock_guard lock(mutex_);
-  Result<size_t> removed = kv_->DeletePrefix(Family::kEvents, user_id + "/", /*sync=*/false);
+  Result<size_t> removed = kv_->DeletePrefix(Family::kEvents, user_key + "/", /*sync=*/false);
   if (!removed.ok()) return removed.status();
-  TESSERA_RETURN_IF_ERROR(kv_->Delete(Family::kProfiles, user_id, /*sync=*/true));
-  cache_.erase(user_id);
+  TESSERA_RETURN_IF_ERROR(kv_->Delete(Family::kProfiles, user_key, /*sync=*/true));
+  cache_.erase(user_key);
   return *removed;
+}
+
+Result<size_t> EmbeddedProfileStore::KeyRawUserIds() {
+  std::lock_guard lock(mutex_);
+  WriteBatch batch;
+  size_t users = 0;
+  std::string last_user;
+  Status parse_error;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, "", [&](std::string_view key, std::string_view value) {
+    const std::string_view user = key.substr(0, key.find('/'));
+    if (UserKeyer::IsKey(user)) return true;
+    nlohmann::json object = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    Result<Event> event = EventFromJson(object, INT64_MAX - kMaxEventClockSkewMs);
+    if (!event.ok()) {
+      parse_error = Status::Corruption("event '" + std::string(key) + "': " + event.status().message());
+      return false;
+    }
+    const std::string user_key = keyer_.Key(std::string(user));
+    const std::string_view rest = key.substr(user.size());  // "/<timestamp>/<sequence>"
+    batch.Put(Family::kEvents, user_key + std::string(rest), StoredEventJson(*event, user_key));
+    batch.Delete(Family::kEvents, key);
+    if (user != last_user) ++users;
+    last_user = std::string(user);
+    return true;
+  }));
+  TESSERA_RETURN_IF_ERROR(parse_error);
+
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kProfiles, "", [&](std::string_view key, std::string_view value) {
+    if (UserKeyer::IsKey(key)) return true;
+    batch.Put(Family::kProfiles, keyer_.Key(std::string(key)), value);
+    batch.Delete(Family::kProfiles, key);
+    return true;
+  }));
+  if (batch.Count() == 0) return size_t{0};
+
+  TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
+  cache_.clear();
+  return users;
 }
 
 }  // namespace tessera

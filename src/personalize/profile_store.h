@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "personalize/profile.h"
+#include "personalize/user_key.h"
 #include "store/kv_store.h"
 
 namespace tessera {
@@ -34,29 +35,37 @@ class ProfileStore {
   virtual Result<size_t> Erase(const std::string& user_id) = 0;
 };
 
-// Keys: events family "<user>/<timestamp, 20 digits>/<sequence, 20 digits>" -> event JSON;
-// profiles family "<user>" -> profile JSON. User ids never contain '/', so "<user>/" is a prefix
-// of exactly that user's events.
+// Keys: events family "<user key>/<timestamp, 20 digits>/<sequence, 20 digits>" -> event JSON;
+// profiles family "<user key>" -> profile JSON. The user key is UserKeyer's keyed hash of the
+// user id, which is never stored raw. A stored event's user_id is the key without its '#'.
+// Keys never contain '/', so "<user key>/" is a prefix of exactly that user's events.
 class EmbeddedProfileStore final : public ProfileStore {
  public:
   // Does not own `kv`, which must outlive the store.
-  EmbeddedProfileStore(KvStore* kv, ProfileOptions options) : kv_(kv), options_(options) {}
+  EmbeddedProfileStore(KvStore* kv, ProfileOptions options, UserKeyer keyer)
+      : kv_(kv), options_(options), keyer_(std::move(keyer)) {}
 
   Status Record(const Event& event, const Product& product) override;
   Result<std::optional<UserProfile>> Get(const std::string& user_id) override;
   Result<std::vector<Event>> Events(const std::string& user_id) override;
   Result<size_t> Erase(const std::string& user_id) override;
 
-  // Calls `visit` with every stored event of every user, in key order (user, then time). Fails
-  // with kCorruption naming the key when a stored event cannot be read.
+  // Calls `visit` with every stored event of every user, in key order (user key, then time).
+  // Each event's user_id is its user key without the '#', not the raw id. Fails with
+  // kCorruption naming the key when a stored event cannot be read.
   Status ForEachEvent(const std::function<void(Event&&)>& visit);
+
+  // Rewrites events and profiles stored under raw user ids (by versions before user keys)
+  // under their user keys; returns how many users were rewritten.
+  Result<size_t> KeyRawUserIds();
 
  private:
   Status ScanEvents(const std::string& prefix, const std::function<void(Event&&)>& visit);
-  Result<std::optional<UserProfile>> LoadLocked(const std::string& user_id);
+  Result<std::optional<UserProfile>> LoadLocked(const std::string& user_key);
 
   KvStore* kv_;
   ProfileOptions options_;
+  UserKeyer keyer_;
   std::mutex mutex_;  // serializes read-modify-write of profiles
   std::unordered_map<std::string, UserProfile> cache_;
   uint64_t sequence_ = 0;

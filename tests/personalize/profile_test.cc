@@ -303,7 +303,7 @@ class ProfileStoreTest : public ::testing::Test {
     Result<std::unique_ptr<KvStore>> kv = KvStore::Open(dir_.string());
     ASSERT_TRUE(kv.ok()) << kv.status().ToString();
     kv_ = std::move(kv).value();
-    profiles_ = std::make_unique<EmbeddedProfileStore>(kv_.get(), options_);
+    profiles_ = std::make_unique<EmbeddedProfileStore>(kv_.get(), options_, UserKeyer(std::string(32, 'k')));
   }
 
   void Record(const std::string& user, const std::string& product_id, int64_t timestamp_ms,
@@ -441,6 +441,70 @@ TEST_F(ProfileStoreTest, RecordAfterEraseStartsFresh) {
   EXPECT_EQ(profile->event_count(), 1u);
   EXPECT_EQ(profile->Share("colour", "Red"), 0.0);
   EXPECT_EQ(profile->Share("colour", "Blue"), 1.0);
+}
+
+// Every key and value of the events and profiles families.
+std::string StoredBytes(const KvStore& kv) {
+  std::string bytes;
+  for (Family family : {Family::kEvents, Family::kProfiles}) {
+    const Status scanned = kv.Scan(family, "", [&](std::string_view key, std::string_view value) {
+      bytes.append(key).append(" ").append(value).append("\n");
+      return true;
+    });
+    EXPECT_TRUE(scanned.ok()) << scanned.ToString();
+  }
+  return bytes;
+}
+
+TEST_F(ProfileStoreTest, StoreHoldsNoRawUserId) {
+  Record("shopper-alice", "p1", kNowMs);
+  const std::string stored = StoredBytes(*kv_);
+  EXPECT_FALSE(stored.empty());
+  EXPECT_EQ(stored.find("shopper-alice"), std::string::npos) << stored;
+  ASSERT_EQ(profiles_->Events("shopper-alice")->size(), 1u);
+  EXPECT_EQ(profiles_->Events("shopper-alice")->front().user_id, "shopper-alice");
+}
+
+TEST_F(ProfileStoreTest, RawUserIdsAreKeyedOnce) {
+  // Events and a profile as versions before user keys stored them.
+  const Event event = MakeEvent("old-user", EventType::kClick, "p1", kNowMs);
+  ASSERT_TRUE(kv_->Put(Family::kEvents, "old-user/00000001700000000000/00000000000000000001", EventToJson(event).dump()).ok());
+  UserProfile profile;
+  profile.Apply(event, MakeProduct("p1", "Shirts", "Red"), options_);
+  ASSERT_TRUE(kv_->Put(Family::kProfiles, "old-user", profile.ToJson().dump()).ok());
+
+  Result<size_t> rekeyed = profiles_->KeyRawUserIds();
+  ASSERT_TRUE(rekeyed.ok()) << rekeyed.status().ToString();
+  EXPECT_EQ(*rekeyed, 1u);
+  EXPECT_EQ(StoredBytes(*kv_).find("old-user"), std::string::npos);
+  EXPECT_EQ(EventProducts("old-user"), (std::vector<std::string>{"p1"}));
+  EXPECT_TRUE(Get("old-user").has_value());
+  EXPECT_EQ(*profiles_->KeyRawUserIds(), 0u);
+}
+
+TEST(UserKeyerTest, KeyFileIsCreatedOnceAndPrivate) {
+  TempDir dir("tessera-user-key-");
+  const std::string path = (dir.path() / "secrets" / "user-id.key").string();
+  Result<UserKeyer> first = UserKeyer::LoadOrCreate(path);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(fs::file_size(path), 32u);
+  EXPECT_EQ(fs::status(path).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
+  Result<UserKeyer> second = UserKeyer::LoadOrCreate(path);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(first->Key("alice"), second->Key("alice"));
+  EXPECT_NE(first->Key("alice"), first->Key("bob"));
+  EXPECT_TRUE(UserKeyer::IsKey(first->Key("alice")));
+  EXPECT_NE(first->Key("alice"), UserKeyer(std::string(32, 'x')).Key("alice"));
+}
+
+TEST(UserKeyerTest, ShortKeyFileIsRejected) {
+  TempDir dir("tessera-user-key-");
+  const fs::path path = dir.path() / "user-id.key";
+  std::ofstream(path) << "short";
+  Result<UserKeyer> keyer = UserKeyer::LoadOrCreate(path.string());
+  ASSERT_FALSE(keyer.ok());
+  EXPECT_EQ(keyer.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(keyer.status().message().find(path.string()), std::string::npos) << keyer.status().message();
 }
 
 TEST_F(ProfileStoreTest, EraseUnknownUserRemovesNothing) {
