@@ -77,14 +77,22 @@ std::string Fingerprint(std::string_view bytes) {
   return "crc32:" + std::to_string(crc) + ":" + std::to_string(bytes.size());
 }
 
-SignalKind SignalOf(EventType type) {
+// The product count an event adds to; none for a search. An impression counts as a view, the
+// denominator of click-through.
+std::optional<SignalKind> SignalOf(EventType type) {
   switch (type) {
+    case EventType::kSearch: return std::nullopt;
+    case EventType::kImpression: return SignalKind::kView;
     case EventType::kView: return SignalKind::kView;
     case EventType::kClick: return SignalKind::kClick;
     case EventType::kAddToCart: return SignalKind::kAddToCart;
     case EventType::kPurchase: return SignalKind::kPurchase;
   }
-  return SignalKind::kView;
+  return std::nullopt;
+}
+
+void AddSignal(ProductSignals* signals, const Event& event, int delta) {
+  if (const std::optional<SignalKind> kind = SignalOf(event.type)) signals->Add(event.product_id, *kind, delta);
 }
 
 Result<std::unique_ptr<ImageEncoder>> CreatePhotoEncoder(const EngineOptions& options) {
@@ -366,7 +374,7 @@ struct Engine::Rep {
   Status LoadSignals() {
     size_t events = 0;
     TESSERA_RETURN_IF_ERROR(profiles->ForEachEvent([&](Event&& event) {
-      signals.Add(event.product_id, SignalOf(event.type));
+      AddSignal(&signals, event, 1);
       ++events;
     }));
     if (events > 0) spdlog::info("product signals: {} events counted", events);
@@ -1067,15 +1075,21 @@ Result<SearchResponse> Engine::SearchByVoice(std::string_view audio_bytes, Searc
   return response;
 }
 
-Status Engine::RecordEvent(const Event& event) {
+Status Engine::RecordEvent(const Event& event, bool* duplicate) {
   TESSERA_RETURN_IF_ERROR(ValidateUserId(event.user_id));
-  Result<Product> product = GetProduct(event.product_id);
-  if (!product.ok()) {
-    return Status::NotFound("product '" + Excerpt(event.product_id) +
-                            "' not found: send events only for products in the catalogue");
+  // A search names no product; every other event must name one in the catalogue.
+  Result<Product> product = Product();
+  if (event.type != EventType::kSearch || !event.product_id.empty()) {
+    product = GetProduct(event.product_id);
+    if (!product.ok()) {
+      return Status::NotFound("product '" + Excerpt(event.product_id) +
+                              "' not found: send events only for products in the catalogue");
+    }
   }
-  TESSERA_RETURN_IF_ERROR(rep_->profiles->Record(event, *product));
-  rep_->signals.Add(event.product_id, SignalOf(event.type));
+  bool recorded = false;
+  TESSERA_RETURN_IF_ERROR(rep_->profiles->Record(event, *product, &recorded));
+  if (recorded) AddSignal(&rep_->signals, event, 1);
+  if (duplicate != nullptr) *duplicate = !recorded;
   return Status::Ok();
 }
 
@@ -1096,7 +1110,7 @@ Result<size_t> Engine::EraseUser(const std::string& user_id) {
   if (!events.ok()) return events.status();
   Result<size_t> erased = rep_->profiles->Erase(user_id);
   if (!erased.ok()) return erased;
-  for (const Event& event : *events) rep_->signals.Add(event.product_id, SignalOf(event.type), -1);
+  for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
   spdlog::info("erased user data: {} events", *erased);
   return erased;
 }

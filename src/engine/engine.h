@@ -179,8 +179,10 @@ class Engine {
   // LoadRanker does; for tools that compare rankers in one process.
   void UseRanker(std::shared_ptr<const Ranker> ranker, const std::string& source = "");
 
-  // Events and profiles. RecordEvent rejects products that do not exist.
-  Status RecordEvent(const Event& event);
+  // Events and profiles. RecordEvent rejects products that do not exist. An event repeating
+  // an event_id its user already sent is acknowledged without being stored again, and
+  // `duplicate` (when not null) is set to true.
+  Status RecordEvent(const Event& event, bool* duplicate = nullptr);
   Result<std::optional<UserProfile>> Profile(const std::string& user_id) const;
   Result<std::vector<Event>> UserEvents(const std::string& user_id) const;
   // Removes everything held about the user; returns the number of events removed.

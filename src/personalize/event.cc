@@ -16,6 +16,8 @@ constexpr int64_t kEarliestTimestampMs = 946684800000;
 
 const char* EventTypeName(EventType type) {
   switch (type) {
+    case EventType::kSearch: return "search";
+    case EventType::kImpression: return "impression";
     case EventType::kView: return "view";
     case EventType::kClick: return "click";
     case EventType::kAddToCart: return "add_to_cart";
@@ -42,11 +44,13 @@ Status ValidateUserId(const std::string& user_id) {
 
 Result<Event> EventFromJson(const nlohmann::json& object, int64_t now_ms) {
   if (!object.is_object()) return Status::InvalidArgument("an event must be a JSON object, got " + Excerpt(object.dump()));
-  static const std::set<std::string> kKnown = {"user_id", "type", "product_id", "timestamp", "session_id"};
+  static const std::set<std::string> kKnown = {"user_id",    "type",     "product_id", "timestamp", "session_id",
+                                                "query_id",   "query",    "position",   "event_id"};
   for (const auto& [key, value] : object.items()) {
     if (!kKnown.count(key)) {
       return Status::InvalidArgument("unknown field '" + Excerpt(key) +
-                                     "': events have user_id, type, product_id, timestamp, session_id");
+                                     "': events have user_id, type, product_id, timestamp, session_id, query_id, "
+                                     "query, position, event_id");
     }
   }
   auto string_field = [&](const char* name, std::string* out, bool required) -> Status {
@@ -64,7 +68,11 @@ Result<Event> EventFromJson(const nlohmann::json& object, int64_t now_ms) {
   TESSERA_RETURN_IF_ERROR(ValidateUserId(event.user_id));
   std::string type;
   TESSERA_RETURN_IF_ERROR(string_field("type", &type, true));
-  if (type == "view") {
+  if (type == "search") {
+    event.type = EventType::kSearch;
+  } else if (type == "impression") {
+    event.type = EventType::kImpression;
+  } else if (type == "view") {
     event.type = EventType::kView;
   } else if (type == "click") {
     event.type = EventType::kClick;
@@ -73,12 +81,30 @@ Result<Event> EventFromJson(const nlohmann::json& object, int64_t now_ms) {
   } else if (type == "purchase") {
     event.type = EventType::kPurchase;
   } else {
-    return Status::InvalidArgument("field 'type' is '" + Excerpt(type) + "': use view, click, add_to_cart or purchase");
+    return Status::InvalidArgument("field 'type' is '" + Excerpt(type) +
+                                   "': use search, impression, view, click, add_to_cart or purchase");
   }
-  TESSERA_RETURN_IF_ERROR(string_field("product_id", &event.product_id, true));
-  if (event.product_id.empty()) return Status::InvalidArgument("field 'product_id' is empty");
-  TESSERA_RETURN_IF_ERROR(string_field("session_id", &event.session_id, false));
-  if (event.session_id.size() > 128) return Status::InvalidArgument("field 'session_id' is longer than 128 bytes");
+  const bool search = event.type == EventType::kSearch;
+  TESSERA_RETURN_IF_ERROR(string_field("product_id", &event.product_id, !search));
+  if (!search && event.product_id.empty()) return Status::InvalidArgument("field 'product_id' is empty");
+  for (auto [name, field] : {std::pair{"session_id", &event.session_id}, std::pair{"query_id", &event.query_id},
+                             std::pair{"event_id", &event.event_id}}) {
+    TESSERA_RETURN_IF_ERROR(string_field(name, field, false));
+    if (field->size() > kMaxEventIdBytes) {
+      return Status::InvalidArgument(std::string("field '") + name + "' is longer than 128 bytes");
+    }
+  }
+  TESSERA_RETURN_IF_ERROR(string_field("query", &event.query, false));
+  if (event.query.size() > kMaxEventQueryBytes) {
+    return Status::InvalidArgument("field 'query' is longer than 1024 bytes: send the query as the shopper typed it");
+  }
+  if (auto it = object.find("position"); it != object.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > kMaxEventPosition) {
+      return Status::InvalidArgument("field 'position' is " + Excerpt(it->dump()) +
+                                     ": send the 1-based rank at which the product was shown, at most 10000");
+    }
+    event.position = static_cast<uint32_t>(it->get<int64_t>());
+  }
 
   event.timestamp_ms = now_ms;
   if (auto it = object.find("timestamp"); it != object.end() && !it->is_null()) {
@@ -104,7 +130,12 @@ nlohmann::json EventToJson(const Event& event) {
                         {"type", EventTypeName(event.type)},
                         {"product_id", event.product_id},
                         {"timestamp", event.timestamp_ms}};
+  if (event.product_id.empty()) out.erase("product_id");
   if (!event.session_id.empty()) out["session_id"] = event.session_id;
+  if (!event.query_id.empty()) out["query_id"] = event.query_id;
+  if (!event.query.empty()) out["query"] = event.query;
+  if (event.position > 0) out["position"] = event.position;
+  if (!event.event_id.empty()) out["event_id"] = event.event_id;
   return out;
 }
 

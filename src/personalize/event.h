@@ -10,9 +10,11 @@
 
 namespace tessera {
 
-enum class EventType { kView, kClick, kAddToCart, kPurchase };
+// kSearch: the shopper ran a query (no product). kImpression: a product was shown in a result
+// list, at `position`. The others are things done with a product.
+enum class EventType { kSearch, kImpression, kView, kClick, kAddToCart, kPurchase };
 
-// "view", "click", "add_to_cart", "purchase".
+// "search", "impression", "view", "click", "add_to_cart", "purchase".
 const char* EventTypeName(EventType type);
 
 struct Event {
@@ -21,16 +23,29 @@ struct Event {
   std::string product_id;
   int64_t timestamp_ms = 0;  // Unix milliseconds; the server's clock when the sender omits it
   std::string session_id;    // optional
+  std::string query_id;      // optional: the search the event came from
+  std::string query;         // search events: the query text; optional
+  uint32_t position = 0;     // optional: 1-based rank at which the product was shown; 0 when unknown
+  // Optional id chosen by the sender; an event repeating a stored (user, event id) is accepted
+  // once, so a sender may retry after a lost acknowledgement.
+  std::string event_id;
 };
+
+// Limits of the optional fields.
+inline constexpr size_t kMaxEventIdBytes = 128;
+inline constexpr size_t kMaxEventQueryBytes = 1024;
+inline constexpr uint32_t kMaxEventPosition = 10000;
 
 // How far ahead of the server's clock an event timestamp may be (clock skew), in milliseconds.
 inline constexpr int64_t kMaxEventClockSkewMs = 5 * 60 * 1000;
 
 Status ValidateUserId(const std::string& user_id);
 
-// Parses {"user_id", "type", "product_id", "timestamp"?, "session_id"?}. Unknown fields, unknown
-// types, timestamps more than kMaxEventClockSkewMs after `now_ms` or before 2000-01-01 are
-// rejected with a message naming the field. Does not check that the product exists.
+// Parses {"user_id", "type", "product_id", "timestamp"?, "session_id"?, "query_id"?, "query"?,
+// "position"?, "event_id"?}. product_id is required except for search events. Unknown fields,
+// unknown types, timestamps more than kMaxEventClockSkewMs after `now_ms` or before 2000-01-01,
+// and values beyond the limits above are rejected with a message naming the field. Does not
+// check that the product exists.
 Result<Event> EventFromJson(const nlohmann::json& object, int64_t now_ms);
 nlohmann::json EventToJson(const Event& event);
 

@@ -8,6 +8,9 @@ namespace tessera {
 
 double ProfileOptions::WeightOf(EventType type) const {
   switch (type) {
+    // Searches and impressions show what was offered, not what the shopper likes.
+    case EventType::kSearch: return 0;
+    case EventType::kImpression: return 0;
     case EventType::kView: return view_weight;
     case EventType::kClick: return click_weight;
     case EventType::kAddToCart: return add_to_cart_weight;
@@ -40,7 +43,7 @@ void UserProfile::Apply(const Event& event, const Product& product, const Profil
   const double weight = options.WeightOf(event.type) * DecayFactor(at - event.timestamp_ms, options.half_life_hours);
   for (const char* facet : kProfileFacets) {
     const std::string value = FacetValue(product, facet);
-    if (!value.empty()) weights_[facet][value] += weight;
+    if (!value.empty() && weight > 0) weights_[facet][value] += weight;
   }
   total_weight_ += weight;
   updated_ms_ = at;

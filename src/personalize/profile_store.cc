@@ -22,6 +22,9 @@ std::string EventKey(const std::string& user_key, int64_t timestamp_ms, uint64_t
   return EventTimePrefix(user_key, timestamp_ms) + suffix;
 }
 
+// Meta family keys "event_id/<user key>/<event id>" mark the event ids a user has sent.
+std::string EventIdPrefix(const std::string& user_key) { return "event_id/" + user_key + "/"; }
+
 // The event as stored: its user id is the user key without the leading '#', which is a valid
 // user id, so stored events parse like received ones.
 std::string StoredEventJson(Event event, const std::string& user_key) {
@@ -43,9 +46,16 @@ Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadLocked(const std::s
   return std::optional<UserProfile>(std::move(profile).value());
 }
 
-Status EmbeddedProfileStore::Record(const Event& event, const Product& product) {
+Status EmbeddedProfileStore::Record(const Event& event, const Product& product, bool* recorded) {
   const std::string user_key = keyer_.Key(event.user_id);
   std::lock_guard lock(mutex_);
+  if (recorded != nullptr) *recorded = false;
+  const std::string event_id_key = event.event_id.empty() ? "" : EventIdPrefix(user_key) + event.event_id;
+  if (!event_id_key.empty()) {
+    Result<std::optional<std::string>> seen = kv_->Get(Family::kMeta, event_id_key);
+    if (!seen.ok()) return seen.status();
+    if (seen->has_value()) return Status::Ok();  // a retry of an event already stored
+  }
   Result<std::optional<UserProfile>> loaded = LoadLocked(user_key);
   if (!loaded.ok()) return loaded.status();
   UserProfile profile = loaded->value_or(UserProfile());
@@ -67,9 +77,11 @@ Status EmbeddedProfileStore::Record(const Event& event, const Product& product) 
   WriteBatch batch;
   batch.Put(Family::kEvents, EventKey(user_key, event.timestamp_ms, sequence), StoredEventJson(event, user_key));
   batch.Put(Family::kProfiles, user_key, profile.ToJson().dump());
+  if (!event_id_key.empty()) batch.Put(Family::kMeta, event_id_key, "");
   // Synced: an acknowledged event survives a crash.
   TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
   cache_[user_key] = std::move(profile);
+  if (recorded != nullptr) *recorded = true;
   return Status::Ok();
 }
 
@@ -111,6 +123,8 @@ Result<size_t> EmbeddedProfileStore::Erase(const std::string& user_id) {
   std::lock_guard lock(mutex_);
   Result<size_t> removed = kv_->DeletePrefix(Family::kEvents, user_key + "/", /*sync=*/false);
   if (!removed.ok()) return removed.status();
+  Result<size_t> ids = kv_->DeletePrefix(Family::kMeta, EventIdPrefix(user_key), /*sync=*/false);
+  if (!ids.ok()) return ids.status();
   TESSERA_RETURN_IF_ERROR(kv_->Delete(Family::kProfiles, user_key, /*sync=*/true));
   cache_.erase(user_key);
   return *removed;

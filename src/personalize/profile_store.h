@@ -22,8 +22,9 @@ class ProfileStore {
   virtual ~ProfileStore() = default;
 
   // Appends the event and applies it to the user's profile atomically. When this returns OK the
-  // event is durable and the next Get reflects it.
-  virtual Status Record(const Event& event, const Product& product) = 0;
+  // event is durable and the next Get reflects it. An event whose event_id the user already
+  // sent is not stored again; `recorded` (when not null) is then set to false.
+  virtual Status Record(const Event& event, const Product& product, bool* recorded = nullptr) = 0;
 
   // The user's profile, or std::nullopt when they have none.
   virtual Result<std::optional<UserProfile>> Get(const std::string& user_id) = 0;
@@ -45,7 +46,7 @@ class EmbeddedProfileStore final : public ProfileStore {
   EmbeddedProfileStore(KvStore* kv, ProfileOptions options, UserKeyer keyer)
       : kv_(kv), options_(options), keyer_(std::move(keyer)) {}
 
-  Status Record(const Event& event, const Product& product) override;
+  Status Record(const Event& event, const Product& product, bool* recorded = nullptr) override;
   Result<std::optional<UserProfile>> Get(const std::string& user_id) override;
   Result<std::vector<Event>> Events(const std::string& user_id) override;
   Result<size_t> Erase(const std::string& user_id) override;

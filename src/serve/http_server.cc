@@ -399,19 +399,22 @@ void HttpServer::Rep::RegisterRoutes() {
     } else {
       items.push_back(*body);
     }
-    size_t accepted = 0;
+    size_t accepted = 0, duplicates = 0;
     for (const json& item : items) {
       Result<Event> event = EventFromJson(item, engine->clock().NowMillis());
-      Status recorded = event.ok() ? engine->RecordEvent(*event) : event.status();
+      bool duplicate = false;
+      Status recorded = event.ok() ? engine->RecordEvent(*event, &duplicate) : event.status();
       if (!recorded.ok()) {
         return SendJson(res, HttpStatusFor(recorded.code()),
-                        {{"accepted", accepted},
+                        {{"accepted", accepted}, {"duplicates", duplicates},
                          {"error", {{"code", StatusCodeName(recorded.code())},
                                     {"message", "event " + std::to_string(accepted) + ": " + recorded.message()}}}});
       }
       ++accepted;
+      if (duplicate) ++duplicates;
     }
-    SendJson(res, 200, {{"accepted", accepted}});
+    // `duplicates` counts accepted events whose event_id was already stored.
+    SendJson(res, 200, {{"accepted", accepted}, {"duplicates", duplicates}});
   });
 
   // The ranker in use, and a reload of its model file (the path the server was started with),

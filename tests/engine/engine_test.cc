@@ -24,6 +24,15 @@ constexpr const char* kCatalogue = R"({"id":"s1","title":"Roadster Men Navy Blue
 {"id":"s4","title":"耐克 男士 藏青色 衬衫","attributes":{"colour":"Navy Blue","article_type":"Shirts"}}
 )";
 
+Event MakeEvent(const std::string& user, EventType type, const std::string& product_id, int64_t timestamp_ms) {
+  Event event;
+  event.user_id = user;
+  event.type = type;
+  event.product_id = product_id;
+  event.timestamp_ms = timestamp_ms;
+  return event;
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -103,7 +112,7 @@ TEST_F(EngineTest, DeletedProductNeverReturned) {
 }
 
 TEST_F(EngineTest, EventForUnknownProductRejected) {
-  Event event{"shopper", EventType::kClick, "missing", clock_.NowMillis(), ""};
+  const Event event = MakeEvent("shopper", EventType::kClick, "missing", clock_.NowMillis());
   const Status status = engine_->RecordEvent(event);
   EXPECT_EQ(status.code(), StatusCode::kNotFound);
   EXPECT_NE(status.message().find("missing"), std::string::npos);
@@ -116,7 +125,7 @@ TEST_F(EngineTest, ClickMovesSameRelevanceProductUp) {
   const std::vector<std::string> before = SearchIds(request);
   ASSERT_EQ(before.size(), 2u);
   const std::string second = before[1];
-  ASSERT_TRUE(engine_->RecordEvent({"shopper", EventType::kClick, second, clock_.NowMillis(), ""}).ok());
+  ASSERT_TRUE(engine_->RecordEvent(MakeEvent("shopper", EventType::kClick, second, clock_.NowMillis())).ok());
   EXPECT_EQ(SearchIds(request)[0], second);
 
   request.user_id = "someone-else";
@@ -161,7 +170,7 @@ float PopularityOf(const Engine& engine, const std::string& query, const std::st
 
 TEST_F(EngineTest, EventsRaisePopularityUntilErased) {
   EXPECT_EQ(PopularityOf(*engine_, "shirt", "s2"), 0.0f);
-  ASSERT_TRUE(engine_->RecordEvent({"shopper", EventType::kPurchase, "s2", clock_.NowMillis(), ""}).ok());
+  ASSERT_TRUE(engine_->RecordEvent(MakeEvent("shopper", EventType::kPurchase, "s2", clock_.NowMillis())).ok());
   const float popular = PopularityOf(*engine_, "shirt", "s2");
   EXPECT_GT(popular, 0.0f);
 
@@ -170,6 +179,31 @@ TEST_F(EngineTest, EventsRaisePopularityUntilErased) {
 
   ASSERT_TRUE(engine_->EraseUser("shopper").ok());
   EXPECT_EQ(PopularityOf(*engine_, "shirt", "s2"), 0.0f);
+}
+
+TEST_F(EngineTest, SearchAndImpressionEventsAreRecorded) {
+  Event search = MakeEvent("shopper", EventType::kSearch, "", clock_.NowMillis());
+  search.query = "navy shirt";
+  ASSERT_TRUE(engine_->RecordEvent(search).ok());
+  Event impression = MakeEvent("shopper", EventType::kImpression, "s1", clock_.NowMillis());
+  impression.position = 1;
+  ASSERT_TRUE(engine_->RecordEvent(impression).ok());
+  EXPECT_EQ(engine_->UserEvents("shopper")->size(), 2u);
+  // An impression is a view for click-through, and adds no affinity.
+  EXPECT_GT(PopularityOf(*engine_, "shirt", "s1"), 0.0f);
+  EXPECT_EQ((*engine_->Profile("shopper"))->Share("article_type", "Shirts"), 0.0);
+}
+
+TEST_F(EngineTest, RetriedEventCountsOnce) {
+  Event event = MakeEvent("shopper", EventType::kPurchase, "s2", clock_.NowMillis());
+  event.event_id = "order-17";
+  bool duplicate = true;
+  ASSERT_TRUE(engine_->RecordEvent(event, &duplicate).ok());
+  EXPECT_FALSE(duplicate);
+  const float popularity = PopularityOf(*engine_, "shirt", "s2");
+  ASSERT_TRUE(engine_->RecordEvent(event, &duplicate).ok());
+  EXPECT_TRUE(duplicate);
+  EXPECT_EQ(PopularityOf(*engine_, "shirt", "s2"), popularity);
 }
 
 TEST_F(EngineTest, BrokenRankerModelKeepsTheCurrentRanker) {

@@ -71,7 +71,9 @@ TEST(EventFromJson, ParsesValidEvent) {
 }
 
 TEST(EventFromJson, ParsesEveryType) {
-  const std::map<std::string, EventType> types = {{"view", EventType::kView},
+  const std::map<std::string, EventType> types = {{"search", EventType::kSearch},
+                                                  {"impression", EventType::kImpression},
+                                                  {"view", EventType::kView},
                                                   {"click", EventType::kClick},
                                                   {"add_to_cart", EventType::kAddToCart},
                                                   {"purchase", EventType::kPurchase}};
@@ -83,6 +85,46 @@ TEST(EventFromJson, ParsesEveryType) {
     EXPECT_EQ(event->type, type) << name;
     EXPECT_EQ(EventTypeName(type), name);
   }
+}
+
+TEST(EventFromJson, ParsesSearchContext) {
+  json object = ValidEventJson();
+  object["type"] = "impression";
+  object["query_id"] = "q-42";
+  object["position"] = 3;
+  object["event_id"] = "e-1";
+  Result<Event> event = EventFromJson(object, kNowMs);
+  ASSERT_TRUE(event.ok()) << event.status().ToString();
+  EXPECT_EQ(event->query_id, "q-42");
+  EXPECT_EQ(event->position, 3u);
+  EXPECT_EQ(event->event_id, "e-1");
+  Result<Event> again = EventFromJson(EventToJson(*event), kNowMs);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->position, 3u);
+  EXPECT_EQ(again->event_id, "e-1");
+}
+
+TEST(EventFromJson, SearchNeedsNoProduct) {
+  const json object = {{"user_id", "shopper-1"}, {"type", "search"}, {"query", "navy shirts"}, {"query_id", "q-1"}};
+  Result<Event> event = EventFromJson(object, kNowMs);
+  ASSERT_TRUE(event.ok()) << event.status().ToString();
+  EXPECT_EQ(event->query, "navy shirts");
+  EXPECT_TRUE(event->product_id.empty());
+  EXPECT_FALSE(EventToJson(*event).contains("product_id"));
+}
+
+TEST(EventFromJson, RejectsBadSearchContext) {
+  for (const json& position : {json(0), json(-1), json(10001), json("3"), json(2.5)}) {
+    json object = ValidEventJson();
+    object["position"] = position;
+    EXPECT_EQ(RejectedField(object), "position") << position.dump();
+  }
+  json long_query = ValidEventJson();
+  long_query["query"] = std::string(1025, 'a');
+  EXPECT_EQ(RejectedField(long_query), "query");
+  json long_id = ValidEventJson();
+  long_id["event_id"] = std::string(129, 'e');
+  EXPECT_EQ(RejectedField(long_id), "event_id");
 }
 
 TEST(EventFromJson, MissingTimestampUsesNow) {
@@ -454,6 +496,30 @@ std::string StoredBytes(const KvStore& kv) {
     EXPECT_TRUE(scanned.ok()) << scanned.ToString();
   }
   return bytes;
+}
+
+TEST_F(ProfileStoreTest, RepeatedEventIdIsStoredOnce) {
+  Event event = MakeEvent("u1", EventType::kClick, "p1", kNowMs);
+  event.event_id = "retry-me";
+  bool recorded = false;
+  ASSERT_TRUE(profiles_->Record(event, MakeProduct("p1", "Shirts", "Red"), &recorded).ok());
+  EXPECT_TRUE(recorded);
+  ASSERT_TRUE(profiles_->Record(event, MakeProduct("p1", "Shirts", "Red"), &recorded).ok());
+  EXPECT_FALSE(recorded);
+  Open();  // the id is remembered in the store, not only in memory
+  ASSERT_TRUE(profiles_->Record(event, MakeProduct("p1", "Shirts", "Red"), &recorded).ok());
+  EXPECT_FALSE(recorded);
+  EXPECT_EQ(EventProducts("u1").size(), 1u);
+  EXPECT_EQ(Get("u1")->event_count(), 1u);
+
+  // Another user may use the same id, and an erased user starts afresh.
+  Event other = event;
+  other.user_id = "u2";
+  ASSERT_TRUE(profiles_->Record(other, MakeProduct("p1", "Shirts", "Red"), &recorded).ok());
+  EXPECT_TRUE(recorded);
+  ASSERT_TRUE(profiles_->Erase("u1").ok());
+  ASSERT_TRUE(profiles_->Record(event, MakeProduct("p1", "Shirts", "Red"), &recorded).ok());
+  EXPECT_TRUE(recorded);
 }
 
 TEST_F(ProfileStoreTest, StoreHoldsNoRawUserId) {
