@@ -1075,7 +1075,7 @@ Result<SearchResponse> Engine::SearchByVoice(std::string_view audio_bytes, Searc
   return response;
 }
 
-Status Engine::RecordEvent(const Event& event, bool* duplicate) {
+Status Engine::RecordEvent(const Event& event, EventOutcome* outcome) {
   TESSERA_RETURN_IF_ERROR(ValidateUserId(event.user_id));
   // A search names no product; every other event must name one in the catalogue.
   Result<Product> product = Product();
@@ -1089,7 +1089,14 @@ Status Engine::RecordEvent(const Event& event, bool* duplicate) {
   bool recorded = false;
   TESSERA_RETURN_IF_ERROR(rep_->profiles->Record(event, *product, &recorded));
   if (recorded) AddSignal(&rep_->signals, event, 1);
-  if (duplicate != nullptr) *duplicate = !recorded;
+  if (outcome != nullptr) {
+    *outcome = EventOutcome::kRecorded;
+    if (!recorded) {
+      Result<bool> opted_out = rep_->profiles->OptedOut(event.user_id);
+      if (!opted_out.ok()) return opted_out.status();
+      *outcome = *opted_out ? EventOutcome::kOptedOut : EventOutcome::kDuplicate;
+    }
+  }
   return Status::Ok();
 }
 
@@ -1113,6 +1120,23 @@ Result<size_t> Engine::EraseUser(const std::string& user_id) {
   for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
   spdlog::info("erased user data: {} events", *erased);
   return erased;
+}
+
+Status Engine::SetOptOut(const std::string& user_id, bool opted_out) {
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(user_id));
+  Result<std::vector<Event>> events = rep_->profiles->Events(user_id);
+  if (!events.ok()) return events.status();
+  TESSERA_RETURN_IF_ERROR(rep_->profiles->SetOptOut(user_id, opted_out));
+  if (opted_out) {
+    for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
+  }
+  spdlog::info("user opted {}: {} events erased", opted_out ? "out" : "in", opted_out ? events->size() : 0);
+  return Status::Ok();
+}
+
+Result<bool> Engine::OptedOut(const std::string& user_id) const {
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(user_id));
+  return rep_->profiles->OptedOut(user_id);
 }
 
 Result<std::vector<Engine::Neighbour>> Engine::Nearest(Space space, const std::vector<float>& query, size_t k,

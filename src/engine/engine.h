@@ -179,14 +179,20 @@ class Engine {
   // LoadRanker does; for tools that compare rankers in one process.
   void UseRanker(std::shared_ptr<const Ranker> ranker, const std::string& source = "");
 
-  // Events and profiles. RecordEvent rejects products that do not exist. An event repeating
-  // an event_id its user already sent is acknowledged without being stored again, and
-  // `duplicate` (when not null) is set to true.
-  Status RecordEvent(const Event& event, bool* duplicate = nullptr);
+  // What became of an accepted event.
+  enum class EventOutcome { kRecorded, kDuplicate, kOptedOut };
+  // Events and profiles. RecordEvent rejects products that do not exist. An event repeating an
+  // event_id its user already sent, or sent by a user who opted out, is acknowledged but not
+  // stored; `outcome` (when not null) tells which.
+  Status RecordEvent(const Event& event, EventOutcome* outcome = nullptr);
   Result<std::optional<UserProfile>> Profile(const std::string& user_id) const;
   Result<std::vector<Event>> UserEvents(const std::string& user_id) const;
   // Removes everything held about the user; returns the number of events removed.
   Result<size_t> EraseUser(const std::string& user_id);
+  // Opting out erases everything held about the user and drops their later events until they
+  // opt in again.
+  Status SetOptOut(const std::string& user_id, bool opted_out);
+  Result<bool> OptedOut(const std::string& user_id) const;
 
   // Vector-level access for evaluation and explanations. kPhoto is the photo encoder's space,
   // kJoint the fused joint space (kUnavailable without a joint model).

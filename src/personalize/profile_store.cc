@@ -25,6 +25,9 @@ std::string EventKey(const std::string& user_key, int64_t timestamp_ms, uint64_t
 // Meta family keys "event_id/<user key>/<event id>" mark the event ids a user has sent.
 std::string EventIdPrefix(const std::string& user_key) { return "event_id/" + user_key + "/"; }
 
+// Meta family key "opt_out/<user key>": present while the user has opted out.
+std::string OptOutKey(const std::string& user_key) { return "opt_out/" + user_key; }
+
 // The event as stored: its user id is the user key without the leading '#', which is a valid
 // user id, so stored events parse like received ones.
 std::string StoredEventJson(Event event, const std::string& user_key) {
@@ -50,6 +53,9 @@ Status EmbeddedProfileStore::Record(const Event& event, const Product& product, 
   const std::string user_key = keyer_.Key(event.user_id);
   std::lock_guard lock(mutex_);
   if (recorded != nullptr) *recorded = false;
+  Result<std::optional<std::string>> opted_out = kv_->Get(Family::kMeta, OptOutKey(user_key));
+  if (!opted_out.ok()) return opted_out.status();
+  if (opted_out->has_value()) return Status::Ok();  // collection stopped at the user's request
   const std::string event_id_key = event.event_id.empty() ? "" : EventIdPrefix(user_key) + event.event_id;
   if (!event_id_key.empty()) {
     Result<std::optional<std::string>> seen = kv_->Get(Family::kMeta, event_id_key);
@@ -121,6 +127,26 @@ Status EmbeddedProfileStore::ScanEvents(const std::string& prefix, const std::fu
 Result<size_t> EmbeddedProfileStore::Erase(const std::string& user_id) {
   const std::string user_key = keyer_.Key(user_id);
   std::lock_guard lock(mutex_);
+  return EraseLocked(user_key);
+}
+
+Status EmbeddedProfileStore::SetOptOut(const std::string& user_id, bool opted_out) {
+  const std::string user_key = keyer_.Key(user_id);
+  std::lock_guard lock(mutex_);
+  if (!opted_out) return kv_->Delete(Family::kMeta, OptOutKey(user_key), /*sync=*/true);
+  // The flag is written first, so no event recorded between it and the erasure survives.
+  TESSERA_RETURN_IF_ERROR(kv_->Put(Family::kMeta, OptOutKey(user_key), "", /*sync=*/true));
+  Result<size_t> erased = EraseLocked(user_key);
+  return erased.ok() ? Status::Ok() : erased.status();
+}
+
+Result<bool> EmbeddedProfileStore::OptedOut(const std::string& user_id) {
+  Result<std::optional<std::string>> flag = kv_->Get(Family::kMeta, OptOutKey(keyer_.Key(user_id)));
+  if (!flag.ok()) return flag.status();
+  return flag->has_value();
+}
+
+Result<size_t> EmbeddedProfileStore::EraseLocked(const std::string& user_key) {
   Result<size_t> removed = kv_->DeletePrefix(Family::kEvents, user_key + "/", /*sync=*/false);
   if (!removed.ok()) return removed.status();
   Result<size_t> ids = kv_->DeletePrefix(Family::kMeta, EventIdPrefix(user_key), /*sync=*/false);

@@ -34,6 +34,11 @@ class ProfileStore {
 
   // Removes the user's events and profile; returns how many events were removed.
   virtual Result<size_t> Erase(const std::string& user_id) = 0;
+
+  // Opting out erases what is held about the user and makes Record drop their later events
+  // (recorded = false) until they opt in again.
+  virtual Status SetOptOut(const std::string& user_id, bool opted_out) = 0;
+  virtual Result<bool> OptedOut(const std::string& user_id) = 0;
 };
 
 // Keys: events family "<user key>/<timestamp, 20 digits>/<sequence, 20 digits>" -> event JSON;
@@ -50,6 +55,8 @@ class EmbeddedProfileStore final : public ProfileStore {
   Result<std::optional<UserProfile>> Get(const std::string& user_id) override;
   Result<std::vector<Event>> Events(const std::string& user_id) override;
   Result<size_t> Erase(const std::string& user_id) override;
+  Status SetOptOut(const std::string& user_id, bool opted_out) override;
+  Result<bool> OptedOut(const std::string& user_id) override;
 
   // Calls `visit` with every stored event of every user, in key order (user key, then time).
   // Each event's user_id is its user key without the '#', not the raw id. Fails with
@@ -63,6 +70,7 @@ class EmbeddedProfileStore final : public ProfileStore {
  private:
   Status ScanEvents(const std::string& prefix, const std::function<void(Event&&)>& visit);
   Result<std::optional<UserProfile>> LoadLocked(const std::string& user_key);
+  Result<size_t> EraseLocked(const std::string& user_key);
 
   KvStore* kv_;
   ProfileOptions options_;

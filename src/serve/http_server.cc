@@ -399,22 +399,24 @@ void HttpServer::Rep::RegisterRoutes() {
     } else {
       items.push_back(*body);
     }
-    size_t accepted = 0, duplicates = 0;
+    size_t accepted = 0, duplicates = 0, opted_out = 0;
     for (const json& item : items) {
       Result<Event> event = EventFromJson(item, engine->clock().NowMillis());
-      bool duplicate = false;
-      Status recorded = event.ok() ? engine->RecordEvent(*event, &duplicate) : event.status();
+      Engine::EventOutcome outcome = Engine::EventOutcome::kRecorded;
+      Status recorded = event.ok() ? engine->RecordEvent(*event, &outcome) : event.status();
       if (!recorded.ok()) {
         return SendJson(res, HttpStatusFor(recorded.code()),
-                        {{"accepted", accepted}, {"duplicates", duplicates},
+                        {{"accepted", accepted}, {"duplicates", duplicates}, {"opted_out", opted_out},
                          {"error", {{"code", StatusCodeName(recorded.code())},
                                     {"message", "event " + std::to_string(accepted) + ": " + recorded.message()}}}});
       }
       ++accepted;
-      if (duplicate) ++duplicates;
+      if (outcome == Engine::EventOutcome::kDuplicate) ++duplicates;
+      if (outcome == Engine::EventOutcome::kOptedOut) ++opted_out;
     }
-    // `duplicates` counts accepted events whose event_id was already stored.
-    SendJson(res, 200, {{"accepted", accepted}, {"duplicates", duplicates}});
+    // Of the accepted events, `duplicates` repeated a stored event_id and `opted_out` came from
+    // users who opted out; neither kind was stored.
+    SendJson(res, 200, {{"accepted", accepted}, {"duplicates", duplicates}, {"opted_out", opted_out}});
   });
 
   // The ranker in use, and a reload of its model file (the path the server was started with),
@@ -450,6 +452,22 @@ void HttpServer::Rep::RegisterRoutes() {
     for (const Event& e : *events) list.push_back(EventToJson(e));
     SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"events", list},
                         {"profile", profile->has_value() ? (*profile)->ToJson() : json(nullptr)}});
+  });
+  // {"opted_out": true} erases the user's data and stops collecting it; false resumes.
+  server.Put(R"(/api/users/([^/]+)/opt-out)", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<json> body = ParseBody(req);
+    if (!body.ok()) return SendError(res, body.status());
+    if (!body->is_object() || !body->contains("opted_out") || !(*body)["opted_out"].is_boolean() || body->size() != 1) {
+      return SendError(res, Status::InvalidArgument("send {\"opted_out\": true} or {\"opted_out\": false}"));
+    }
+    Status set = engine->SetOptOut(req.matches[1], (*body)["opted_out"].get<bool>());
+    if (!set.ok()) return SendError(res, set);
+    SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"opted_out", (*body)["opted_out"]}});
+  });
+  server.Get(R"(/api/users/([^/]+)/opt-out)", [this](const httplib::Request& req, httplib::Response& res) {
+    Result<bool> opted_out = engine->OptedOut(req.matches[1]);
+    if (!opted_out.ok()) return SendError(res, opted_out.status());
+    SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"opted_out", *opted_out}});
   });
   server.Delete(R"(/api/users/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     Result<size_t> erased = engine->EraseUser(req.matches[1]);

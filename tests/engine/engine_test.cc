@@ -197,13 +197,33 @@ TEST_F(EngineTest, SearchAndImpressionEventsAreRecorded) {
 TEST_F(EngineTest, RetriedEventCountsOnce) {
   Event event = MakeEvent("shopper", EventType::kPurchase, "s2", clock_.NowMillis());
   event.event_id = "order-17";
-  bool duplicate = true;
-  ASSERT_TRUE(engine_->RecordEvent(event, &duplicate).ok());
-  EXPECT_FALSE(duplicate);
+  Engine::EventOutcome outcome;
+  ASSERT_TRUE(engine_->RecordEvent(event, &outcome).ok());
+  EXPECT_EQ(outcome, Engine::EventOutcome::kRecorded);
   const float popularity = PopularityOf(*engine_, "shirt", "s2");
-  ASSERT_TRUE(engine_->RecordEvent(event, &duplicate).ok());
-  EXPECT_TRUE(duplicate);
+  ASSERT_TRUE(engine_->RecordEvent(event, &outcome).ok());
+  EXPECT_EQ(outcome, Engine::EventOutcome::kDuplicate);
   EXPECT_EQ(PopularityOf(*engine_, "shirt", "s2"), popularity);
+}
+
+TEST_F(EngineTest, OptOutErasesAndStopsCollection) {
+  ASSERT_TRUE(engine_->RecordEvent(MakeEvent("shopper", EventType::kPurchase, "s2", clock_.NowMillis())).ok());
+  ASSERT_TRUE(engine_->SetOptOut("shopper", true).ok());
+  EXPECT_TRUE(*engine_->OptedOut("shopper"));
+  EXPECT_TRUE(engine_->UserEvents("shopper")->empty());
+  EXPECT_FALSE(engine_->Profile("shopper")->has_value());
+  EXPECT_EQ(PopularityOf(*engine_, "shirt", "s2"), 0.0f);
+
+  Engine::EventOutcome outcome;
+  ASSERT_TRUE(engine_->RecordEvent(MakeEvent("shopper", EventType::kClick, "s1", clock_.NowMillis()), &outcome).ok());
+  EXPECT_EQ(outcome, Engine::EventOutcome::kOptedOut);
+  EXPECT_TRUE(engine_->UserEvents("shopper")->empty());
+  EXPECT_EQ(PopularityOf(*engine_, "shirt", "s1"), 0.0f);
+
+  ASSERT_TRUE(engine_->SetOptOut("shopper", false).ok());
+  ASSERT_TRUE(engine_->RecordEvent(MakeEvent("shopper", EventType::kClick, "s1", clock_.NowMillis()), &outcome).ok());
+  EXPECT_EQ(outcome, Engine::EventOutcome::kRecorded);
+  EXPECT_EQ(engine_->UserEvents("shopper")->size(), 1u);
 }
 
 TEST_F(EngineTest, BrokenRankerModelKeepsTheCurrentRanker) {
