@@ -97,13 +97,13 @@ struct SearchHit {
   std::optional<ScoreExplanation> explanation;
 };
 
-// Feature rows of one query's candidates, as the ranker sees them.
+// Feature rows of one query's candidates, the ranker's input.
 struct FeatureRows {
   std::vector<std::string> product_ids;  // in retrieval order, one per row
   FeatureMatrix features;
 };
 
-// Which ranker orders results.
+// The ranker that orders results, and where it came from.
 struct RankerInfo {
   std::string name;    // "retrieval-score", "linear" or "lambdamart"
   std::string path;    // the model file; "" for the retrieval score
@@ -179,7 +179,7 @@ class Engine {
   // LoadRanker does; for tools that compare rankers in one process.
   void UseRanker(std::shared_ptr<const Ranker> ranker, const std::string& source = "");
 
-  // What became of an accepted event.
+  // The fate of an accepted event.
   enum class EventOutcome { kRecorded, kDuplicate, kOptedOut };
   // Events and profiles. RecordEvent rejects products that do not exist. An event repeating an
   // event_id its user already sent, or sent by a user who opted out, is acknowledged but not

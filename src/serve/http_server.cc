@@ -136,7 +136,7 @@ json ProductJson(const Product& product) {
 // A feature value as JSON: null when missing (NaN).
 json FeatureValueJson(float value) { return std::isnan(value) ? json(nullptr) : json(value); }
 
-// Why a result stands where it does: every feature's value, the ranker's contribution of each
+// The explanation of a result's place: every feature's value, the ranker's contribution of each
 // feature it reads (bias + contributions = relevance), and the personal boost by facet
 // (relevance + personal_boost = score).
 json ExplanationJson(const SearchHit& hit, const std::string& ranker) {
