@@ -431,8 +431,8 @@ struct Engine::Rep {
 
     evaluation.ranker = CurrentRanker();
     evaluation.items = ToRankedItems(evaluation.set.candidates);
-    // The baseline reads the retrieval score alone; the other features cost about a microsecond
-    // per candidate, spent only when a model or an explanation reads them.
+    // The baseline reads the retrieval score alone. The other features cost about a microsecond
+    // per candidate, so they are computed only when a model or an explanation reads them.
     const bool baseline = dynamic_cast<const RetrievalScoreRanker*>(evaluation.ranker.get()) != nullptr;
     if (rank && baseline && !request.explain) {
       evaluation.features = FeatureMatrix(evaluation.set.candidates.size());
@@ -1120,6 +1120,17 @@ Result<size_t> Engine::EraseUser(const std::string& user_id) {
   for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
   spdlog::info("erased user data: {} events", *erased);
   return erased;
+}
+
+Status Engine::CompactStore() {
+  const auto start = std::chrono::steady_clock::now();
+  // The second pass starts a MANIFEST that snapshots the files the first pass wrote, so the
+  // key range of erased data leaves the MANIFEST too (a new MANIFEST begins with the files live
+  // before its first change).
+  TESSERA_RETURN_IF_ERROR(rep_->kv->CompactAll());
+  TESSERA_RETURN_IF_ERROR(rep_->kv->CompactAll());
+  spdlog::info("store compacted in {:.0f} ms", MillisecondsSince(start));
+  return Status::Ok();
 }
 
 Status Engine::SetOptOut(const std::string& user_id, bool opted_out) {

@@ -189,6 +189,9 @@ class Engine {
   Result<std::vector<Event>> UserEvents(const std::string& user_id) const;
   // Removes everything held about the user; returns the number of events removed.
   Result<size_t> EraseUser(const std::string& user_id);
+  // Flushes and compacts the store, so that erased and overwritten data leaves its files (the
+  // write-ahead log included) and not only its index. Takes seconds for a large store.
+  Status CompactStore();
   // Opting out erases everything held about the user and drops their later events until they
   // opt in again.
   Status SetOptOut(const std::string& user_id, bool opted_out);

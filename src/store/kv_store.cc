@@ -68,6 +68,10 @@ Result<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir) {
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.max_background_jobs = 2;
+  // The MANIFEST logs every file's smallest and largest key. A small limit makes RocksDB start a
+  // new MANIFEST (a snapshot of the live files only) at the next change, so keys of erased data
+  // do not linger there after compaction. The snapshot is a few kilobytes for this store.
+  options.max_manifest_file_size = 1;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : kFamilyNames) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
 

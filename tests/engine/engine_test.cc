@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "personalize/user_key.h"
 #include "store/kv_store.h"
 #include "support/test_support.h"
 
@@ -224,6 +225,37 @@ TEST_F(EngineTest, OptOutErasesAndStopsCollection) {
   ASSERT_TRUE(engine_->RecordEvent(MakeEvent("shopper", EventType::kClick, "s1", clock_.NowMillis()), &outcome).ok());
   EXPECT_EQ(outcome, Engine::EventOutcome::kRecorded);
   EXPECT_EQ(engine_->UserEvents("shopper")->size(), 1u);
+}
+
+// Every file under `dir` that contains `needle`.
+std::vector<std::string> FilesContaining(const fs::path& dir, const std::string& needle) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) found.push_back(entry.path().filename().string());
+  }
+  return found;
+}
+
+TEST_F(EngineTest, ErasedUserLeavesNoBytesInTheStore) {
+  Result<UserKeyer> keyer = UserKeyer::LoadOrCreate((dir_ / "secrets" / "user-id.key").string());
+  ASSERT_TRUE(keyer.ok()) << keyer.status().ToString();
+  // The stored events carry the key without its '#'.
+  const std::string stored_id = keyer->Key("erase-me").substr(1);
+  for (const char* product : {"s1", "s2", "s3"}) {
+    ASSERT_TRUE(engine_->RecordEvent(MakeEvent("erase-me", EventType::kClick, product, clock_.NowMillis())).ok());
+  }
+  ASSERT_TRUE(engine_->CompactStore().ok());
+  // The control: before erasure the files do contain the user's key.
+  EXPECT_FALSE(FilesContaining(dir_ / "store", stored_id).empty());
+
+  ASSERT_TRUE(engine_->EraseUser("erase-me").ok());
+  ASSERT_TRUE(engine_->CompactStore().ok());
+  EXPECT_EQ(FilesContaining(dir_ / "store", stored_id), std::vector<std::string>{});
+  EXPECT_EQ(FilesContaining(dir_, "erase-me"), std::vector<std::string>{});
+  EXPECT_TRUE(engine_->UserEvents("erase-me")->empty());
 }
 
 TEST_F(EngineTest, BrokenRankerModelKeepsTheCurrentRanker) {
