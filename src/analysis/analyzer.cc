@@ -147,7 +147,16 @@ std::vector<std::string> CjkQueryTerms(const std::string& word) {
 struct Analyzer::Rep {
   AnalyzerOptions options;
   const icu::Normalizer2* nfkc_casefold = nullptr;  // owned by ICU, lives for the process
-  std::unique_ptr<icu::BreakIterator> word_breaker;  // prototype; cloned per call
+  std::unique_ptr<icu::BreakIterator> word_breaker;  // prototype; cloned once per thread
+
+  // Returns this thread's clone of `word_breaker`. A clone costs dozens of allocations and
+  // about 120 last-level cache misses with cold caches (callgrind), so each thread makes one
+  // and keeps it. Every Analyzer's prototype is the root locale's word iterator, so the clone
+  // of the first Analyzer a thread uses serves the others as well.
+  icu::BreakIterator& ThreadWordBreaker() const {
+    thread_local std::unique_ptr<icu::BreakIterator> breaker(word_breaker->clone());
+    return *breaker;
+  }
 
   std::vector<Segment> Segments(std::string_view text) const;
   std::string WordTerm(const std::string& surface) const {
@@ -165,15 +174,17 @@ std::vector<Segment> Analyzer::Rep::Segments(std::string_view text) const {
   if (U_FAILURE(error)) return segments;
   FoldPunctuation(&folded);
 
-  std::unique_ptr<icu::BreakIterator> breaker(word_breaker->clone());
-  breaker->setText(folded);
-  int32_t start = breaker->first();
-  for (int32_t end = breaker->next(); end != icu::BreakIterator::DONE; start = end, end = breaker->next()) {
+  // The iterator keeps a pointer to `folded`, which Segments never reads after this function
+  // returns: the next call sets its own text first.
+  icu::BreakIterator& breaker = ThreadWordBreaker();
+  breaker.setText(folded);
+  int32_t start = breaker.first();
+  for (int32_t end = breaker.next(); end != icu::BreakIterator::DONE; start = end, end = breaker.next()) {
     Segment segment;
     folded.tempSubStringBetween(start, end).toUTF8String(segment.text);
     // Rule status UBRK_WORD_NONE marks spaces and punctuation; U+FFFD (from invalid UTF-8) is
     // treated as punctuation too.
-    segment.is_word = breaker->getRuleStatus() != UBRK_WORD_NONE && folded.char32At(start) != 0xFFFD;
+    segment.is_word = breaker.getRuleStatus() != UBRK_WORD_NONE && folded.char32At(start) != 0xFFFD;
     segment.is_cjk = segment.is_word && IsCjkCodePoint(static_cast<uint32_t>(folded.char32At(start)));
     segments.push_back(std::move(segment));
   }

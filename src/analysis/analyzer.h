@@ -49,8 +49,8 @@ struct AnalyzerOptions {
   bool stem_english = true;
 };
 
-// Thread safety: every method may be called concurrently; each call clones the ICU break
-// iterator and uses a per-thread Snowball stemmer.
+// Thread safety: every method may be called concurrently, because each thread uses its own
+// clone of the ICU break iterator and its own Snowball stemmer.
 class Analyzer {
  public:
   // Fails with kInternal when ICU's normalization or break data cannot be loaded.
