@@ -47,6 +47,9 @@ struct Token {
 
 struct AnalyzerOptions {
   bool stem_english = true;
+  // Segment text made only of ASCII letters, digits, spaces, '-' and '/' without ICU (see
+  // analyzer.cc). The segments are the same either way; tests turn it off to compare.
+  bool ascii_fast_path = true;
 };
 
 // Thread safety: every method may be called concurrently, because each thread uses its own
