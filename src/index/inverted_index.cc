@@ -406,6 +406,13 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
       for (uint32_t a = first_alternative; a < group_end; ++a) {
         const AlternativePlan& plan = alternatives[a];
         if (plan.count == 0) continue;
+        // An alternative with more typos, or a synonym where the word itself matched, cannot be
+        // better than the best match so far, so its postings are not read. Its cursors stay
+        // behind and catch up by galloping at the next candidate that needs them.
+        if (best_typos != kNoMatch &&
+            (plan.typos > best_typos || (plan.typos == best_typos && plan.synonym > best_synonym))) {
+          continue;
+        }
         float sum = 0;
         bool all_terms = true;
         for (uint32_t k = plan.first; k < plan.first + plan.count; ++k) {
