@@ -314,8 +314,12 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     level_storage.push_back(intersect_without(0));
     levels.push_back(&level_storage.back());
   }
-  result.matched = *levels[0];
-  for (size_t dropped = 1; dropped < by_size.size() && result.matched.cardinality() < relax_until; ++dropped) {
+  // Without relaxation the matches are level 0, which is moved into the result after scoring
+  // instead of copied here.
+  const bool relaxes = by_size.size() > 1 && levels[0]->cardinality() < relax_until;
+  if (relaxes) result.matched = *levels[0];
+  for (size_t dropped = 1; relaxes && dropped < by_size.size() && result.matched.cardinality() < relax_until;
+       ++dropped) {
     if (PastDeadline(query)) {
       result.partial = true;
       break;
@@ -345,6 +349,7 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     AppendBest(*levels[level], static_cast<uint32_t>(level), top_k - result.top.size(), options.preferred, &scratch,
                &result.top);
   }
+  if (!relaxes) result.matched = level_storage.empty() ? *levels[0] : std::move(level_storage[0]);
   return result;
 }
 
