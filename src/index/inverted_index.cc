@@ -24,6 +24,9 @@ bool PastDeadline(const LexicalQuery& query) {
 // Exponential search: steps of doubling size from `from`, then a binary search within the last
 // step, so skipping a gap of n postings costs O(log n) comparisons.
 size_t GallopTo(const std::vector<DocId>& list, size_t from, DocId target) {
+  // The next candidate is often this term's next posting, as in a query of one word.
+  if (from < list.size() && list[from] >= target) return from;
+  if (from + 1 < list.size() && list[from + 1] >= target) return from + 1;
   size_t step = 1;
   size_t low = from;
   while (low + step < list.size() && list[low + step] < target) {
