@@ -401,9 +401,9 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
   ranked.resize(candidates.size());
   const size_t stats_stride = 2 * fields_.size();
 
-  // Document at a time: each candidate is scored whole while its field lengths are in cache, and
-  // the cursors only move forward. The sums run in the order of the groups, alternatives and
-  // terms of the query, so the scores do not depend on the evaluation order.
+  // Document at a time: each candidate is scored whole, and the cursors only move forward. The
+  // sums run in the order of the groups, alternatives and terms of the query, so the scores do
+  // not depend on the evaluation order.
   for (size_t c = 0; c < candidates.size(); ++c) {
     const DocId doc = candidates[c];
     RankEntry entry{0, 0, 0.0f, static_cast<uint32_t>(c), 0, false};
