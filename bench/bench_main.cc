@@ -2,6 +2,8 @@
 // in the same run where one exists.
 //
 //   tessera_bench --data-dir var relevance   # Tessera vs Xapian and SQLite FTS5 on judged queries
+//   tessera_bench --data-dir var --tessera-only --flush-mib 40 relevance
+//                                            # Tessera alone, caches evicted before each query (profiling)
 //   tessera_bench --data-dir var photo       # photo queries: latency and self-retrieval
 //   tessera_bench --data-dir NEW --fashion ../shared/data/fashion multimodal
 //                                            # held-out photos, words to photos, text with the joint space
@@ -90,22 +92,47 @@ std::string ReadFile(const fs::path& path) {
   return bytes.str();
 }
 
-int RunRelevance(const Engine& engine, size_t query_count) {
+// Options of the relevance workload beyond the query count.
+struct RelevanceOptions {
+  size_t queries = 200;
+  // Run Tessera alone, without building or querying the peers: for profiling, e.g. under
+  // callgrind, where the peers would take most of the time.
+  bool tessera_only = false;
+  // MiB of memory written between two queries to evict the caches, as the peers' work does in
+  // the full run.
+  size_t flush_mib = 0;
+};
+
+// Writes one byte per 64-byte cache line of `buffer`, evicting what a query left in the caches.
+// The accesses are volatile so that the compiler keeps every one.
+void FlushCaches(std::vector<uint8_t>* buffer) {
+  volatile uint8_t* bytes = buffer->data();
+  for (size_t i = 0; i < buffer->size(); i += 64) bytes[i] = static_cast<uint8_t>(bytes[i] + 1);
+}
+
+int RunRelevance(const Engine& engine, const RelevanceOptions& relevance) {
   const std::vector<Product> products = engine.AllProducts();
   JudgmentOptions options;
-  options.max_queries = query_count;
+  options.max_queries = relevance.queries;
   const std::vector<JudgedQuery> queries = DeriveJudgedQuerySet(products, options);
-  Result<std::unique_ptr<SqliteFtsPeer>> sqlite = SqliteFtsPeer::Build(products);
-  if (!sqlite.ok()) {
-    std::cerr << sqlite.status().ToString() << "\n";
-    return 1;
+  std::unique_ptr<SqliteFtsPeer> sqlite;
+  std::unique_ptr<XapianPeer> xapian;
+  if (!relevance.tessera_only) {
+    Result<std::unique_ptr<SqliteFtsPeer>> built_sqlite = SqliteFtsPeer::Build(products);
+    if (!built_sqlite.ok()) {
+      std::cerr << built_sqlite.status().ToString() << "\n";
+      return 1;
+    }
+    sqlite = std::move(built_sqlite).value();
+    const fs::path xapian_dir = fs::temp_directory_path() / ("tessera-bench-xapian-" + std::to_string(getpid()));
+    Result<std::unique_ptr<XapianPeer>> built_xapian = XapianPeer::Build(products, xapian_dir.string());
+    if (!built_xapian.ok()) {
+      std::cerr << built_xapian.status().ToString() << "\n";
+      return 1;
+    }
+    xapian = std::move(built_xapian).value();
   }
-  const fs::path xapian_dir = fs::temp_directory_path() / ("tessera-bench-xapian-" + std::to_string(getpid()));
-  Result<std::unique_ptr<XapianPeer>> xapian = XapianPeer::Build(products, xapian_dir.string());
-  if (!xapian.ok()) {
-    std::cerr << xapian.status().ToString() << "\n";
-    return 1;
-  }
+  std::vector<uint8_t> flush_buffer(relevance.flush_mib << 20, 0);
 
   // Every system returns 100 results: Recall@100 reads all of them, nDCG@10 and MRR@10 the first 10.
   constexpr size_t kDepth = 100;
@@ -129,16 +156,19 @@ int RunRelevance(const Engine& engine, size_t query_count) {
   };
   std::vector<System> systems;
   systems.push_back({"tessera", tessera_search});
-  systems.push_back({"xapian-or", [&](const std::string& q) { return (*xapian)->Search(q, kDepth, false); }});
-  systems.push_back({"xapian-and", [&](const std::string& q) { return (*xapian)->Search(q, kDepth, true); }});
-  systems.push_back({"sqlite-fts5-and", [&](const std::string& q) { return (*sqlite)->Search(q, kDepth, true); }});
-  systems.push_back({"sqlite-fts5-or", [&](const std::string& q) { return (*sqlite)->Search(q, kDepth, false); }});
+  if (!relevance.tessera_only) {
+    systems.push_back({"xapian-or", [&](const std::string& q) { return xapian->Search(q, kDepth, false); }});
+    systems.push_back({"xapian-and", [&](const std::string& q) { return xapian->Search(q, kDepth, true); }});
+    systems.push_back({"sqlite-fts5-and", [&](const std::string& q) { return sqlite->Search(q, kDepth, true); }});
+    systems.push_back({"sqlite-fts5-or", [&](const std::string& q) { return sqlite->Search(q, kDepth, false); }});
+  }
 
   // Three rounds, interleaving the systems query by query, so machine noise hits all alike;
   // relevance comes from the first round, latency from all.
   for (int round = 0; round < 3; ++round) {
     for (const JudgedQuery& query : queries) {
       for (System& system : systems) {
+        if (!flush_buffer.empty()) FlushCaches(&flush_buffer);
         const auto start = std::chrono::steady_clock::now();
         Result<std::vector<std::string>> ranked = system.search(query.text);
         const double latency = Millis(start);
@@ -215,6 +245,12 @@ int main(int argc, char** argv) {
   std::string data_dir = "var";
   std::string image_dir = "../shared/data/fashion/images";
   size_t queries = 200;
+  RelevanceOptions relevance;
+  app.add_flag("--tessera-only", relevance.tessera_only,
+               "relevance: query Tessera alone, without building the peers (for profiling)");
+  app.add_option("--flush-mib", relevance.flush_mib,
+                 "relevance: MiB of memory to write between two queries, to evict the caches (0: none)")
+      ->capture_default_str();
   app.add_option("--data-dir", data_dir, "Ingested store to open (scale: a new folder to create)")->capture_default_str();
   app.add_option("--images", image_dir, "Folder of catalogue photos for the photo workload")->capture_default_str();
   app.add_option("--queries", queries, "Queries per workload (relevance: plain queries, each with up to three variants)")
@@ -280,7 +316,10 @@ int main(int argc, char** argv) {
     std::cerr << engine.status().ToString() << "\n";
     return 1;
   }
-  if (workload == "relevance") return RunRelevance(**engine, queries);
+  if (workload == "relevance") {
+    relevance.queries = queries;
+    return RunRelevance(**engine, relevance);
+  }
   if (workload == "photo") return RunPhoto(**engine, image_dir, queries);
   if (workload == "ranking") return RunRankingWorkload(**engine, {data_dir + "/models/bench", 3});
   VoiceWorkloadOptions voice;

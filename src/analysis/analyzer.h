@@ -47,10 +47,13 @@ struct Token {
 
 struct AnalyzerOptions {
   bool stem_english = true;
+  // Segment text made only of ASCII letters, digits, spaces, '-' and '/' without ICU (see
+  // analyzer.cc). The segments are the same either way; tests turn it off to compare.
+  bool ascii_fast_path = true;
 };
 
-// Thread safety: every method may be called concurrently; each call clones the ICU break
-// iterator and uses a per-thread Snowball stemmer.
+// Thread safety: every method may be called concurrently, because each thread uses its own
+// clone of the ICU break iterator and its own Snowball stemmer.
 class Analyzer {
  public:
   // Fails with kInternal when ICU's normalization or break data cannot be loaded.

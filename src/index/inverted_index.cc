@@ -24,6 +24,9 @@ bool PastDeadline(const LexicalQuery& query) {
 // Exponential search: steps of doubling size from `from`, then a binary search within the last
 // step, so skipping a gap of n postings costs O(log n) comparisons.
 size_t GallopTo(const std::vector<DocId>& list, size_t from, DocId target) {
+  // The next candidate is often this term's next posting, as in a query of one word.
+  if (from < list.size() && list[from] >= target) return from;
+  if (from + 1 < list.size() && list[from + 1] >= target) return from + 1;
   size_t step = 1;
   size_t low = from;
   while (low + step < list.size() && list[low + step] < target) {
@@ -41,9 +44,9 @@ constexpr uint32_t kNoMatch = std::numeric_limits<uint32_t>::max();
 // A position in one term's postings, moved forward as the candidates of a level ascend.
 struct TermCursor {
   const std::vector<DocId>* doc_ids;
+  const uint8_t* field_stats;  // Postings::field_stats of the term
   size_t position;
   float idf;
-  uint32_t postings_index;  // into InvertedIndex::postings_
 };
 
 // One alternative of a required group: its distinct terms are cursors[first, first + count).
@@ -101,6 +104,7 @@ void InvertedIndex::Add(DocId doc, const std::vector<std::vector<std::string>>& 
   // Field frequencies per distinct term, in first-seen order so the result is deterministic.
   std::vector<uint32_t> ids;
   std::unordered_map<uint32_t, std::vector<uint32_t>> frequencies;
+  std::vector<uint8_t> short_lengths(field_count);
   for (size_t f = 0; f < field_count; ++f) {
     for (const std::string& term : field_terms[f]) {
       auto [it, inserted] = term_ids_.try_emplace(term, static_cast<uint32_t>(postings_.size()));
@@ -117,6 +121,7 @@ void InvertedIndex::Add(DocId doc, const std::vector<std::vector<std::string>>& 
     }
     const auto length = static_cast<uint32_t>(field_terms[f].size());
     lengths_[size_t(doc) * field_count + f] = static_cast<uint16_t>(std::min<uint32_t>(length, 65535));
+    short_lengths[f] = static_cast<uint8_t>(std::min<uint32_t>(length, kLengthInTable));
     total_length_[f] += std::min<uint32_t>(length, 65535);
   }
 
@@ -125,11 +130,13 @@ void InvertedIndex::Add(DocId doc, const std::vector<std::vector<std::string>>& 
     postings.docs.add(doc);
     // DocIds usually arrive in increasing order (an append); keep the lists sorted otherwise.
     auto at = std::lower_bound(postings.doc_ids.begin(), postings.doc_ids.end(), doc);
-    const auto offset = static_cast<std::ptrdiff_t>(at - postings.doc_ids.begin()) * static_cast<std::ptrdiff_t>(field_count);
+    const auto offset =
+        static_cast<std::ptrdiff_t>(at - postings.doc_ids.begin()) * static_cast<std::ptrdiff_t>(2 * field_count);
     postings.doc_ids.insert(at, doc);
-    std::vector<uint8_t> counts;
-    for (uint32_t count : frequencies[id]) counts.push_back(static_cast<uint8_t>(std::min<uint32_t>(count, 255)));
-    postings.frequencies.insert(postings.frequencies.begin() + offset, counts.begin(), counts.end());
+    std::vector<uint8_t> stats;
+    for (uint32_t count : frequencies[id]) stats.push_back(static_cast<uint8_t>(std::min<uint32_t>(count, 255)));
+    stats.insert(stats.end(), short_lengths.begin(), short_lengths.end());
+    postings.field_stats.insert(postings.field_stats.begin() + offset, stats.begin(), stats.end());
   }
   terms_by_doc_[doc] = std::move(ids);
   live_docs_.add(doc);
@@ -144,8 +151,8 @@ void InvertedIndex::Remove(DocId doc) {
     auto at = std::lower_bound(postings.doc_ids.begin(), postings.doc_ids.end(), doc);
     const size_t i = static_cast<size_t>(at - postings.doc_ids.begin());
     postings.doc_ids.erase(at);
-    postings.frequencies.erase(postings.frequencies.begin() + static_cast<std::ptrdiff_t>(i * field_count),
-                               postings.frequencies.begin() + static_cast<std::ptrdiff_t>((i + 1) * field_count));
+    postings.field_stats.erase(postings.field_stats.begin() + static_cast<std::ptrdiff_t>(i * 2 * field_count),
+                               postings.field_stats.begin() + static_cast<std::ptrdiff_t>((i + 1) * 2 * field_count));
   }
   for (size_t f = 0; f < field_count; ++f) total_length_[f] -= lengths_[size_t(doc) * field_count + f];
   terms_by_doc_[doc].clear();
@@ -195,16 +202,18 @@ std::vector<InvertedIndex::FieldNorm> InvertedIndex::FieldNorms() const {
   return norms;
 }
 
-float InvertedIndex::PseudoFrequency(const Postings& postings, size_t i, const FieldNorm* norms) const {
+float InvertedIndex::PseudoFrequency(const uint8_t* field_stats, DocId doc, const FieldNorm* norms) const {
   const size_t field_count = fields_.size();
-  const uint8_t* tf = &postings.frequencies[i * field_count];
-  const uint16_t* length = &lengths_[size_t(postings.doc_ids[i]) * field_count];
+  const uint8_t* tf = field_stats;
+  const uint8_t* short_length = field_stats + field_count;
   float pseudo = 0;
   for (size_t f = 0; f < field_count; ++f) {
     if (tf[f] == 0) continue;
+    const uint16_t length =
+        short_length[f] == kLengthInTable ? lengths_[size_t(doc) * field_count + f] : short_length[f];
     // The same operations in the same order as the formula at the top of inverted_index.h, so
     // scores do not depend on what is precomputed.
-    const float norm = norms[f].one_minus_b + norms[f].b * float(length[f]) * norms[f].inverse_average;
+    const float norm = norms[f].one_minus_b + norms[f].b * float(length) * norms[f].inverse_average;
     pseudo += norms[f].weight * tf[f] / norm;
   }
   return pseudo;
@@ -308,8 +317,12 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     level_storage.push_back(intersect_without(0));
     levels.push_back(&level_storage.back());
   }
-  result.matched = *levels[0];
-  for (size_t dropped = 1; dropped < by_size.size() && result.matched.cardinality() < relax_until; ++dropped) {
+  // Without relaxation the matches are level 0, which is moved into the result after scoring
+  // instead of copied here.
+  const bool relaxes = by_size.size() > 1 && levels[0]->cardinality() < relax_until;
+  if (relaxes) result.matched = *levels[0];
+  for (size_t dropped = 1; relaxes && dropped < by_size.size() && result.matched.cardinality() < relax_until;
+       ++dropped) {
     if (PastDeadline(query)) {
       result.partial = true;
       break;
@@ -339,6 +352,7 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     AppendBest(*levels[level], static_cast<uint32_t>(level), top_k - result.top.size(), options.preferred, &scratch,
                &result.top);
   }
+  if (!relaxes) result.matched = level_storage.empty() ? *levels[0] : std::move(level_storage[0]);
   return result;
 }
 
@@ -366,7 +380,7 @@ void InvertedIndex::PlanLevel(const LexicalQuery& query, const std::vector<char>
           break;
         }
         const Postings& postings = postings_[id->second];
-        cursors.push_back({&postings.doc_ids, 0, Idf(postings), id->second});
+        cursors.push_back({&postings.doc_ids, postings.field_stats.data(), 0, Idf(postings)});
       }
       plan.count = static_cast<uint32_t>(distinct.size());
       cursors.resize(plan.first + plan.count);
@@ -385,10 +399,11 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
   const std::vector<uint32_t>& group_ends = scratch->group_ends;
   std::vector<RankEntry>& ranked = scratch->ranked;
   ranked.resize(candidates.size());
+  const size_t stats_stride = 2 * fields_.size();
 
-  // Document at a time: each candidate is scored whole while its field lengths are in cache, and
-  // the cursors only move forward. The sums run in the order of the groups, alternatives and
-  // terms of the query, so the scores do not depend on the evaluation order.
+  // Document at a time: each candidate is scored whole, and the cursors only move forward. The
+  // sums run in the order of the groups, alternatives and terms of the query, so the scores do
+  // not depend on the evaluation order.
   for (size_t c = 0; c < candidates.size(); ++c) {
     const DocId doc = candidates[c];
     RankEntry entry{0, 0, 0.0f, static_cast<uint32_t>(c), 0, false};
@@ -399,6 +414,13 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
       for (uint32_t a = first_alternative; a < group_end; ++a) {
         const AlternativePlan& plan = alternatives[a];
         if (plan.count == 0) continue;
+        // An alternative with more typos, or a synonym where the word itself matched, cannot be
+        // better than the best match so far, so its postings are not read. Its cursors stay
+        // behind and catch up by galloping at the next candidate that needs them.
+        if (best_typos != kNoMatch &&
+            (plan.typos > best_typos || (plan.typos == best_typos && plan.synonym > best_synonym))) {
+          continue;
+        }
         float sum = 0;
         bool all_terms = true;
         for (uint32_t k = plan.first; k < plan.first + plan.count; ++k) {
@@ -408,7 +430,7 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
             all_terms = false;
             break;
           }
-          const float pseudo = PseudoFrequency(postings_[cursor.postings_index], cursor.position, norms);
+          const float pseudo = PseudoFrequency(cursor.field_stats + cursor.position * stats_stride, doc, norms);
           sum += cursor.idf * pseudo * (k1_ + 1) / (pseudo + k1_);
         }
         if (!all_terms) continue;
@@ -545,7 +567,7 @@ size_t InvertedIndex::MemoryBytes() const {
   size_t bytes = lengths_.capacity() * sizeof(uint16_t) + terms_by_doc_.capacity() * sizeof(std::vector<uint32_t>);
   for (const auto& ids : terms_by_doc_) bytes += ids.capacity() * sizeof(uint32_t);
   for (const Postings& postings : postings_) {
-    bytes += sizeof(Postings) + postings.doc_ids.capacity() * sizeof(DocId) + postings.frequencies.capacity() +
+    bytes += sizeof(Postings) + postings.doc_ids.capacity() * sizeof(DocId) + postings.field_stats.capacity() +
              postings.docs.getSizeInBytes();
   }
   for (const auto& [term, id] : term_ids_) bytes += term.capacity() + sizeof(uint32_t) + 32;

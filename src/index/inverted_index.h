@@ -115,11 +115,18 @@ class InvertedIndex {
   size_t MemoryBytes() const;
 
  private:
+  // A posting stores what BM25F needs beside its DocId, field lengths included, so scoring
+  // reads the term's own arrays front to back. Reading the lengths from the per-document table
+  // cost one cache miss per candidate.
   struct Postings {
     Roaring docs;
-    std::vector<DocId> doc_ids;       // ascending, parallel to field_frequencies
-    std::vector<uint8_t> frequencies;  // fields_.size() per posting, saturated at 255
+    std::vector<DocId> doc_ids;  // ascending, parallel to field_stats
+    // 2 * fields_.size() bytes per posting: the term's frequency in each field (saturated at
+    // 255), then each field's length in the document. A length of kLengthInTable or more is
+    // stored as kLengthInTable and read from lengths_.
+    std::vector<uint8_t> field_stats;
   };
+  static constexpr uint8_t kLengthInTable = 255;
   // Per-query BM25F constants of one field.
   struct FieldNorm {
     float weight;
@@ -131,8 +138,9 @@ class InvertedIndex {
   struct ScoringScratch;
 
   std::vector<FieldNorm> FieldNorms() const;
-  // Returns the BM25F pseudo term frequency of posting `i`; `norms` has one entry per field.
-  float PseudoFrequency(const Postings& postings, size_t i, const FieldNorm* norms) const;
+  // Returns the BM25F pseudo term frequency of `doc` from its posting's `field_stats`; `norms`
+  // has one entry per field.
+  float PseudoFrequency(const uint8_t* field_stats, DocId doc, const FieldNorm* norms) const;
   // Fills the term cursors and alternatives of `scratch` for the required groups of `query`.
   void PlanLevel(const LexicalQuery& query, const std::vector<char>& is_required, ScoringScratch* scratch) const;
   // Scores every candidate of `scratch->candidates` into `scratch->ranked`.
@@ -154,7 +162,8 @@ class InvertedIndex {
   std::vector<Postings> postings_;
   TermDictionary dictionary_;
   // Per DocId (dense, since DocIds are handed out in order): distinct term ids for Remove, and
-  // field lengths (fields_.size() per document, saturated at 65535).
+  // field lengths (fields_.size() per document, saturated at 65535). Scoring reads lengths_ only
+  // for a field of kLengthInTable terms or more; the postings hold the shorter lengths.
   std::vector<std::vector<uint32_t>> terms_by_doc_;
   std::vector<uint16_t> lengths_;
   std::vector<uint64_t> total_length_;  // per field, over live documents

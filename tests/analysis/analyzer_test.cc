@@ -1,6 +1,7 @@
 #include "analysis/analyzer.h"
 
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,6 +114,33 @@ TEST_F(AnalyzerTest, InvalidUtf8KeepsValidWords) {
 
 TEST_F(AnalyzerTest, InvalidUtf8OnlyInputGivesNoTokens) {
   EXPECT_TRUE(analyzer_->Analyze("\xFF\xFE\xFD\x80\xC0\xAF").empty());
+}
+
+// The ASCII fast path must segment exactly as ICU does. Random text over its characters, with
+// runs of spaces and separators, covers the word break rules it reproduces.
+TEST_F(AnalyzerTest, AsciiFastPathMatchesIcu) {
+  Result<std::unique_ptr<Analyzer>> icu_only = Analyzer::Create(AnalyzerOptions{.ascii_fast_path = false});
+  ASSERT_TRUE(icu_only.ok()) << icu_only.status().ToString();
+  const std::vector<std::string> pieces = {"a", "Z", "shirt", "T", "65", "9", "mm", "inches", "in", "xyz",
+                                           " ", "  ", "-", "/", "--", "0"};
+  std::mt19937 random(11);
+  std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<size_t> length(0, 12);
+  for (int i = 0; i < 5000; ++i) {
+    std::string text;
+    for (size_t n = length(random); n > 0; --n) text += pieces[pick(random)];
+    SCOPED_TRACE("text \"" + text + "\"");
+    const std::vector<Token> expected = (*icu_only)->Analyze(text);
+    const std::vector<Token> actual = analyzer_->Analyze(text);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t t = 0; t < expected.size(); ++t) {
+      EXPECT_EQ(actual[t].term, expected[t].term);
+      EXPECT_EQ(actual[t].surface, expected[t].surface);
+      EXPECT_EQ(actual[t].position, expected[t].position);
+      EXPECT_EQ(actual[t].kind, expected[t].kind);
+      EXPECT_EQ(actual[t].parts, expected[t].parts);
+    }
+  }
 }
 
 TEST_F(AnalyzerTest, ConcurrentAnalyzeGivesSameTerms) {

@@ -189,7 +189,9 @@ class RandomCase {
     for (DocId doc = 0; doc < count; ++doc) {
       FieldTerms fields(corpus.fields.size());
       for (auto& field : fields) {
-        const size_t length = Below(5);
+        // A few fields are longer than the 254 terms a posting can hold as a field length, so
+        // that the index reads those lengths from its per-document table.
+        const size_t length = Chance(0.03) ? 250 + Below(10) : Below(5);
         for (size_t i = 0; i < length; ++i) field.push_back(Term());
       }
       index->Add(doc, fields);
