@@ -29,6 +29,9 @@ Status ValidateInput(const std::vector<JointSpacePair>& pairs, const JointSpaceT
   if (!(o.holdout_fraction >= 0 && o.holdout_fraction < 1)) {
     return Status::InvalidArgument("held-out fraction " + std::to_string(o.holdout_fraction) + " is outside [0, 1)");
   }
+  if (!(o.validation_fraction >= 0 && o.validation_fraction < 1)) {
+    return Status::InvalidArgument("validation fraction " + std::to_string(o.validation_fraction) + " is outside [0, 1)");
+  }
   if (o.threads < 1) return Status::InvalidArgument("threads must be >= 1, got " + std::to_string(o.threads));
   if (!(o.learning_rate > 0)) return Status::InvalidArgument("learning rate must be > 0");
   if (!(o.extra_text_rate >= 0 && o.extra_text_rate <= 1)) {
@@ -74,7 +77,7 @@ struct Dataset {
   std::vector<std::vector<int64_t>> features;       // of `text`
   std::vector<std::vector<int64_t>> extra_features;  // of `text` + " " + `extra_text`
   torch::Tensor photos;  // pairs x photo dimension
-  std::vector<size_t> train, heldout;
+  std::vector<size_t> train, validation, heldout;
 };
 
 // `with_extra[i]` selects the extended text of rows[i]; empty selects no extended text.
@@ -105,11 +108,12 @@ std::vector<std::vector<size_t>> Batches(const std::vector<size_t>& rows, size_t
   return batches;
 }
 
-double HeldOutLoss(JointSpaceNetImpl& net, const Dataset& data, size_t batch_size) {
+// Computes the training loss on the validation split, with title-only text, in id order.
+double ValidationLoss(JointSpaceNetImpl& net, const Dataset& data, size_t batch_size) {
   torch::NoGradGuard no_grad;
   double sum = 0;
   size_t count = 0;
-  for (const std::vector<size_t>& batch : Batches(data.heldout, batch_size)) {
+  for (const std::vector<size_t>& batch : Batches(data.validation, batch_size)) {
     sum += ContrastiveLoss(net, TextsOf(data, batch), PhotosOf(data, batch)).item<double>();
     ++count;
   }
@@ -137,7 +141,8 @@ void Restore(JointSpaceNetImpl& net, const std::vector<torch::Tensor>& copies) {
   for (size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(copies[i]);
 }
 
-Dataset MakeDataset(const std::vector<JointSpacePair>& pairs, const TextFeaturizer& featurizer, double holdout_fraction) {
+Dataset MakeDataset(const std::vector<JointSpacePair>& pairs, const TextFeaturizer& featurizer,
+                    const JointSpaceTrainingOptions& options) {
   Dataset data;
   const auto photo_dim = static_cast<int64_t>(pairs.empty() ? 0 : pairs[0].photo.size());
   data.photos = torch::empty({static_cast<int64_t>(pairs.size()), photo_dim});
@@ -146,7 +151,13 @@ Dataset MakeDataset(const std::vector<JointSpacePair>& pairs, const TextFeaturiz
     data.features.push_back(featurizer.Features(pairs[i].text));
     data.extra_features.push_back(featurizer.Features(pairs[i].text + " " + pairs[i].extra_text));
     std::copy(pairs[i].photo.begin(), pairs[i].photo.end(), out + i * static_cast<size_t>(photo_dim));
-    (IsHeldOut(pairs[i].id, holdout_fraction) ? data.heldout : data.train).push_back(i);
+    if (IsHeldOut(pairs[i].id, options.holdout_fraction)) {
+      data.heldout.push_back(i);
+    } else if (IsValidation(pairs[i].id, options.validation_fraction)) {
+      data.validation.push_back(i);
+    } else {
+      data.train.push_back(i);
+    }
   }
   return data;
 }
@@ -162,6 +173,7 @@ nlohmann::json OptionsJson(const JointSpaceTrainingOptions& o) {
           {"batch_size", o.batch_size},
           {"learning_rate", o.learning_rate},
           {"holdout_fraction", o.holdout_fraction},
+          {"validation_fraction", o.validation_fraction},
           {"patience", o.patience},
           {"seed", o.seed},
           {"threads", o.threads},
@@ -169,18 +181,19 @@ nlohmann::json OptionsJson(const JointSpaceTrainingOptions& o) {
           {"extra_text_rate", o.extra_text_rate}};
 }
 
-Result<JointSpaceMetrics> EvaluateHeldOut(const JointSpaceModel& model, const std::vector<JointSpacePair>& pairs,
-                                  const std::vector<size_t>& heldout) {
+// Measures `model` on the pairs `rows`, through the serving API, with title-only text.
+Result<JointSpaceMetrics> EvaluateRows(const JointSpaceModel& model, const std::vector<JointSpacePair>& pairs,
+                                       const std::vector<size_t>& rows) {
   std::vector<std::string> texts;
   std::vector<float> photos;
   std::vector<PairLabels> labels;
-  for (size_t row : heldout) {
+  for (size_t row : rows) {
     texts.push_back(pairs[row].text);
     photos.insert(photos.end(), pairs[row].photo.begin(), pairs[row].photo.end());
     labels.push_back(pairs[row].labels);
   }
   // ValidateInput checked the length and values of every photo, which are all ProjectPhotos checks.
-  Result<std::vector<float>> projected = model.ProjectPhotos(photos, heldout.size());
+  Result<std::vector<float>> projected = model.ProjectPhotos(photos, rows.size());
   if (!projected.ok()) return projected.status();
   JointSpaceMetrics metrics = EvaluateJointSpace(model.EncodeTexts(texts), *projected, model.dimension(), labels);
 
@@ -195,12 +208,19 @@ Result<JointSpaceMetrics> EvaluateHeldOut(const JointSpaceModel& model, const st
   return metrics;
 }
 
+// True when FNV-1a of `salt` + `id`, modulo 1,000,000, is below `fraction` x 1,000,000.
+bool InHashSplit(std::string_view salt, std::string_view id, double fraction) {
+  constexpr uint64_t kBuckets = 1'000'000;
+  const uint64_t bucket = Fnv1a64(id, Fnv1a64(salt)) % kBuckets;
+  return static_cast<double>(bucket) < fraction * static_cast<double>(kBuckets);
+}
+
 }  // namespace
 
-bool IsHeldOut(std::string_view id, double fraction) {
-  constexpr uint64_t kBuckets = 1'000'000;
-  const uint64_t bucket = Fnv1a64(id, Fnv1a64("joint-space-holdout:")) % kBuckets;
-  return static_cast<double>(bucket) < fraction * static_cast<double>(kBuckets);
+bool IsHeldOut(std::string_view id, double fraction) { return InHashSplit("joint-space-holdout:", id, fraction); }
+
+bool IsValidation(std::string_view id, double fraction) {
+  return InHashSplit("joint-space-validation:", id, fraction);
 }
 
 std::string JointSpaceDataHash(const std::vector<JointSpacePair>& pairs) {
@@ -236,10 +256,11 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
   if (!created.ok()) return created.status();
   std::unique_ptr<JointSpaceModel> model = std::move(created).value();
   JointSpaceNetImpl& net = *JointSpaceModelAccess::Net(*model);
-  Dataset data = MakeDataset(pairs, JointSpaceModelAccess::Featurizer(*model), options.holdout_fraction);
+  Dataset data = MakeDataset(pairs, JointSpaceModelAccess::Featurizer(*model), options);
   if (data.train.size() < 2) {
     return Status::InvalidArgument("only " + std::to_string(data.train.size()) +
-                                   " pairs left for training: ingest products with photos, or lower the held-out fraction");
+                                   " pairs left for training: ingest products with photos, or lower the held-out and "
+                                   "validation fractions");
   }
   SetPhotoStandardization(*net.photo, PhotosOf(data, data.train));
 
@@ -251,7 +272,7 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
   }
   torch::optim::Adam adam(trained, torch::optim::AdamOptions(options.learning_rate));
 
-  // Epochs, with early stopping on the held-out loss.
+  // Epochs, with early stopping on the validation loss.
   std::mt19937_64 rng(options.seed);
   nlohmann::json epochs = nlohmann::json::array();
   double best_loss = std::numeric_limits<double>::infinity();
@@ -283,18 +304,18 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
                                   static_cast<double>(pairs_seen) / std::max(SecondsSince(epoch_start), 1e-9), {}};
       net.eval();
       const bool last = b + 1 == batches.size();
-      const double heldout_loss = last ? HeldOutLoss(net, data, options.batch_size) : 0;
-      if (last && !data.heldout.empty()) progress.heldout_loss = heldout_loss;
+      const double validation_loss = last ? ValidationLoss(net, data, options.batch_size) : 0;
+      if (last && !data.validation.empty()) progress.validation_loss = validation_loss;
       net.train();
       if (options.on_progress) options.on_progress(progress);
       if (!last) continue;
 
       epochs.push_back({{"epoch", epoch},
                         {"train_loss", progress.loss},
-                        {"heldout_loss", data.heldout.empty() ? nlohmann::json(nullptr) : nlohmann::json(heldout_loss)},
+                        {"validation_loss", data.validation.empty() ? nlohmann::json(nullptr) : nlohmann::json(validation_loss)},
                         {"seconds", SecondsSince(epoch_start)}});
-      if (!data.heldout.empty() && heldout_loss < best_loss) {
-        best_loss = heldout_loss;
+      if (!data.validation.empty() && validation_loss < best_loss) {
+        best_loss = validation_loss;
         best_epoch = epoch;
         best_weights = Snapshot(net);
       }
@@ -305,16 +326,21 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
   if (options.patience > 0 && !best_weights.empty()) Restore(net, best_weights);
   net.eval();
 
-  // Metrics of the kept weights on the held-out pairs, through the serving API.
+  // Metrics of the kept weights on the validation and held-out pairs, through the serving API.
   JointSpaceTrainingResult result;
+  if (!data.validation.empty()) {
+    Result<JointSpaceMetrics> metrics = EvaluateRows(*model, pairs, data.validation);
+    if (!metrics.ok()) return metrics.status();
+    result.validation = *metrics;
+  }
   if (!data.heldout.empty()) {
-    Result<JointSpaceMetrics> metrics = EvaluateHeldOut(*model, pairs, data.heldout);
+    Result<JointSpaceMetrics> metrics = EvaluateRows(*model, pairs, data.heldout);
     if (!metrics.ok()) return metrics.status();
     result.heldout = *metrics;
   }
   const nlohmann::json report = {
       {"data_hash", JointSpaceDataHash(pairs)},
-      {"pairs", {{"train", data.train.size()}, {"heldout", data.heldout.size()}}},
+      {"pairs", {{"train", data.train.size()}, {"validation", data.validation.size()}, {"heldout", data.heldout.size()}}},
       {"epochs_run", epochs_run},
       {"best_epoch", best_epoch},
       {"kept_epoch", options.patience > 0 && best_epoch > 0 ? best_epoch : epochs_run},
@@ -323,6 +349,7 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
       {"training_seconds", SecondsSince(start)},
       {"deterministic", options.threads == 1},
       {"options", OptionsJson(options)},
+      {"validation", ToJson(result.validation)},
       {"heldout", ToJson(result.heldout)},
   };
   result.report_json = report.dump();

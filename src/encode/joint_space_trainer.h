@@ -35,7 +35,7 @@ struct JointSpaceProgress {
   size_t batches = 0;
   double loss = 0;     // mean training loss of the epoch's batches so far
   double pairs_per_second = 0;
-  std::optional<double> heldout_loss;  // set on the last batch of an epoch when pairs are held out
+  std::optional<double> validation_loss;  // set on the last batch of an epoch when the validation split is not empty
 };
 
 struct JointSpaceTrainingOptions {
@@ -44,9 +44,12 @@ struct JointSpaceTrainingOptions {
   size_t batch_size = 256;  // also the number of in-batch negatives + 1
   double learning_rate = 2e-3;
   // Fraction of products (by a hash of their id, so the split does not depend on the seed or the
-  // order of the pairs) kept out of training for early stopping and the metrics.
+  // order of the pairs) kept out of training and of validation, for the final held-out metrics only.
   double holdout_fraction = 0.1;
-  // Training stops after this many epochs without a lower held-out loss, and the weights of the
+  // Fraction of the products not held out (by another hash of their id) kept out of training for
+  // early stopping and for choosing hyper-parameters, so neither looks at the held-out pairs.
+  double validation_fraction = 0.1;
+  // Training stops after this many epochs without a lower validation loss, and the weights of the
   // best epoch are kept; 0 trains every epoch and keeps the last.
   size_t patience = 2;
   uint64_t seed = 42;
@@ -60,12 +63,17 @@ struct JointSpaceTrainingOptions {
 
 struct JointSpaceTrainingResult {
   std::unique_ptr<JointSpaceModel> model;
-  JointSpaceMetrics heldout;  // of the returned model; empty when nothing is held out
+  JointSpaceMetrics validation;  // of the returned model; empty when no pair is in the validation split
+  JointSpaceMetrics heldout;     // of the returned model; empty when nothing is held out
   std::string report_json;    // also stored in the model's provenance
 };
 
 // True when the product `id` belongs to the held-out split of `fraction`.
 bool IsHeldOut(std::string_view id, double fraction);
+// True when the product `id` belongs to the validation split of `fraction`. The hash differs from
+// IsHeldOut's, so the two splits are drawn independently. The trainer validates only on products
+// that are not held out.
+bool IsValidation(std::string_view id, double fraction);
 
 // Returns 16 hex digits of FNV-1a 64 over the pairs in id order (the lengths, then id, text,
 // extra text and photo floats), so a report names the data it was trained on.

@@ -3,12 +3,14 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "encode/joint_space_model.h"
 #include "encode/joint_space_trainer.h"
@@ -71,6 +73,7 @@ JointSpaceTrainingOptions SmallOptions(uint64_t seed = 7) {
   o.batch_size = 64;
   o.learning_rate = 1e-2;
   o.holdout_fraction = 0.1;
+  o.validation_fraction = 0.1;
   o.patience = 0;
   o.seed = seed;
   o.threads = 1;
@@ -237,6 +240,25 @@ TEST_F(JointSpaceTrainedTest, ReportNamesDataAndSeed) {
   EXPECT_EQ(model().provenance().data_hash, JointSpaceDataHash(SyntheticPairs()));
   EXPECT_EQ(model().provenance().seed, 7u);
   EXPECT_NE(result_->report_json.find("\"heldout\""), std::string::npos);
+  EXPECT_NE(result_->report_json.find("\"validation\""), std::string::npos);
+}
+
+TEST_F(JointSpaceTrainedTest, SplitsAreDisjointAndComplete) {
+  const nlohmann::json pairs = nlohmann::json::parse(result_->report_json).at("pairs");
+  size_t heldout = 0, validation = 0;
+  for (const JointSpacePair& pair : SyntheticPairs()) {
+    if (IsHeldOut(pair.id, 0.1)) {
+      ++heldout;
+    } else if (IsValidation(pair.id, 0.1)) {
+      ++validation;
+    }
+  }
+  EXPECT_EQ(pairs.at("heldout").get<size_t>(), heldout);
+  EXPECT_EQ(pairs.at("validation").get<size_t>(), validation);
+  EXPECT_EQ(pairs.at("train").get<size_t>(), SyntheticPairs().size() - heldout - validation);
+  EXPECT_EQ(result_->heldout.pairs, heldout);
+  EXPECT_EQ(result_->validation.pairs, validation);
+  EXPECT_GE(validation, 30u);
 }
 
 TEST(JointSpaceTraining, SameSeedGivesSameOutputs) {
@@ -257,6 +279,40 @@ TEST(JointSpaceTraining, SameSeedGivesSameOutputs) {
   EXPECT_NE(first->model->EncodeText(text), other_seed->model->EncodeText(text));
 }
 
+TEST(JointSpaceTraining, EarlyStopKeepsBestValidationEpoch) {
+  JointSpaceTrainingOptions options = SmallOptions();
+  options.epochs = 60;
+  options.patience = 2;
+  Result<JointSpaceTrainingResult> trained = TrainJointSpace(SyntheticPairs(), options);
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+
+  const nlohmann::json report = nlohmann::json::parse(trained->report_json);
+  size_t best_epoch = 0;
+  double best_loss = 1e300;
+  for (const nlohmann::json& epoch : report.at("epochs")) {
+    if (epoch.at("validation_loss").get<double>() < best_loss) {
+      best_loss = epoch.at("validation_loss").get<double>();
+      best_epoch = epoch.at("epoch").get<size_t>();
+    }
+  }
+  EXPECT_EQ(report.at("kept_epoch").get<size_t>(), best_epoch);
+  EXPECT_EQ(report.at("epochs_run").get<size_t>(), best_epoch + 2) << "training must stop 2 epochs after the best";
+}
+
+TEST(JointSpaceTraining, OptionsOutOfRangeRejected) {
+  const std::vector<std::function<void(JointSpaceTrainingOptions*)>> breakers = {
+      [](JointSpaceTrainingOptions* o) { o->validation_fraction = 1; },
+      [](JointSpaceTrainingOptions* o) { o->validation_fraction = -0.1; },
+  };
+  for (size_t i = 0; i < breakers.size(); ++i) {
+    JointSpaceTrainingOptions options = SmallOptions();
+    breakers[i](&options);
+    Result<JointSpaceTrainingResult> trained = TrainJointSpace(SyntheticPairs(), options);
+    ASSERT_FALSE(trained.ok()) << "case " << i;
+    EXPECT_EQ(trained.status().code(), StatusCode::kInvalidArgument) << "case " << i;
+  }
+}
+
 TEST(JointSpaceTraining, PairOfWrongPhotoLengthRejected) {
   std::vector<JointSpacePair> pairs = SyntheticPairs();
   pairs[5].photo.pop_back();
@@ -273,6 +329,21 @@ TEST(JointSpaceTraining, HoldoutSplitIsStableAndNearItsFraction) {
   EXPECT_LT(held_out, 1100u);
   EXPECT_EQ(IsHeldOut("15970", 0.1), IsHeldOut("15970", 0.1));
   EXPECT_FALSE(IsHeldOut("15970", 0.0));
+}
+
+TEST(JointSpaceTraining, ValidationSplitIndependentOfHoldout) {
+  size_t validation = 0, both = 0;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string id = std::to_string(i);
+    validation += IsValidation(id, 0.1) ? 1 : 0;
+    both += IsValidation(id, 0.1) && IsHeldOut(id, 0.1) ? 1 : 0;
+  }
+  EXPECT_GT(validation, 900u);
+  EXPECT_LT(validation, 1100u);
+  // Independent draws overlap on about 0.1 x 0.1 of the ids; the same hash would overlap on 0.1.
+  EXPECT_GT(both, 50u);
+  EXPECT_LT(both, 150u);
+  EXPECT_FALSE(IsValidation("15970", 0.0));
 }
 
 // Model file tests train a tiny model once each; they check the container, not the quality.
