@@ -184,6 +184,16 @@ int main(int argc, char** argv) {
   train->add_option("--extra-text-rate", t.extra_text_rate,
                     "Fraction of training texts extended with article type, colour, gender and usage")
       ->capture_default_str();
+  train->add_option("--type-loss-weight", t.type_loss_weight,
+                    "Weight of the supervised contrastive term whose positives share the article type (0: off)")
+      ->capture_default_str();
+  train->add_option("--type-colour-loss-weight", t.type_colour_loss_weight,
+                    "Weight of the supervised contrastive term whose positives share article type and colour (0: off)")
+      ->capture_default_str();
+  train->add_option("--photo-dropout", t.photo_dropout, "Dropout rate in the photo projection during training")
+      ->capture_default_str();
+  train->add_option("--photo-hidden-dim", t.config.photo_hidden_dim, "Width of the photo projection's hidden layer")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).

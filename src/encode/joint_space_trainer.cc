@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -31,6 +32,13 @@ Status ValidateInput(const std::vector<JointSpacePair>& pairs, const JointSpaceT
   }
   if (!(o.validation_fraction >= 0 && o.validation_fraction < 1)) {
     return Status::InvalidArgument("validation fraction " + std::to_string(o.validation_fraction) + " is outside [0, 1)");
+  }
+  if (!(o.type_loss_weight >= 0) || !(o.type_colour_loss_weight >= 0)) {
+    return Status::InvalidArgument("supervised loss weights must be >= 0, got " + std::to_string(o.type_loss_weight) +
+                                   " (type) and " + std::to_string(o.type_colour_loss_weight) + " (type and colour)");
+  }
+  if (!(o.photo_dropout >= 0 && o.photo_dropout < 1)) {
+    return Status::InvalidArgument("photo dropout " + std::to_string(o.photo_dropout) + " is outside [0, 1)");
   }
   if (o.threads < 1) return Status::InvalidArgument("threads must be >= 1, got " + std::to_string(o.threads));
   if (!(o.learning_rate > 0)) return Status::InvalidArgument("learning rate must be > 0");
@@ -61,22 +69,14 @@ void SetPhotoStandardization(PhotoTowerImpl& tower, const torch::Tensor& photos)
   tower.inverse_std.copy_(1.0 / std.clamp_min(floor));
 }
 
-// Symmetric InfoNCE (CLIP): cross-entropy of each text against the batch's photos, and of each
-// photo against the batch's texts. Pair i's match is index i, and every other row is a negative.
-torch::Tensor ContrastiveLoss(JointSpaceNetImpl& net, const TextBatch& texts, const torch::Tensor& photos) {
-  const torch::Tensor t = net.text->forward(texts.ids, texts.offsets);
-  const torch::Tensor p = net.photo->forward(photos);
-  const torch::Tensor logits = net.logit_scale.exp() * torch::matmul(t, p.t());
-  const torch::Tensor targets = torch::arange(logits.size(0), torch::kInt64);
-  namespace F = torch::nn::functional;
-  return (F::cross_entropy(logits, targets) + F::cross_entropy(logits.t(), targets)) / 2;
-}
-
 // The training data as tensors and feature lists, indexed like `pairs`.
 struct Dataset {
   std::vector<std::vector<int64_t>> features;       // of `text`
   std::vector<std::vector<int64_t>> extra_features;  // of `text` + " " + `extra_text`
   torch::Tensor photos;  // pairs x photo dimension
+  // Class ids of the supervised loss terms, by article type and by (article type, colour). A pair
+  // whose label is empty gets -1.
+  std::vector<int64_t> type_class, type_colour_class;
   std::vector<size_t> train, validation, heldout;
 };
 
@@ -96,6 +96,46 @@ torch::Tensor PhotosOf(const Dataset& data, const std::vector<size_t>& rows) {
   return data.photos.index_select(0, torch::tensor(index, torch::kInt64));
 }
 
+// Returns a rows x rows matrix with 1 where two rows share a known class, and on the diagonal.
+torch::Tensor SameClassMask(const std::vector<int64_t>& classes, const std::vector<size_t>& rows) {
+  std::vector<int64_t> of_rows;
+  for (size_t row : rows) of_rows.push_back(classes[row]);
+  const auto n = static_cast<int64_t>(rows.size());
+  const torch::Tensor c = torch::tensor(of_rows, torch::kInt64);
+  const torch::Tensor same = c.unsqueeze(1).eq(c.unsqueeze(0)).logical_and(c.ge(0).unsqueeze(1));
+  return same.logical_or(torch::eye(n, torch::kBool)).to(torch::kFloat32);
+}
+
+// Computes the cross-entropy of each row of `logits` against the uniform distribution over its
+// positives, in both directions. With the identity as `positives` this is symmetric InfoNCE as in
+// CLIP (Radford et al. 2021). With every same-class pair as a positive it is the supervised
+// contrastive loss of Khosla et al. 2020 (their L_out), taken across the two modalities.
+torch::Tensor MultiPositiveLoss(const torch::Tensor& logits, const torch::Tensor& positives) {
+  const torch::Tensor targets = positives / positives.sum(1, /*keepdim=*/true);
+  const torch::Tensor rows = -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
+  const torch::Tensor columns = -(targets.t() * torch::log_softmax(logits.t(), 1)).sum(1).mean();
+  return (rows + columns) / 2;
+}
+
+// Computes symmetric InfoNCE over the batch `rows`, where pair i's match is index i and every
+// other pair is a negative, plus the weighted supervised terms.
+torch::Tensor TrainingLoss(JointSpaceNetImpl& net, const Dataset& data, const std::vector<size_t>& rows,
+                           const TextBatch& texts, const JointSpaceTrainingOptions& options) {
+  const torch::Tensor t = net.text->forward(texts.ids, texts.offsets);
+  const torch::Tensor p = net.photo->forward(PhotosOf(data, rows));
+  const torch::Tensor logits = net.logit_scale.exp() * torch::matmul(t, p.t());
+  const torch::Tensor targets = torch::arange(logits.size(0), torch::kInt64);
+  namespace F = torch::nn::functional;
+  torch::Tensor loss = (F::cross_entropy(logits, targets) + F::cross_entropy(logits.t(), targets)) / 2;
+  if (options.type_loss_weight > 0) {
+    loss = loss + options.type_loss_weight * MultiPositiveLoss(logits, SameClassMask(data.type_class, rows));
+  }
+  if (options.type_colour_loss_weight > 0) {
+    loss = loss + options.type_colour_loss_weight * MultiPositiveLoss(logits, SameClassMask(data.type_colour_class, rows));
+  }
+  return loss;
+}
+
 // Splits `rows` into consecutive batches of `size`; a last batch of one pair is dropped, because it
 // has no negative.
 std::vector<std::vector<size_t>> Batches(const std::vector<size_t>& rows, size_t size) {
@@ -109,12 +149,12 @@ std::vector<std::vector<size_t>> Batches(const std::vector<size_t>& rows, size_t
 }
 
 // Computes the training loss on the validation split, with title-only text, in id order.
-double ValidationLoss(JointSpaceNetImpl& net, const Dataset& data, size_t batch_size) {
+double ValidationLoss(JointSpaceNetImpl& net, const Dataset& data, const JointSpaceTrainingOptions& options) {
   torch::NoGradGuard no_grad;
   double sum = 0;
   size_t count = 0;
-  for (const std::vector<size_t>& batch : Batches(data.validation, batch_size)) {
-    sum += ContrastiveLoss(net, TextsOf(data, batch), PhotosOf(data, batch)).item<double>();
+  for (const std::vector<size_t>& batch : Batches(data.validation, options.batch_size)) {
+    sum += TrainingLoss(net, data, batch, TextsOf(data, batch), options).item<double>();
     ++count;
   }
   return count == 0 ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(count);
@@ -141,9 +181,16 @@ void Restore(JointSpaceNetImpl& net, const std::vector<torch::Tensor>& copies) {
   for (size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(copies[i]);
 }
 
+// Returns the class id of `label` in `ids`, adding it when new, or -1 for an empty label.
+int64_t ClassId(const std::string& label, std::map<std::string, int64_t>* ids) {
+  if (label.empty()) return -1;
+  return ids->emplace(label, static_cast<int64_t>(ids->size())).first->second;
+}
+
 Dataset MakeDataset(const std::vector<JointSpacePair>& pairs, const TextFeaturizer& featurizer,
                     const JointSpaceTrainingOptions& options) {
   Dataset data;
+  std::map<std::string, int64_t> types, type_colours;
   const auto photo_dim = static_cast<int64_t>(pairs.empty() ? 0 : pairs[0].photo.size());
   data.photos = torch::empty({static_cast<int64_t>(pairs.size()), photo_dim});
   float* out = data.photos.data_ptr<float>();
@@ -151,6 +198,11 @@ Dataset MakeDataset(const std::vector<JointSpacePair>& pairs, const TextFeaturiz
     data.features.push_back(featurizer.Features(pairs[i].text));
     data.extra_features.push_back(featurizer.Features(pairs[i].text + " " + pairs[i].extra_text));
     std::copy(pairs[i].photo.begin(), pairs[i].photo.end(), out + i * static_cast<size_t>(photo_dim));
+    const PairLabels& labels = pairs[i].labels;
+    data.type_class.push_back(ClassId(labels.article_type, &types));
+    // A '\n' cannot occur in a catalogue field, so it keeps ("a b", "c") and ("a", "b c") apart.
+    const bool both = !labels.article_type.empty() && !labels.colour.empty();
+    data.type_colour_class.push_back(both ? ClassId(labels.article_type + "\n" + labels.colour, &type_colours) : -1);
     if (IsHeldOut(pairs[i].id, options.holdout_fraction)) {
       data.heldout.push_back(i);
     } else if (IsValidation(pairs[i].id, options.validation_fraction)) {
@@ -178,7 +230,10 @@ nlohmann::json OptionsJson(const JointSpaceTrainingOptions& o) {
           {"seed", o.seed},
           {"threads", o.threads},
           {"learn_temperature", o.learn_temperature},
-          {"extra_text_rate", o.extra_text_rate}};
+          {"extra_text_rate", o.extra_text_rate},
+          {"type_loss_weight", o.type_loss_weight},
+          {"type_colour_loss_weight", o.type_colour_loss_weight},
+          {"photo_dropout", o.photo_dropout}};
 }
 
 // Measures `model` on the pairs `rows`, through the serving API, with title-only text.
@@ -263,6 +318,7 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
                                    "validation fractions");
   }
   SetPhotoStandardization(*net.photo, PhotosOf(data, data.train));
+  net.photo->dropout = options.photo_dropout;
 
   // Optimizer; a fixed temperature is left out of it.
   net.logit_scale.set_requires_grad(options.learn_temperature);
@@ -290,7 +346,7 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
       std::vector<bool> with_extra(batches[b].size());
       for (size_t i = 0; i < with_extra.size(); ++i) with_extra[i] = Draw(&rng) < options.extra_text_rate;
       adam.zero_grad();
-      torch::Tensor loss = ContrastiveLoss(net, TextsOf(data, batches[b], with_extra), PhotosOf(data, batches[b]));
+      torch::Tensor loss = TrainingLoss(net, data, batches[b], TextsOf(data, batches[b], with_extra), options);
       loss.backward();
       adam.step();
       {
@@ -304,7 +360,7 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
                                   static_cast<double>(pairs_seen) / std::max(SecondsSince(epoch_start), 1e-9), {}};
       net.eval();
       const bool last = b + 1 == batches.size();
-      const double validation_loss = last ? ValidationLoss(net, data, options.batch_size) : 0;
+      const double validation_loss = last ? ValidationLoss(net, data, options) : 0;
       if (last && !data.validation.empty()) progress.validation_loss = validation_loss;
       net.train();
       if (options.on_progress) options.on_progress(progress);

@@ -24,7 +24,9 @@ struct JointSpacePair {
   // learnt while title-only text still matches. The metrics never see them.
   std::string extra_text;
   std::vector<float> photo;  // the photo feature, config.photo.dimension floats
-  PairLabels labels;         // for the held-out precision figures only
+  // Catalogue article type and colour: the supervised loss terms' classes during training, and
+  // the precision figures' labels. Empty when unknown.
+  PairLabels labels;
 };
 
 // Reported after every training batch.
@@ -58,6 +60,14 @@ struct JointSpaceTrainingOptions {
   int threads = 1;
   bool learn_temperature = true;  // otherwise fixed at 0.07
   double extra_text_rate = 0.5;   // chance per pair and epoch of training on text + extra_text
+  // Weights of the supervised contrastive terms added to the loss. Each treats every in-batch
+  // pair of the same class as a positive, in both directions (text to photo, photo to text). The
+  // class is the article type for the first and the (article type, colour) for the second.
+  // 0 leaves the loss as plain symmetric InfoNCE.
+  double type_loss_weight = 0;
+  double type_colour_loss_weight = 0;
+  // Dropout rate on the photo projection's input and hidden layer during training.
+  double photo_dropout = 0;
   std::function<void(const JointSpaceProgress&)> on_progress;
 };
 
@@ -81,7 +91,8 @@ std::string JointSpaceDataHash(const std::vector<JointSpacePair>& pairs);
 
 // Trains a model. Fails with kInvalidArgument when a pair's photo has the wrong length or a
 // non-finite value, when fewer than 2 pairs are left for training, or when an option is out of
-// range.
+// range. The loss is symmetric InfoNCE plus the weighted supervised terms, as docs/joint-space.md
+// describes.
 Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePair>& pairs,
                                                  const JointSpaceTrainingOptions& options);
 

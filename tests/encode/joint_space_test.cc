@@ -279,6 +279,61 @@ TEST(JointSpaceTraining, SameSeedGivesSameOutputs) {
   EXPECT_NE(first->model->EncodeText(text), other_seed->model->EncodeText(text));
 }
 
+TEST(JointSpaceTraining, SameSeedWithDropoutGivesSameOutputs) {
+  JointSpaceTrainingOptions options = SmallOptions(/*seed=*/3);
+  options.epochs = 3;
+  options.photo_dropout = 0.3;
+  Result<JointSpaceTrainingResult> first = TrainJointSpace(SyntheticPairs(), options);
+  Result<JointSpaceTrainingResult> second = TrainJointSpace(SyntheticPairs(), options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+
+  const std::vector<float> photo = SyntheticPairs()[100].photo;
+  EXPECT_EQ(*first->model->ProjectPhoto(photo), *second->model->ProjectPhoto(photo));
+  // Dropout is off at inference, so a photo always projects to the same vector.
+  EXPECT_EQ(*first->model->ProjectPhoto(photo), *first->model->ProjectPhoto(photo));
+}
+
+// Mean cosine of projected held-out photos of one kind, minus that of photos of different kinds.
+double SameKindPhotoGap(const JointSpaceModel& model) {
+  std::vector<JointSpacePair> heldout;
+  for (JointSpacePair& pair : SyntheticPairs()) {
+    if (IsHeldOut(pair.id, 0.1)) heldout.push_back(std::move(pair));
+  }
+  std::vector<std::vector<float>> projected;
+  for (const JointSpacePair& pair : heldout) projected.push_back(*model.ProjectPhoto(pair.photo));
+  double same = 0, other = 0;
+  size_t same_count = 0, other_count = 0;
+  for (size_t i = 0; i < heldout.size(); ++i) {
+    for (size_t j = i + 1; j < heldout.size(); ++j) {
+      double dot = 0;
+      for (size_t k = 0; k < projected[i].size(); ++k) dot += projected[i][k] * projected[j][k];
+      const bool same_kind = heldout[i].labels.article_type == heldout[j].labels.article_type;
+      (same_kind ? same : other) += dot;
+      ++(same_kind ? same_count : other_count);
+    }
+  }
+  return same / static_cast<double>(same_count) - other / static_cast<double>(other_count);
+}
+
+TEST(JointSpaceTraining, TypeLossGathersOneKind) {
+  // Plain InfoNCE must tell all 480 pairs apart, so photos of one kind with other colours,
+  // patterns and brands stay apart. The supervised term makes every pair of one kind a positive.
+  JointSpaceTrainingOptions options = SmallOptions();
+  options.epochs = 20;
+  Result<JointSpaceTrainingResult> plain = TrainJointSpace(SyntheticPairs(), options);
+  options.type_loss_weight = 1;
+  Result<JointSpaceTrainingResult> supervised = TrainJointSpace(SyntheticPairs(), options);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  ASSERT_TRUE(supervised.ok()) << supervised.status().ToString();
+
+  EXPECT_GT(SameKindPhotoGap(*supervised->model), SameKindPhotoGap(*plain->model) + 0.2);
+  EXPECT_GT(supervised->heldout.photo_to_text.precision_at_10_type,
+            plain->heldout.photo_to_text.precision_at_10_type + 0.2);
+  EXPECT_GT(supervised->heldout.text_to_photo.precision_at_10_type,
+            plain->heldout.text_to_photo.precision_at_10_type + 0.2);
+}
+
 TEST(JointSpaceTraining, EarlyStopKeepsBestValidationEpoch) {
   JointSpaceTrainingOptions options = SmallOptions();
   options.epochs = 60;
@@ -303,6 +358,9 @@ TEST(JointSpaceTraining, OptionsOutOfRangeRejected) {
   const std::vector<std::function<void(JointSpaceTrainingOptions*)>> breakers = {
       [](JointSpaceTrainingOptions* o) { o->validation_fraction = 1; },
       [](JointSpaceTrainingOptions* o) { o->validation_fraction = -0.1; },
+      [](JointSpaceTrainingOptions* o) { o->type_loss_weight = -1; },
+      [](JointSpaceTrainingOptions* o) { o->type_colour_loss_weight = std::nan(""); },
+      [](JointSpaceTrainingOptions* o) { o->photo_dropout = 1; },
   };
   for (size_t i = 0; i < breakers.size(); ++i) {
     JointSpaceTrainingOptions options = SmallOptions();
