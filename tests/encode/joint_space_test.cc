@@ -321,6 +321,9 @@ TEST(JointSpaceTraining, TypeLossGathersOneKind) {
   // patterns and brands stay apart. The supervised term makes every pair of one kind a positive.
   JointSpaceTrainingOptions options = SmallOptions();
   options.epochs = 20;
+  options.type_loss_weight = 0;
+  options.type_colour_loss_weight = 0;
+  options.photo_dropout = 0;
   Result<JointSpaceTrainingResult> plain = TrainJointSpace(SyntheticPairs(), options);
   options.type_loss_weight = 1;
   Result<JointSpaceTrainingResult> supervised = TrainJointSpace(SyntheticPairs(), options);
