@@ -186,15 +186,28 @@ int main(int argc, char** argv) {
   train->add_option("--seed", t.seed, "Seed for initialization, shuffling and text augmentation")->capture_default_str();
   train->add_option("--threads", t.threads, "torch threads; 1 gives the same model for the same seed")
       ->capture_default_str();
-  train->add_option("--holdout", t.holdout_fraction, "Fraction of products held out for early stopping and metrics")
+  train->add_option("--holdout", t.holdout_fraction, "Fraction of products held out for the final metrics only")
+      ->capture_default_str();
+  train->add_option("--validation", t.validation_fraction,
+                    "Fraction of the other products kept out of training for early stopping and tuning")
       ->capture_default_str();
   train->add_option("--batch-size", t.batch_size, "Pairs per batch; each pair's negatives are the batch's other pairs")
       ->capture_default_str();
   train->add_option("--learning-rate", t.learning_rate, "Adam learning rate")->capture_default_str();
-  train->add_option("--patience", t.patience, "Epochs without a lower held-out loss before stopping (0: never stop early)")
+  train->add_option("--patience", t.patience, "Epochs without a lower validation loss before stopping (0: never stop early)")
       ->capture_default_str();
   train->add_option("--extra-text-rate", t.extra_text_rate,
                     "Fraction of training texts extended with article type, colour, gender and usage")
+      ->capture_default_str();
+  train->add_option("--type-loss-weight", t.type_loss_weight,
+                    "Weight of the supervised contrastive term whose positives share the article type (0: off)")
+      ->capture_default_str();
+  train->add_option("--type-colour-loss-weight", t.type_colour_loss_weight,
+                    "Weight of the supervised contrastive term whose positives share article type and colour (0: off)")
+      ->capture_default_str();
+  train->add_option("--photo-dropout", t.photo_dropout, "Dropout rate in the photo projection during training")
+      ->capture_default_str();
+  train->add_option("--photo-hidden-dim", t.config.photo_hidden_dim, "Width of the photo projection's hidden layer")
       ->capture_default_str();
 
   // features

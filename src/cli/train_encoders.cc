@@ -80,7 +80,7 @@ class ProgressLine {
     last_draw_ = now;
     std::string line = fmt::format("epoch {}/{}  batch {}/{}  loss {:.4f}  {:.0f} pairs/s", p.epoch, p.epochs,
                                    p.batch, p.batches, p.loss, p.pairs_per_second);
-    if (p.heldout_loss) line += fmt::format("  held-out loss {:.4f}", *p.heldout_loss);
+    if (p.validation_loss) line += fmt::format("  validation loss {:.4f}", *p.validation_loss);
     if (terminal_) {
       fmt::print(stderr, "\r\033[K{}{}", line, epoch_end ? "\n" : "");
     } else if (epoch_end) {

@@ -108,7 +108,9 @@ PhotoTowerImpl::PhotoTowerImpl(int64_t feature_dim, int64_t hidden_dim, int64_t 
 torch::Tensor PhotoTowerImpl::forward(const torch::Tensor& features) {
   namespace F = torch::nn::functional;
   torch::Tensor x = (features - mean) * inverse_std;
-  x = output(torch::relu(hidden(x)));
+  x = F::dropout(x, F::DropoutFuncOptions().p(dropout).training(is_training()));
+  x = F::dropout(torch::relu(hidden(x)), F::DropoutFuncOptions().p(dropout).training(is_training()));
+  x = output(x);
   return F::normalize(x, F::NormalizeFuncOptions().dim(1).eps(kNormEpsilon));
 }
 

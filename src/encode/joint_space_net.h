@@ -37,6 +37,9 @@ struct PhotoTowerImpl : torch::nn::Module {
   torch::Tensor mean, inverse_std;
   torch::nn::Linear hidden{nullptr};
   torch::nn::Linear output{nullptr};
+  // Dropout rate on the MLP's input and hidden layer in training mode. Not saved: it has no effect
+  // in evaluation mode, which is the only mode a loaded model runs in.
+  double dropout = 0;
 };
 TORCH_MODULE(PhotoTower);
 

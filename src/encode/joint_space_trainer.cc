@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -28,6 +29,16 @@ Status ValidateInput(const std::vector<JointSpacePair>& pairs, const JointSpaceT
   if (o.epochs == 0 || o.batch_size < 2) return Status::InvalidArgument("epochs must be >= 1 and batch size >= 2");
   if (!(o.holdout_fraction >= 0 && o.holdout_fraction < 1)) {
     return Status::InvalidArgument("held-out fraction " + std::to_string(o.holdout_fraction) + " is outside [0, 1)");
+  }
+  if (!(o.validation_fraction >= 0 && o.validation_fraction < 1)) {
+    return Status::InvalidArgument("validation fraction " + std::to_string(o.validation_fraction) + " is outside [0, 1)");
+  }
+  if (!(o.type_loss_weight >= 0) || !(o.type_colour_loss_weight >= 0)) {
+    return Status::InvalidArgument("supervised loss weights must be >= 0, got " + std::to_string(o.type_loss_weight) +
+                                   " (type) and " + std::to_string(o.type_colour_loss_weight) + " (type and colour)");
+  }
+  if (!(o.photo_dropout >= 0 && o.photo_dropout < 1)) {
+    return Status::InvalidArgument("photo dropout " + std::to_string(o.photo_dropout) + " is outside [0, 1)");
   }
   if (o.threads < 1) return Status::InvalidArgument("threads must be >= 1, got " + std::to_string(o.threads));
   if (!(o.learning_rate > 0)) return Status::InvalidArgument("learning rate must be > 0");
@@ -58,23 +69,15 @@ void SetPhotoStandardization(PhotoTowerImpl& tower, const torch::Tensor& photos)
   tower.inverse_std.copy_(1.0 / std.clamp_min(floor));
 }
 
-// Symmetric InfoNCE (CLIP): cross-entropy of each text against the batch's photos, and of each
-// photo against the batch's texts. Pair i's match is index i, and every other row is a negative.
-torch::Tensor ContrastiveLoss(JointSpaceNetImpl& net, const TextBatch& texts, const torch::Tensor& photos) {
-  const torch::Tensor t = net.text->forward(texts.ids, texts.offsets);
-  const torch::Tensor p = net.photo->forward(photos);
-  const torch::Tensor logits = net.logit_scale.exp() * torch::matmul(t, p.t());
-  const torch::Tensor targets = torch::arange(logits.size(0), torch::kInt64);
-  namespace F = torch::nn::functional;
-  return (F::cross_entropy(logits, targets) + F::cross_entropy(logits.t(), targets)) / 2;
-}
-
 // The training data as tensors and feature lists, indexed like `pairs`.
 struct Dataset {
   std::vector<std::vector<int64_t>> features;       // of `text`
   std::vector<std::vector<int64_t>> extra_features;  // of `text` + " " + `extra_text`
   torch::Tensor photos;  // pairs x photo dimension
-  std::vector<size_t> train, heldout;
+  // Class ids of the supervised loss terms, by article type and by (article type, colour). A pair
+  // whose label is empty gets -1.
+  std::vector<int64_t> type_class, type_colour_class;
+  std::vector<size_t> train, validation, heldout;
 };
 
 // `with_extra[i]` selects the extended text of rows[i]; empty selects no extended text.
@@ -93,6 +96,46 @@ torch::Tensor PhotosOf(const Dataset& data, const std::vector<size_t>& rows) {
   return data.photos.index_select(0, torch::tensor(index, torch::kInt64));
 }
 
+// Returns a rows x rows matrix with 1 where two rows share a known class, and on the diagonal.
+torch::Tensor SameClassMask(const std::vector<int64_t>& classes, const std::vector<size_t>& rows) {
+  std::vector<int64_t> of_rows;
+  for (size_t row : rows) of_rows.push_back(classes[row]);
+  const auto n = static_cast<int64_t>(rows.size());
+  const torch::Tensor c = torch::tensor(of_rows, torch::kInt64);
+  const torch::Tensor same = c.unsqueeze(1).eq(c.unsqueeze(0)).logical_and(c.ge(0).unsqueeze(1));
+  return same.logical_or(torch::eye(n, torch::kBool)).to(torch::kFloat32);
+}
+
+// Computes the cross-entropy of each row of `logits` against the uniform distribution over its
+// positives, in both directions. With the identity as `positives` this is symmetric InfoNCE as in
+// CLIP (Radford et al. 2021). With every same-class pair as a positive it is the supervised
+// contrastive loss of Khosla et al. 2020 (their L_out), taken across the two modalities.
+torch::Tensor MultiPositiveLoss(const torch::Tensor& logits, const torch::Tensor& positives) {
+  const torch::Tensor targets = positives / positives.sum(1, /*keepdim=*/true);
+  const torch::Tensor rows = -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
+  const torch::Tensor columns = -(targets.t() * torch::log_softmax(logits.t(), 1)).sum(1).mean();
+  return (rows + columns) / 2;
+}
+
+// Computes symmetric InfoNCE over the batch `rows`, where pair i's match is index i and every
+// other pair is a negative, plus the weighted supervised terms.
+torch::Tensor TrainingLoss(JointSpaceNetImpl& net, const Dataset& data, const std::vector<size_t>& rows,
+                           const TextBatch& texts, const JointSpaceTrainingOptions& options) {
+  const torch::Tensor t = net.text->forward(texts.ids, texts.offsets);
+  const torch::Tensor p = net.photo->forward(PhotosOf(data, rows));
+  const torch::Tensor logits = net.logit_scale.exp() * torch::matmul(t, p.t());
+  const torch::Tensor targets = torch::arange(logits.size(0), torch::kInt64);
+  namespace F = torch::nn::functional;
+  torch::Tensor loss = (F::cross_entropy(logits, targets) + F::cross_entropy(logits.t(), targets)) / 2;
+  if (options.type_loss_weight > 0) {
+    loss = loss + options.type_loss_weight * MultiPositiveLoss(logits, SameClassMask(data.type_class, rows));
+  }
+  if (options.type_colour_loss_weight > 0) {
+    loss = loss + options.type_colour_loss_weight * MultiPositiveLoss(logits, SameClassMask(data.type_colour_class, rows));
+  }
+  return loss;
+}
+
 // Splits `rows` into consecutive batches of `size`; a last batch of one pair is dropped, because it
 // has no negative.
 std::vector<std::vector<size_t>> Batches(const std::vector<size_t>& rows, size_t size) {
@@ -105,12 +148,13 @@ std::vector<std::vector<size_t>> Batches(const std::vector<size_t>& rows, size_t
   return batches;
 }
 
-double HeldOutLoss(JointSpaceNetImpl& net, const Dataset& data, size_t batch_size) {
+// Computes the training loss on the validation split, with title-only text, in id order.
+double ValidationLoss(JointSpaceNetImpl& net, const Dataset& data, const JointSpaceTrainingOptions& options) {
   torch::NoGradGuard no_grad;
   double sum = 0;
   size_t count = 0;
-  for (const std::vector<size_t>& batch : Batches(data.heldout, batch_size)) {
-    sum += ContrastiveLoss(net, TextsOf(data, batch), PhotosOf(data, batch)).item<double>();
+  for (const std::vector<size_t>& batch : Batches(data.validation, options.batch_size)) {
+    sum += TrainingLoss(net, data, batch, TextsOf(data, batch), options).item<double>();
     ++count;
   }
   return count == 0 ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(count);
@@ -137,8 +181,16 @@ void Restore(JointSpaceNetImpl& net, const std::vector<torch::Tensor>& copies) {
   for (size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(copies[i]);
 }
 
-Dataset MakeDataset(const std::vector<JointSpacePair>& pairs, const TextFeaturizer& featurizer, double holdout_fraction) {
+// Returns the class id of `label` in `ids`, adding it when new, or -1 for an empty label.
+int64_t ClassId(const std::string& label, std::map<std::string, int64_t>* ids) {
+  if (label.empty()) return -1;
+  return ids->emplace(label, static_cast<int64_t>(ids->size())).first->second;
+}
+
+Dataset MakeDataset(const std::vector<JointSpacePair>& pairs, const TextFeaturizer& featurizer,
+                    const JointSpaceTrainingOptions& options) {
   Dataset data;
+  std::map<std::string, int64_t> types, type_colours;
   const auto photo_dim = static_cast<int64_t>(pairs.empty() ? 0 : pairs[0].photo.size());
   data.photos = torch::empty({static_cast<int64_t>(pairs.size()), photo_dim});
   float* out = data.photos.data_ptr<float>();
@@ -146,7 +198,18 @@ Dataset MakeDataset(const std::vector<JointSpacePair>& pairs, const TextFeaturiz
     data.features.push_back(featurizer.Features(pairs[i].text));
     data.extra_features.push_back(featurizer.Features(pairs[i].text + " " + pairs[i].extra_text));
     std::copy(pairs[i].photo.begin(), pairs[i].photo.end(), out + i * static_cast<size_t>(photo_dim));
-    (IsHeldOut(pairs[i].id, holdout_fraction) ? data.heldout : data.train).push_back(i);
+    const PairLabels& labels = pairs[i].labels;
+    data.type_class.push_back(ClassId(labels.article_type, &types));
+    // A '\n' cannot occur in a catalogue field, so it keeps ("a b", "c") and ("a", "b c") apart.
+    const bool both = !labels.article_type.empty() && !labels.colour.empty();
+    data.type_colour_class.push_back(both ? ClassId(labels.article_type + "\n" + labels.colour, &type_colours) : -1);
+    if (IsHeldOut(pairs[i].id, options.holdout_fraction)) {
+      data.heldout.push_back(i);
+    } else if (IsValidation(pairs[i].id, options.validation_fraction)) {
+      data.validation.push_back(i);
+    } else {
+      data.train.push_back(i);
+    }
   }
   return data;
 }
@@ -162,25 +225,30 @@ nlohmann::json OptionsJson(const JointSpaceTrainingOptions& o) {
           {"batch_size", o.batch_size},
           {"learning_rate", o.learning_rate},
           {"holdout_fraction", o.holdout_fraction},
+          {"validation_fraction", o.validation_fraction},
           {"patience", o.patience},
           {"seed", o.seed},
           {"threads", o.threads},
           {"learn_temperature", o.learn_temperature},
-          {"extra_text_rate", o.extra_text_rate}};
+          {"extra_text_rate", o.extra_text_rate},
+          {"type_loss_weight", o.type_loss_weight},
+          {"type_colour_loss_weight", o.type_colour_loss_weight},
+          {"photo_dropout", o.photo_dropout}};
 }
 
-Result<JointSpaceMetrics> EvaluateHeldOut(const JointSpaceModel& model, const std::vector<JointSpacePair>& pairs,
-                                  const std::vector<size_t>& heldout) {
+// Measures `model` on the pairs `rows`, through the serving API, with title-only text.
+Result<JointSpaceMetrics> EvaluateRows(const JointSpaceModel& model, const std::vector<JointSpacePair>& pairs,
+                                       const std::vector<size_t>& rows) {
   std::vector<std::string> texts;
   std::vector<float> photos;
   std::vector<PairLabels> labels;
-  for (size_t row : heldout) {
+  for (size_t row : rows) {
     texts.push_back(pairs[row].text);
     photos.insert(photos.end(), pairs[row].photo.begin(), pairs[row].photo.end());
     labels.push_back(pairs[row].labels);
   }
   // ValidateInput checked the length and values of every photo, which are all ProjectPhotos checks.
-  Result<std::vector<float>> projected = model.ProjectPhotos(photos, heldout.size());
+  Result<std::vector<float>> projected = model.ProjectPhotos(photos, rows.size());
   if (!projected.ok()) return projected.status();
   JointSpaceMetrics metrics = EvaluateJointSpace(model.EncodeTexts(texts), *projected, model.dimension(), labels);
 
@@ -195,12 +263,19 @@ Result<JointSpaceMetrics> EvaluateHeldOut(const JointSpaceModel& model, const st
   return metrics;
 }
 
+// True when FNV-1a of `salt` + `id`, modulo 1,000,000, is below `fraction` x 1,000,000.
+bool InHashSplit(std::string_view salt, std::string_view id, double fraction) {
+  constexpr uint64_t kBuckets = 1'000'000;
+  const uint64_t bucket = Fnv1a64(id, Fnv1a64(salt)) % kBuckets;
+  return static_cast<double>(bucket) < fraction * static_cast<double>(kBuckets);
+}
+
 }  // namespace
 
-bool IsHeldOut(std::string_view id, double fraction) {
-  constexpr uint64_t kBuckets = 1'000'000;
-  const uint64_t bucket = Fnv1a64(id, Fnv1a64("joint-space-holdout:")) % kBuckets;
-  return static_cast<double>(bucket) < fraction * static_cast<double>(kBuckets);
+bool IsHeldOut(std::string_view id, double fraction) { return InHashSplit("joint-space-holdout:", id, fraction); }
+
+bool IsValidation(std::string_view id, double fraction) {
+  return InHashSplit("joint-space-validation:", id, fraction);
 }
 
 std::string JointSpaceDataHash(const std::vector<JointSpacePair>& pairs) {
@@ -236,12 +311,14 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
   if (!created.ok()) return created.status();
   std::unique_ptr<JointSpaceModel> model = std::move(created).value();
   JointSpaceNetImpl& net = *JointSpaceModelAccess::Net(*model);
-  Dataset data = MakeDataset(pairs, JointSpaceModelAccess::Featurizer(*model), options.holdout_fraction);
+  Dataset data = MakeDataset(pairs, JointSpaceModelAccess::Featurizer(*model), options);
   if (data.train.size() < 2) {
     return Status::InvalidArgument("only " + std::to_string(data.train.size()) +
-                                   " pairs left for training: ingest products with photos, or lower the held-out fraction");
+                                   " pairs left for training: ingest products with photos, or lower the held-out and "
+                                   "validation fractions");
   }
   SetPhotoStandardization(*net.photo, PhotosOf(data, data.train));
+  net.photo->dropout = options.photo_dropout;
 
   // Optimizer; a fixed temperature is left out of it.
   net.logit_scale.set_requires_grad(options.learn_temperature);
@@ -251,7 +328,7 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
   }
   torch::optim::Adam adam(trained, torch::optim::AdamOptions(options.learning_rate));
 
-  // Epochs, with early stopping on the held-out loss.
+  // Epochs, with early stopping on the validation loss.
   std::mt19937_64 rng(options.seed);
   nlohmann::json epochs = nlohmann::json::array();
   double best_loss = std::numeric_limits<double>::infinity();
@@ -269,7 +346,7 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
       std::vector<bool> with_extra(batches[b].size());
       for (size_t i = 0; i < with_extra.size(); ++i) with_extra[i] = Draw(&rng) < options.extra_text_rate;
       adam.zero_grad();
-      torch::Tensor loss = ContrastiveLoss(net, TextsOf(data, batches[b], with_extra), PhotosOf(data, batches[b]));
+      torch::Tensor loss = TrainingLoss(net, data, batches[b], TextsOf(data, batches[b], with_extra), options);
       loss.backward();
       adam.step();
       {
@@ -283,18 +360,18 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
                                   static_cast<double>(pairs_seen) / std::max(SecondsSince(epoch_start), 1e-9), {}};
       net.eval();
       const bool last = b + 1 == batches.size();
-      const double heldout_loss = last ? HeldOutLoss(net, data, options.batch_size) : 0;
-      if (last && !data.heldout.empty()) progress.heldout_loss = heldout_loss;
+      const double validation_loss = last ? ValidationLoss(net, data, options) : 0;
+      if (last && !data.validation.empty()) progress.validation_loss = validation_loss;
       net.train();
       if (options.on_progress) options.on_progress(progress);
       if (!last) continue;
 
       epochs.push_back({{"epoch", epoch},
                         {"train_loss", progress.loss},
-                        {"heldout_loss", data.heldout.empty() ? nlohmann::json(nullptr) : nlohmann::json(heldout_loss)},
+                        {"validation_loss", data.validation.empty() ? nlohmann::json(nullptr) : nlohmann::json(validation_loss)},
                         {"seconds", SecondsSince(epoch_start)}});
-      if (!data.heldout.empty() && heldout_loss < best_loss) {
-        best_loss = heldout_loss;
+      if (!data.validation.empty() && validation_loss < best_loss) {
+        best_loss = validation_loss;
         best_epoch = epoch;
         best_weights = Snapshot(net);
       }
@@ -305,16 +382,21 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
   if (options.patience > 0 && !best_weights.empty()) Restore(net, best_weights);
   net.eval();
 
-  // Metrics of the kept weights on the held-out pairs, through the serving API.
+  // Metrics of the kept weights on the validation and held-out pairs, through the serving API.
   JointSpaceTrainingResult result;
+  if (!data.validation.empty()) {
+    Result<JointSpaceMetrics> metrics = EvaluateRows(*model, pairs, data.validation);
+    if (!metrics.ok()) return metrics.status();
+    result.validation = *metrics;
+  }
   if (!data.heldout.empty()) {
-    Result<JointSpaceMetrics> metrics = EvaluateHeldOut(*model, pairs, data.heldout);
+    Result<JointSpaceMetrics> metrics = EvaluateRows(*model, pairs, data.heldout);
     if (!metrics.ok()) return metrics.status();
     result.heldout = *metrics;
   }
   const nlohmann::json report = {
       {"data_hash", JointSpaceDataHash(pairs)},
-      {"pairs", {{"train", data.train.size()}, {"heldout", data.heldout.size()}}},
+      {"pairs", {{"train", data.train.size()}, {"validation", data.validation.size()}, {"heldout", data.heldout.size()}}},
       {"epochs_run", epochs_run},
       {"best_epoch", best_epoch},
       {"kept_epoch", options.patience > 0 && best_epoch > 0 ? best_epoch : epochs_run},
@@ -323,6 +405,7 @@ Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePai
       {"training_seconds", SecondsSince(start)},
       {"deterministic", options.threads == 1},
       {"options", OptionsJson(options)},
+      {"validation", ToJson(result.validation)},
       {"heldout", ToJson(result.heldout)},
   };
   result.report_json = report.dump();

@@ -3,12 +3,14 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "encode/joint_space_model.h"
 #include "encode/joint_space_trainer.h"
@@ -71,6 +73,7 @@ JointSpaceTrainingOptions SmallOptions(uint64_t seed = 7) {
   o.batch_size = 64;
   o.learning_rate = 1e-2;
   o.holdout_fraction = 0.1;
+  o.validation_fraction = 0.1;
   o.patience = 0;
   o.seed = seed;
   o.threads = 1;
@@ -237,6 +240,25 @@ TEST_F(JointSpaceTrainedTest, ReportNamesDataAndSeed) {
   EXPECT_EQ(model().provenance().data_hash, JointSpaceDataHash(SyntheticPairs()));
   EXPECT_EQ(model().provenance().seed, 7u);
   EXPECT_NE(result_->report_json.find("\"heldout\""), std::string::npos);
+  EXPECT_NE(result_->report_json.find("\"validation\""), std::string::npos);
+}
+
+TEST_F(JointSpaceTrainedTest, SplitsAreDisjointAndComplete) {
+  const nlohmann::json pairs = nlohmann::json::parse(result_->report_json).at("pairs");
+  size_t heldout = 0, validation = 0;
+  for (const JointSpacePair& pair : SyntheticPairs()) {
+    if (IsHeldOut(pair.id, 0.1)) {
+      ++heldout;
+    } else if (IsValidation(pair.id, 0.1)) {
+      ++validation;
+    }
+  }
+  EXPECT_EQ(pairs.at("heldout").get<size_t>(), heldout);
+  EXPECT_EQ(pairs.at("validation").get<size_t>(), validation);
+  EXPECT_EQ(pairs.at("train").get<size_t>(), SyntheticPairs().size() - heldout - validation);
+  EXPECT_EQ(result_->heldout.pairs, heldout);
+  EXPECT_EQ(result_->validation.pairs, validation);
+  EXPECT_GE(validation, 30u);
 }
 
 TEST(JointSpaceTraining, SameSeedGivesSameOutputs) {
@@ -257,6 +279,101 @@ TEST(JointSpaceTraining, SameSeedGivesSameOutputs) {
   EXPECT_NE(first->model->EncodeText(text), other_seed->model->EncodeText(text));
 }
 
+TEST(JointSpaceTraining, SameSeedWithDropoutGivesSameOutputs) {
+  JointSpaceTrainingOptions options = SmallOptions(/*seed=*/3);
+  options.epochs = 3;
+  options.photo_dropout = 0.3;
+  Result<JointSpaceTrainingResult> first = TrainJointSpace(SyntheticPairs(), options);
+  Result<JointSpaceTrainingResult> second = TrainJointSpace(SyntheticPairs(), options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+
+  const std::vector<float> photo = SyntheticPairs()[100].photo;
+  EXPECT_EQ(*first->model->ProjectPhoto(photo), *second->model->ProjectPhoto(photo));
+  // Dropout is off at inference, so a photo always projects to the same vector.
+  EXPECT_EQ(*first->model->ProjectPhoto(photo), *first->model->ProjectPhoto(photo));
+}
+
+// Mean cosine of projected held-out photos of one kind, minus that of photos of different kinds.
+double SameKindPhotoGap(const JointSpaceModel& model) {
+  std::vector<JointSpacePair> heldout;
+  for (JointSpacePair& pair : SyntheticPairs()) {
+    if (IsHeldOut(pair.id, 0.1)) heldout.push_back(std::move(pair));
+  }
+  std::vector<std::vector<float>> projected;
+  for (const JointSpacePair& pair : heldout) projected.push_back(*model.ProjectPhoto(pair.photo));
+  double same = 0, other = 0;
+  size_t same_count = 0, other_count = 0;
+  for (size_t i = 0; i < heldout.size(); ++i) {
+    for (size_t j = i + 1; j < heldout.size(); ++j) {
+      double dot = 0;
+      for (size_t k = 0; k < projected[i].size(); ++k) dot += projected[i][k] * projected[j][k];
+      const bool same_kind = heldout[i].labels.article_type == heldout[j].labels.article_type;
+      (same_kind ? same : other) += dot;
+      ++(same_kind ? same_count : other_count);
+    }
+  }
+  return same / static_cast<double>(same_count) - other / static_cast<double>(other_count);
+}
+
+TEST(JointSpaceTraining, TypeLossGathersOneKind) {
+  // Plain InfoNCE must tell all 480 pairs apart, so photos of one kind with other colours,
+  // patterns and brands stay apart. The supervised term makes every pair of one kind a positive.
+  JointSpaceTrainingOptions options = SmallOptions();
+  options.epochs = 20;
+  options.type_loss_weight = 0;
+  options.type_colour_loss_weight = 0;
+  options.photo_dropout = 0;
+  Result<JointSpaceTrainingResult> plain = TrainJointSpace(SyntheticPairs(), options);
+  options.type_loss_weight = 1;
+  Result<JointSpaceTrainingResult> supervised = TrainJointSpace(SyntheticPairs(), options);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  ASSERT_TRUE(supervised.ok()) << supervised.status().ToString();
+
+  EXPECT_GT(SameKindPhotoGap(*supervised->model), SameKindPhotoGap(*plain->model) + 0.2);
+  EXPECT_GT(supervised->heldout.photo_to_text.precision_at_10_type,
+            plain->heldout.photo_to_text.precision_at_10_type + 0.2);
+  EXPECT_GT(supervised->heldout.text_to_photo.precision_at_10_type,
+            plain->heldout.text_to_photo.precision_at_10_type + 0.2);
+}
+
+TEST(JointSpaceTraining, EarlyStopKeepsBestValidationEpoch) {
+  JointSpaceTrainingOptions options = SmallOptions();
+  options.epochs = 60;
+  options.patience = 2;
+  Result<JointSpaceTrainingResult> trained = TrainJointSpace(SyntheticPairs(), options);
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+
+  const nlohmann::json report = nlohmann::json::parse(trained->report_json);
+  size_t best_epoch = 0;
+  double best_loss = 1e300;
+  for (const nlohmann::json& epoch : report.at("epochs")) {
+    if (epoch.at("validation_loss").get<double>() < best_loss) {
+      best_loss = epoch.at("validation_loss").get<double>();
+      best_epoch = epoch.at("epoch").get<size_t>();
+    }
+  }
+  EXPECT_EQ(report.at("kept_epoch").get<size_t>(), best_epoch);
+  EXPECT_EQ(report.at("epochs_run").get<size_t>(), best_epoch + 2) << "training must stop 2 epochs after the best";
+}
+
+TEST(JointSpaceTraining, OptionsOutOfRangeRejected) {
+  const std::vector<std::function<void(JointSpaceTrainingOptions*)>> breakers = {
+      [](JointSpaceTrainingOptions* o) { o->validation_fraction = 1; },
+      [](JointSpaceTrainingOptions* o) { o->validation_fraction = -0.1; },
+      [](JointSpaceTrainingOptions* o) { o->type_loss_weight = -1; },
+      [](JointSpaceTrainingOptions* o) { o->type_colour_loss_weight = std::nan(""); },
+      [](JointSpaceTrainingOptions* o) { o->photo_dropout = 1; },
+  };
+  for (size_t i = 0; i < breakers.size(); ++i) {
+    JointSpaceTrainingOptions options = SmallOptions();
+    breakers[i](&options);
+    Result<JointSpaceTrainingResult> trained = TrainJointSpace(SyntheticPairs(), options);
+    ASSERT_FALSE(trained.ok()) << "case " << i;
+    EXPECT_EQ(trained.status().code(), StatusCode::kInvalidArgument) << "case " << i;
+  }
+}
+
 TEST(JointSpaceTraining, PairOfWrongPhotoLengthRejected) {
   std::vector<JointSpacePair> pairs = SyntheticPairs();
   pairs[5].photo.pop_back();
@@ -273,6 +390,21 @@ TEST(JointSpaceTraining, HoldoutSplitIsStableAndNearItsFraction) {
   EXPECT_LT(held_out, 1100u);
   EXPECT_EQ(IsHeldOut("15970", 0.1), IsHeldOut("15970", 0.1));
   EXPECT_FALSE(IsHeldOut("15970", 0.0));
+}
+
+TEST(JointSpaceTraining, ValidationSplitIndependentOfHoldout) {
+  size_t validation = 0, both = 0;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string id = std::to_string(i);
+    validation += IsValidation(id, 0.1) ? 1 : 0;
+    both += IsValidation(id, 0.1) && IsHeldOut(id, 0.1) ? 1 : 0;
+  }
+  EXPECT_GT(validation, 900u);
+  EXPECT_LT(validation, 1100u);
+  // Independent draws overlap on about 0.1 x 0.1 of the ids; the same hash would overlap on 0.1.
+  EXPECT_GT(both, 50u);
+  EXPECT_LT(both, 150u);
+  EXPECT_FALSE(IsValidation("15970", 0.0));
 }
 
 // Model file tests train a tiny model once each; they check the container, not the quality.
