@@ -516,7 +516,7 @@ std::vector<float> InvertedIndex::FieldScores(const LexicalQuery& query, DocId d
           all_terms = false;
           break;
         }
-        const float pseudo = PseudoFrequency(*postings, i, norms.data());
+        const float pseudo = PseudoFrequency(&postings->field_stats[i * 2 * fields_.size()], doc, norms.data());
         sum += Idf(*postings) * pseudo * (k1_ + 1) / (pseudo + k1_);
       }
       if (!all_terms) continue;
@@ -536,7 +536,7 @@ std::vector<float> InvertedIndex::FieldScores(const LexicalQuery& query, DocId d
       const Postings& postings = *Find(term);
       const size_t i = position_of(postings);
       const float idf = Idf(postings);
-      const uint8_t* tf = &postings.frequencies[i * field_count];
+      const uint8_t* tf = &postings.field_stats[i * 2 * field_count];  // frequencies first
       const uint16_t* length = &lengths_[size_t(doc) * field_count];
       for (size_t f = 0; f < field_count; ++f) {
         if (tf[f] == 0) continue;
