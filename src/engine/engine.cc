@@ -681,6 +681,22 @@ struct Engine::Rep {
 
   // True when `request` needs its joint vector computed from its words: the engine has a joint
   // model, the request has words, and no vector yet (photo queries set it from the photo).
+  // A copy of `request` with the joint vector of its words, or std::nullopt when it needs none,
+  // so that a request is copied only when a vector has to be added.
+  std::optional<SearchRequest> WithTextJointVector(const SearchRequest& request) const {
+    if (!NeedsTextJointVector(request)) return std::nullopt;
+    SearchRequest copy = request;
+    copy.joint_vector = FuseQueryVector(joint_model->EncodeText(request.text), {});
+    return copy;
+  }
+
+  // The profile of the request's shopper; std::nullopt without a user id or a profile.
+  Result<std::optional<UserProfile>> ProfileOf(const std::string& user_id) const {
+    if (user_id.empty()) return std::optional<UserProfile>();
+    TESSERA_RETURN_IF_ERROR(ValidateUserId(user_id));
+    return profiles->Get(user_id);
+  }
+
   bool NeedsTextJointVector(const SearchRequest& request) const {
     return joint_model && request.joint_vector.empty() && request.image_vector.empty() &&
            !TrimAscii(request.text).empty();
@@ -943,28 +959,17 @@ Status Engine::RebuildSpeechModel() {
 Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   const auto start = std::chrono::steady_clock::now();
   TESSERA_RETURN_IF_ERROR(ValidateSearchRequest(original));
-  // The request is copied only when its joint vector has to be added.
-  std::optional<SearchRequest> with_joint;
-  if (rep_->NeedsTextJointVector(original)) {
-    with_joint = original;
-    with_joint->joint_vector = rep_->FuseQueryVector(rep_->joint_model->EncodeText(original.text), {});
-  }
+  const std::optional<SearchRequest> with_joint = rep_->WithTextJointVector(original);
   const SearchRequest& request = with_joint ? *with_joint : original;
-  if (!request.user_id.empty()) TESSERA_RETURN_IF_ERROR(ValidateUserId(request.user_id));
-
-  std::optional<UserProfile> profile;
-  if (!request.user_id.empty()) {
-    Result<std::optional<UserProfile>> loaded = rep_->profiles->Get(request.user_id);
-    if (!loaded.ok()) return loaded.status();
-    profile = std::move(loaded).value();
-  }
+  Result<std::optional<UserProfile>> profile = rep_->ProfileOf(request.user_id);
+  if (!profile.ok()) return profile.status();
 
   std::shared_lock lock(rep_->index_mutex);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
-  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, depth, profile, /*rank=*/true);
+  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, depth, *profile, /*rank=*/true);
   if (!evaluation.ok()) return evaluation.status();
   const CandidateSet& set = evaluation->set;
-  SearchResponse response = rep_->Respond(request, *evaluation, profile);
+  SearchResponse response = rep_->Respond(request, *evaluation, *profile);
   response.partial = set.partial;
   response.warnings = rep_->FilterWarnings(request.filters);
   if (set.partial) {
@@ -978,22 +983,13 @@ Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
 
 Result<FeatureRows> Engine::ExtractFeatures(const SearchRequest& original) const {
   TESSERA_RETURN_IF_ERROR(ValidateSearchRequest(original));
-  std::optional<SearchRequest> with_joint;
-  if (rep_->NeedsTextJointVector(original)) {
-    with_joint = original;
-    with_joint->joint_vector = rep_->FuseQueryVector(rep_->joint_model->EncodeText(original.text), {});
-  }
+  const std::optional<SearchRequest> with_joint = rep_->WithTextJointVector(original);
   const SearchRequest& request = with_joint ? *with_joint : original;
-  std::optional<UserProfile> profile;
-  if (!request.user_id.empty()) {
-    TESSERA_RETURN_IF_ERROR(ValidateUserId(request.user_id));
-    Result<std::optional<UserProfile>> loaded = rep_->profiles->Get(request.user_id);
-    if (!loaded.ok()) return loaded.status();
-    profile = std::move(loaded).value();
-  }
+  Result<std::optional<UserProfile>> profile = rep_->ProfileOf(request.user_id);
+  if (!profile.ok()) return profile.status();
 
   std::shared_lock lock(rep_->index_mutex);
-  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, rep_->options.rerank_depth, profile, /*rank=*/false);
+  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, rep_->options.rerank_depth, *profile, /*rank=*/false);
   if (!evaluation.ok()) return evaluation.status();
   FeatureRows rows;
   for (const Candidate& c : evaluation->set.candidates) rows.product_ids.push_back(rep_->product_by_doc[c.doc]->id);
