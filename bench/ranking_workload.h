@@ -14,8 +14,8 @@ struct RankingWorkloadOptions {
   size_t rounds = 3;      // passes over the judged queries for latency
 };
 
-// Prints one JSON object. It holds the train-ranker report: held-out nDCG@10 and MRR@10 of BM25F
-// alone, the retrieval order, the linear model and LambdaMART, and training times. It also holds,
+// Prints one JSON object. It contains the train-ranker report: held-out nDCG@10 and MRR@10 of BM25F
+// alone, the retrieval order, the linear model and LambdaMART, and training times. It also contains,
 // per ranker, the search latency p50/p99 and the per-query latency added to the baseline's. Each
 // query ranks the engine's rerank_depth candidates, on one thread, the rankers alternating query
 // by query.

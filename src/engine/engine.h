@@ -183,7 +183,7 @@ class Engine {
   enum class EventOutcome { kRecorded, kDuplicate, kOptedOut };
   // Events and profiles. RecordEvent rejects products that do not exist. An event repeating an
   // event_id its user already sent, or sent by a user who opted out, is acknowledged but not
-  // stored; `outcome` (when not null) tells which.
+  // stored; `outcome` (when not null) is set to the reason.
   Status RecordEvent(const Event& event, EventOutcome* outcome = nullptr);
   Result<std::optional<UserProfile>> Profile(const std::string& user_id) const;
   Result<std::vector<Event>> UserEvents(const std::string& user_id) const;

@@ -105,7 +105,7 @@ struct PersonalFeatures {
   float strength = 0;
 };
 
-// What the extractor reads about one query.
+// The query-side inputs of the extractor.
 struct FeatureQuery {
   const LexicalQuery* lexical = nullptr;  // null for a query without words
   bool has_photo = false;                 // the query has a photo vector
@@ -122,7 +122,7 @@ struct FeatureQuery {
 // reader lock). Holds references only.
 class FeatureExtractor {
  public:
-  // `joint_parts` are the joint space's text, photo and photo-text parts of the products; any
+  // `joint_parts` are the joint space's text, photo and photo-text parts of the products. Any
   // may be null (no joint model), and then its cosine is missing.
   FeatureExtractor(const InvertedIndex& text_index, const VectorIndex& photo_index, const ProductSignals& signals,
                    std::array<const VectorIndex*, 3> joint_parts = {})

@@ -1,5 +1,5 @@
-// ProductSignals: what shoppers did with each product (views, clicks, carts, purchases) and where
-// its price stands among similar products, for the ranking features.
+// ProductSignals: the events on each product (views, clicks, carts, purchases) and the rank of
+// its price among similar products, for the ranking features.
 //
 // Click-through is smoothed towards the catalogue's mean with a Beta prior (the "empirical Bayes"
 // estimate used for ads click-through): ctr = (clicks + m * prior_ctr) / (views + m), so a product
@@ -37,8 +37,8 @@ struct SignalOptions {
   double purchase_weight = 8;
 };
 
-// Thread safety: every method may be called concurrently; counts are guarded by a mutex so that
-// events recorded during a search do not tear a reading.
+// Thread safety: every method may be called concurrently. A mutex guards the counts, so events
+// recorded during a search do not tear a reading.
 class ProductSignals {
  public:
   explicit ProductSignals(SignalOptions options = {}) : options_(options) {}

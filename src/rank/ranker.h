@@ -26,7 +26,7 @@ struct FeatureContribution {
   float contribution = 0;  // its share of the score (SHAP value for trees, weight x value for linear)
 };
 
-// How a relevance score is made: bias + the sum of the contributions equals the score, up to
+// The parts of a relevance score: bias + the sum of the contributions equals the score, up to
 // float rounding.
 struct ScoreExplanation {
   float bias = 0;

@@ -85,7 +85,7 @@ std::vector<Candidate> Retriever::FusedTextCandidates(const SearchRequest& reque
   ParseFusionMethod(hybrid_.fusion, &fusion.method);
   fusion.vector_weight = hybrid_.normalized_vector_weight;
 
-  // The vector list holds the joint space's nearest products and every word match with its
+  // The vector list contains the joint space's nearest products and every word match with its
   // similarity, so that the vector rank, not the document id, orders matches the words tie.
   std::vector<LexicalEntry> lexical;
   std::unordered_map<DocId, const ScoredDoc*> hit_of;
