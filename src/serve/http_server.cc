@@ -299,6 +299,10 @@ void HttpServer::Rep::HandleSearch(const httplib::Request& req, httplib::Respons
 
 void HttpServer::Rep::RegisterRoutes() {
   server.set_payload_max_length(options.max_body_bytes);
+  // Without TCP_NODELAY, a response written as headers then body waits for the client's delayed
+  // ACK: the events workload measured a single-event POST at a 99 ms median with Nagle's
+  // algorithm on, against the few milliseconds of its synced write.
+  server.set_tcp_nodelay(true);
   server.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
 
   // Every error response is logged with its message, which names the value and never a secret.
