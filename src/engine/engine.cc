@@ -437,7 +437,10 @@ struct Engine::Rep {
       while (!sweep_wake.wait_for(lock, options.retention_sweep_interval, [this] { return stopping; })) {
         lock.unlock();
         Result<size_t> swept = engine->SweepExpiredEvents();
-        if (!swept.ok()) spdlog::error("retention sweep failed, retrying in {} s: {}", options.retention_sweep_interval.count(), swept.status().ToString());
+        if (!swept.ok()) {
+          spdlog::error("retention sweep failed, retrying in {} s: {}", options.retention_sweep_interval.count(),
+                        swept.status().ToString());
+        }
         lock.lock();
       }
     });

@@ -436,8 +436,8 @@ Result<std::vector<Event>> EmbeddedProfileStore::DeleteEventsBefore(int64_t cuto
   std::lock_guard write_lock(write_mutex_);
 
   // Expired events, found by the timestamp in their keys; only those are parsed.
-  // NOTE: every expired event is deleted in one write, held in memory; a first sweep of a store
-  // with years of events builds a large batch.
+  // NOTE: every expired event is deleted in one write held in memory, and event writes wait for
+  // the whole sweep. A first sweep of a store with years of events builds a large batch.
   WriteBatch batch;
   std::vector<Event> expired;
   std::vector<std::string> user_keys;  // users who lost events, each once, in key order
