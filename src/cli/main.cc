@@ -114,6 +114,11 @@ int main(int argc, char** argv) {
   app.add_option("--half-life-hours", options.profile.half_life_hours,
                  "Hours after which a shopper event counts half in their profile")
       ->capture_default_str();
+  app.add_option("--purge-delay", options.purge_delay_seconds,
+                 "Seconds after erasing a shopper within which the store's files no longer hold their data "
+                 "(0: before the erasure returns)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--fusion", options.hybrid.fusion,
                  "How a text query's word matches and joint-space neighbours merge: bands (words decide, "
                  "joint similarity orders equal matches), rrf (reciprocal rank fusion) or normalized")
