@@ -14,7 +14,7 @@ const PROFILE_TOP_VALUES = 6;
 const DEFAULT_SHOPPER = 'shopper-1';
 const STORAGE_KEYS = { lang: 'tessera.lang', shopper: 'tessera.shopper', showScores: 'tessera.showScores' };
 const FILTER_NAMES = ['gender', 'colour', 'category'];
-const PROFILE_FACET_ORDER = ['article_type', 'colour', 'gender', 'brand'];
+const PROFILE_FACET_ORDER = ['article_type', 'colour', 'gender', 'brand', 'price_band'];
 
 // ---------------------------------------------------------------------------
 // UI strings
@@ -81,6 +81,7 @@ const MESSAGES = {
     'facet.colour': 'Colour',
     'facet.gender': 'Gender',
     'facet.brand': 'Brand',
+    'facet.price_band': 'Price range',
     'facet.category': 'Category',
     'attr.gender': 'Gender',
     'attr.colour': 'Colour',
@@ -157,6 +158,7 @@ const MESSAGES = {
     'facet.colour': '颜色',
     'facet.gender': '性别',
     'facet.brand': '品牌',
+    'facet.price_band': '价格区间',
     'facet.category': '类别',
     'attr.gender': '性别',
     'attr.colour': '颜色',
