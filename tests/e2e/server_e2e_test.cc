@@ -276,6 +276,14 @@ TEST_F(ServerEndToEnd, ErasedShopperLosesPersonalization) {
   Post("/api/events", event.dump(), "application/json");
   EXPECT_EQ(Get("/api/users/shopper-erase/profile")["events"], 1);
 
+  // The export holds everything kept about the shopper: events, profile and opt-out flag.
+  const json exported = Get("/api/users/shopper-erase/export");
+  ASSERT_EQ(exported["events"].size(), 1u);
+  EXPECT_EQ(exported["events"][0]["user_id"], "shopper-erase");
+  EXPECT_EQ(exported["events"][0]["product_id"], event["product_id"]);
+  EXPECT_EQ(exported["profile"]["event_count"], 1);
+  EXPECT_EQ(exported["opted_out"], false);
+
   httplib::Client client("127.0.0.1", port_);
   auto res = client.Delete("/api/users/shopper-erase");
   ASSERT_TRUE(res);
