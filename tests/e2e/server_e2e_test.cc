@@ -293,6 +293,20 @@ TEST_F(ServerEndToEnd, ErasedShopperLosesPersonalization) {
   EXPECT_FALSE(Get("/api/search?q=watch&user=shopper-erase")["personalized"].get<bool>());
 }
 
+// The storefront in Debian's Chromium, driven by tests/browser/storefront.mjs (playwright-core,
+// installed by scripts/setup.sh): typing, a photo refined with words, the language switch, and a
+// shopper's profile built by adding to the cart and then erased.
+TEST_F(ServerEndToEnd, StorefrontWorksInTheBrowser) {
+  const fs::path photo = DataDir() / "fashion" / "images" / "15970.jpg";  // the slice's first product
+  ASSERT_TRUE(fs::exists(photo)) << photo;
+  const fs::path script = fs::path(TESSERA_SOURCE_DIR) / "tests" / "browser" / "storefront.mjs";
+  const fs::path log = root_ / "browser.log";
+  const std::string command = "TESSERA_URL=http://127.0.0.1:" + std::to_string(port_) +
+                              " TESSERA_PHOTO=" + photo.string() + " node " + script.string() + " > " +
+                              log.string() + " 2>&1";
+  EXPECT_EQ(RunCommand(command), 0) << ReadFile(log) << "\n(scripts/setup.sh installs Chromium and playwright-core)";
+}
+
 TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {
   const json malformed = Post("/api/events", "{not json", "application/json", 400);
   EXPECT_EQ(malformed["error"]["code"], "invalid_argument");
