@@ -1,5 +1,6 @@
 #include "eval/next_item_predictors.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,30 @@ TEST(SessionVectorPredictor, SkipsItemsWithoutVector) {
   const SessionVectorPredictor model(log, embedding, SessionOptions{});
   EXPECT_TRUE(Predict(model, {kUnknownItem, 3}, 10).empty());
   EXPECT_EQ(Predict(model, {1, kUnknownItem}, 1), (std::vector<uint32_t>{1}));
+}
+
+TEST(SessionVectorPredictor, MatchesRankingBySessionCosine) {
+  // The predictor scores with a dot product of unit vectors; SessionVector::Cosine is the
+  // reference it must agree with.
+  const TrainingLog log = HandMadeLog();
+  ItemEmbedding embedding;
+  embedding.item_count = 5;
+  embedding.dimensions = 3;
+  embedding.values = {0.9f, -0.2f, 0.4f, 0.1f, 0.8f, -0.3f, 2.0f, 1.5f, 0.2f, -0.7f, 0.3f, 0.9f, 0.5f, 0.5f, -0.6f};
+  const SessionOptions options{.half_life_minutes = 2};
+  const SessionVectorPredictor model(log, embedding, options);
+  const std::vector<uint32_t> items = {3, 0, 4};
+  const std::vector<int64_t> times_ms = {kStartMs, kStartMs + kMinuteMs, kStartMs + 5 * kMinuteMs};
+
+  SessionVector session;
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_TRUE(session.Add(embedding.Vector(items[i]), 1.0, times_ms[i], options).ok());
+  }
+  std::vector<uint32_t> expected = {0, 1, 2, 3, 4};
+  std::stable_sort(expected.begin(), expected.end(), [&](uint32_t a, uint32_t b) {
+    return session.Cosine(embedding.Vector(a)) > session.Cosine(embedding.Vector(b));
+  });
+  EXPECT_EQ(Predict(model, items, times_ms, 5), expected);
 }
 
 TEST(FallbackPredictor, FillsWithoutRepeats) {
