@@ -275,6 +275,7 @@ int main(int argc, char** argv) {
   app.add_option("--half-life", replay.half_life_minutes,
                  "Session half-life of the replay workload, in minutes (0: tune it on a validation split "
                  "of the training clicks)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   std::string photo_encoder = "mobilenet-pooled+colour-shape";
   app.add_option("--photo-encoder", photo_encoder, "Photo encoder of the multimodal workload's engine")
