@@ -14,6 +14,8 @@
 //                                            # event, click-to-search freshness over HTTP, personalization cost
 //   tessera_bench --data-dir NEW --fashion ../shared/data/fashion --products 1000000 scale
 //                                            # synthetic catalogue: ingest rate, memory, re-open, latency
+//   tessera_bench --behaviour ../shared/data/behaviour replay
+//                                            # next-click replay on click logs: HR@20, MRR@20
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -42,6 +44,7 @@
 #include "sqlite_fts_peer.h"
 #include "multimodal_workload.h"
 #include "ranking_workload.h"
+#include "replay_workload.h"
 #include "vector_workload.h"
 #include "voice_workload.h"
 #include "xapian_peer.h"
@@ -266,7 +269,17 @@ int main(int argc, char** argv) {
   app.add_option("--fashion", scale.fashion_dir, "Real catalogue folder (styles.csv) that the scale workload varies")
       ->capture_default_str();
   app.add_option("--products", scale.products, "Synthetic products the scale workload ingests")->capture_default_str();
-  app.add_option("--seed", scale.seed, "Seed of the scale workload's synthetic catalogue and query sample")
+  app.add_option("--seed", scale.seed,
+                 "Seed of the scale workload's synthetic catalogue and query sample, and of the replay "
+                 "workload's item vectors")
+      ->capture_default_str();
+  ReplayWorkloadOptions replay;
+  app.add_option("--behaviour", replay.behaviour_dir, "Folder of click logs that the replay workload reads")
+      ->capture_default_str();
+  app.add_option("--half-life", replay.half_life_minutes,
+                 "Session half-life of the replay workload, in minutes (0: tune it on a validation split "
+                 "of the training clicks)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   std::string photo_encoder = "mobilenet-pooled+colour-shape";
   app.add_option("--photo-encoder", photo_encoder, "Photo encoder of the multimodal workload's engine")
@@ -275,9 +288,9 @@ int main(int argc, char** argv) {
   app.add_option("--encoder", vector_options.encoder, "Encoder whose stored vectors the vectors workload indexes")
       ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking, scale or events")
+  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking, scale, replay or events")
       ->required()
-      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "events"}));
+      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay", "events"}));
   EventsWorkloadOptions events;
   app.add_option("--event-batch-sizes", events.batch_sizes, "Events per batch, one figure each (events workload)")
       ->capture_default_str();
@@ -316,6 +329,10 @@ int main(int argc, char** argv) {
     multimodal.photo_queries = queries;
     multimodal.photo_encoder = photo_encoder;
     return RunMultimodalWorkload(multimodal);
+  }
+  if (workload == "replay") {
+    replay.seed = scale.seed;
+    return RunReplayWorkload(replay);
   }
   if (workload == "vectors") {
     vector_options.data_dir = data_dir;

@@ -14,7 +14,7 @@ const PROFILE_TOP_VALUES = 6;
 const DEFAULT_SHOPPER = 'shopper-1';
 const STORAGE_KEYS = { lang: 'tessera.lang', shopper: 'tessera.shopper', showScores: 'tessera.showScores' };
 const FILTER_NAMES = ['gender', 'colour', 'category'];
-const PROFILE_FACET_ORDER = ['article_type', 'colour', 'gender', 'brand'];
+const PROFILE_FACET_ORDER = ['article_type', 'colour', 'gender', 'brand', 'price_band'];
 
 // ---------------------------------------------------------------------------
 // UI strings
@@ -36,6 +36,8 @@ const MESSAGES = {
     'search.recordUnavailable': 'Recording needs a browser with microphone access on https or localhost.',
     'search.clear': 'Clear',
     'search.imageQuery': 'Searching by photo: {name}',
+    'search.imageWordsQuery': 'Searching by photo: {name}, refined with “{words}”',
+    'search.refinePlaceholder': 'Refine the photo search with words, e.g. “red”',
     'search.voiceQuery': 'You said: “{text}” (confidence {confidence})',
     'search.voiceSilent': 'No speech was detected in the recording.',
     'search.converting': 'Converting the audio to WAV…',
@@ -81,6 +83,7 @@ const MESSAGES = {
     'facet.colour': 'Colour',
     'facet.gender': 'Gender',
     'facet.brand': 'Brand',
+    'facet.price_band': 'Price range',
     'facet.category': 'Category',
     'attr.gender': 'Gender',
     'attr.colour': 'Colour',
@@ -112,6 +115,8 @@ const MESSAGES = {
     'search.recordUnavailable': '录音需要浏览器在 https 或 localhost 下获得麦克风权限。',
     'search.clear': '清除',
     'search.imageQuery': '正在以图搜索：{name}',
+    'search.imageWordsQuery': '正在以图搜索：{name}，并按“{words}”细化',
+    'search.refinePlaceholder': '用文字细化以图搜索，例如“红色”',
     'search.voiceQuery': '识别结果：“{text}”（置信度 {confidence}）',
     'search.voiceSilent': '录音中没有检测到语音。',
     'search.converting': '正在将音频转换为 WAV…',
@@ -157,6 +162,7 @@ const MESSAGES = {
     'facet.colour': '颜色',
     'facet.gender': '性别',
     'facet.brand': '品牌',
+    'facet.price_band': '价格区间',
     'facet.category': '类别',
     'attr.gender': '性别',
     'attr.colour': '颜色',
@@ -430,7 +436,9 @@ async function runSearch() {
   try {
     let response;
     if (state.mode === 'image') {
-      response = await requestJson(`/api/search/image?${searchParams()}`, {
+      const words = state.query ? { q: state.query } : {};
+      if (state.query && state.prefix) words.prefix = 'true';
+      response = await requestJson(`/api/search/image?${searchParams(words)}`, {
         method: 'POST',
         body: state.image.blob,
         contentType: state.image.blob.type || 'application/octet-stream',
@@ -461,13 +469,14 @@ function searchFromFirstPage() {
 
 // `asYouType` marks a search started by typing: unless the text ends in a space, its last word
 // may be unfinished, so the server also matches words it begins (prefix=true).
+// While a photo is the query, the words refine it ("like this, but in red"): both go to the
+// photo endpoint, and Clear drops the photo.
 function startTextSearch(text, asYouType = false) {
   const query = text.trim();
-  state.image = revokeImage(state.image);
   state.transcript = null;
   state.query = query;
   state.prefix = asYouType && !/\s$/.test(text);
-  state.mode = query ? 'text' : 'none';
+  if (state.mode !== 'image' || !state.image) state.mode = query ? 'text' : 'none';
   renderQueryInfo();
   searchFromFirstPage();
 }
@@ -538,6 +547,8 @@ async function startVoiceSearch(wavBlob) {
 function clearQuery() {
   debouncedTextSearch.cancel();
   dom.searchInput.value = '';
+  state.image = revokeImage(state.image);
+  state.mode = 'none';
   startTextSearch('');
 }
 
@@ -720,10 +731,14 @@ function goToPage(page) {
 function renderQueryInfo() {
   let text = '';
   dom.queryImage.hidden = true;
-  if (state.mode === 'image' && state.image) {
+  const imageMode = state.mode === 'image' && state.image;
+  dom.searchInput.placeholder = t(imageMode ? 'search.refinePlaceholder' : 'search.placeholder');
+  if (imageMode) {
     dom.queryImage.src = state.image.url;
     dom.queryImage.hidden = false;
-    text = t('search.imageQuery', { name: state.image.name });
+    text = state.query
+      ? t('search.imageWordsQuery', { name: state.image.name, words: state.query })
+      : t('search.imageQuery', { name: state.image.name });
   } else if (state.transcript) {
     const transcript = state.transcript;
     if (transcript.silent || !transcript.text?.trim()) {

@@ -119,6 +119,11 @@ int main(int argc, char** argv) {
                  "from the store at start and every hour while serving")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--purge-delay", options.purge_delay_seconds,
+                 "Seconds after erasing a shopper within which the store's files no longer hold their data "
+                 "(0: before the erasure returns)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--fusion", options.hybrid.fusion,
                  "How a text query's word matches and joint-space neighbours merge: bands (words decide, "
                  "joint similarity orders equal matches), rrf (reciprocal rank fusion) or normalized")

@@ -33,6 +33,7 @@
 #include "index/inverted_index.h"
 #include "encode/joint_space_model.h"
 #include "engine/joint_text.h"
+#include "engine/purge_scheduler.h"
 #include "engine/vector_space.h"
 #include "index/vector_index.h"
 #include "ingest/fashion_catalog_reader.h"
@@ -133,6 +134,19 @@ double MillisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Compacts the families that hold shopper data (events, profiles, and event ids and opt-out
+// flags in meta), so erased shoppers' bytes leave the store's files. The second pass starts a
+// MANIFEST that lists only the files the first pass wrote (a new MANIFEST begins with the files
+// live before its first change), so the erased key range leaves the MANIFEST too.
+Status PurgeShopperData(KvStore* kv) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int pass = 0; pass < 2; ++pass) {
+    TESSERA_RETURN_IF_ERROR(kv->Compact({Family::kMeta, Family::kEvents, Family::kProfiles}));
+  }
+  spdlog::info("erased shopper data purged from the store's files in {:.0f} ms", MillisecondsSince(start));
+  return Status::Ok();
+}
+
 // The parts of a product's joint-space vector, in the order of the fusion weights.
 constexpr size_t kJointParts = 3;
 constexpr const char* kJointPartNames[kJointParts] = {"text", "photo", "phototext"};
@@ -158,6 +172,9 @@ struct Engine::Rep {
   std::mutex sweep_mutex;
   std::condition_variable sweep_wake;
   bool stopping = false;  // guarded by sweep_mutex
+  // Compacts the families that hold shopper data after erasures. Declared after `kv`, so it is
+  // destroyed (running a pending purge) while the store is still open.
+  std::unique_ptr<PurgeScheduler> purger;
   std::unique_ptr<Analyzer> analyzer;
   std::unique_ptr<SynonymSet> synonyms;  // null without a synonym file
   std::unique_ptr<QueryParser> parser;
@@ -915,6 +932,13 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   if (!rekeyed.ok()) return rekeyed.status();
   if (*rekeyed > 0) spdlog::info("events and profiles of {} users moved from raw user ids to keyed hashes", *rekeyed);
   rep->reranker = std::make_unique<PersonalReranker>(options.personalization);
+  if (!(options.purge_delay_seconds >= 0)) {
+    return Status::InvalidArgument("purge delay " + std::to_string(options.purge_delay_seconds) +
+                                   " s is negative: use 0 to purge before an erasure returns");
+  }
+  rep->purger = std::make_unique<PurgeScheduler>(
+      [kv = rep->kv.get()] { return PurgeShopperData(kv); },
+      std::chrono::milliseconds(static_cast<int64_t>(options.purge_delay_seconds * 1000)));
 
   Result<std::unique_ptr<Analyzer>> analyzer = Analyzer::Create();
   if (!analyzer.ok()) return analyzer.status();
@@ -1214,6 +1238,8 @@ Result<size_t> Engine::MergeUsers(const std::string& from_user_id, const std::st
   Result<size_t> moved = rep_->profiles->Merge(from_user_id, to_user_id, rep_->CatalogueLookup());
   if (!moved.ok()) return moved;
   spdlog::info("merged users: {} events moved", *moved);
+  // The anonymous shopper is erased, so its keys leave the store's files as after DELETE.
+  TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
   return moved;
 }
 
@@ -1227,6 +1253,7 @@ Result<size_t> Engine::SweepExpiredEvents() {
   if (!expired->empty()) {
     spdlog::info("retention sweep: {} events before {} deleted in {:.0f} ms", expired->size(), UtcTimeText(cutoff_ms),
                  MillisecondsSince(start));
+    TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
   }
   return expired->size();
 }
@@ -1250,6 +1277,7 @@ Result<size_t> Engine::EraseUser(const std::string& user_id) {
   if (!erased.ok()) return erased;
   for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
   spdlog::info("erased user data: {} events", *erased);
+  TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
   return erased;
 }
 
@@ -1273,6 +1301,7 @@ Status Engine::SetOptOut(const std::string& user_id, bool opted_out) {
     for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
   }
   spdlog::info("user opted {}: {} events erased", opted_out ? "out" : "in", opted_out ? events->size() : 0);
+  if (opted_out) TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
   return Status::Ok();
 }
 

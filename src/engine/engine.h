@@ -65,6 +65,10 @@ struct EngineOptions {
   // Events one group commit may hold (GroupCommitOptions); 1 gives every event its own synced
   // write, as before group commit.
   size_t event_group_limit = GroupCommitOptions().max_group_events;
+  // Seconds after an erasure or opt-out within which the store's files no longer hold the
+  // erased data (one compaction for all erasures in that time); 0 compacts before the erasure
+  // returns.
+  double purge_delay_seconds = 10;
   // Nearest-neighbour index of the photo vectors: "hnsw" (approximate, saved at shutdown and
   // after ingest, reloaded at start) or "exact" (brute force, rebuilt at start).
   std::string vector_index = "hnsw";

@@ -207,15 +207,20 @@ std::vector<const Candidate*> SampleEvenly(std::array<std::vector<const Candidat
   return chosen;
 }
 
-std::string QueryId(size_t index) {
+std::string QueryId(size_t index, char prefix = 'q') {
   char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "q%04zu", index + 1);
+  std::snprintf(buffer, sizeof(buffer), "%c%04zu", prefix, index + 1);
   return buffer;
 }
 
 Status ValidateQuery(const JudgedQuery& query) {
   if (query.id.empty()) return Status::InvalidArgument("query id is empty: give every query a unique id");
-  if (query.text.empty()) {
+  if (query.kind == kPhotoQueryKind) {
+    if (query.photo_product_id.empty()) {
+      return Status::InvalidArgument("photo query \"" + query.id +
+                                     "\" has no photo_product_id: name the product whose photo is the query");
+    }
+  } else if (query.text.empty()) {
     return Status::InvalidArgument("query \"" + query.id + "\" has empty text: give the request text");
   }
   if (query.kind.empty()) {
@@ -246,13 +251,15 @@ nlohmann::json QueryToJson(const JudgedQuery& query) {
   for (const auto& [product_id, grade] : query.grades) grades[product_id] = grade;
   nlohmann::json attributes = nlohmann::json::object();
   for (const auto& [key, value] : query.attributes) attributes[key] = value;
-  return {{"id", query.id},
-          {"text", query.text},
-          {"template", query.query_template},
-          {"kind", query.kind},
-          {"attributes", std::move(attributes)},
-          {"max_grade", query.max_grade},
-          {"grades", std::move(grades)}};
+  nlohmann::json object = {{"id", query.id},
+                            {"text", query.text},
+                            {"template", query.query_template},
+                            {"kind", query.kind},
+                            {"attributes", std::move(attributes)},
+                            {"max_grade", query.max_grade},
+                            {"grades", std::move(grades)}};
+  if (!query.photo_product_id.empty()) object["photo_product_id"] = query.photo_product_id;
+  return object;
 }
 
 Status FieldError(const std::string& field, const std::string& problem) {
@@ -272,10 +279,12 @@ Result<int> IntFromJson(const nlohmann::json& value, const std::string& field) {
 Result<JudgedQuery> QueryFromJson(const nlohmann::json& object) {
   if (!object.is_object()) return Status::InvalidArgument("line is not a JSON object: " + Excerpt(object.dump()));
   static const std::set<std::string> kKnownFields = {"id",         "text",      "template", "kind",
-                                                     "attributes", "max_grade", "grades"};
+                                                     "attributes", "max_grade", "grades",   "photo_product_id"};
   for (const auto& [key, value] : object.items()) {
     if (!kKnownFields.contains(key)) {
-      return FieldError(key, "is unknown: expected id, text, template, kind, attributes, max_grade and grades");
+      return FieldError(key,
+                        "is unknown: expected id, text, template, kind, attributes, max_grade, grades and "
+                        "photo_product_id");
     }
   }
   for (const char* required : {"id", "text", "max_grade", "grades"}) {
@@ -284,7 +293,8 @@ Result<JudgedQuery> QueryFromJson(const nlohmann::json& object) {
 
   JudgedQuery query;
   for (auto [field, target] : {std::pair{"id", &query.id}, std::pair{"text", &query.text},
-                               std::pair{"template", &query.query_template}, std::pair{"kind", &query.kind}}) {
+                               std::pair{"template", &query.query_template}, std::pair{"kind", &query.kind},
+                               std::pair{"photo_product_id", &query.photo_product_id}}) {
     if (!object.contains(field)) continue;
     const auto& value = object.at(field);
     if (!value.is_string()) return FieldError(field, "is not a string: " + Excerpt(value.dump()));
@@ -383,6 +393,73 @@ std::vector<JudgedQuery> DeriveJudgedQueries(const std::vector<Product>& product
     for (size_t i : by_article_type[candidate->query.article_type]) {
       int& stored = query.grades[products[i].id];
       stored = std::max(stored, GradeFacets(facets[i], candidate->query));  // a repeated id keeps its highest grade
+    }
+    queries.push_back(std::move(query));
+  }
+  return queries;
+}
+
+std::vector<JudgedQuery> DerivePhotoJudgedQueries(const std::vector<Product>& products,
+                                                  const PhotoJudgmentOptions& options) {
+  std::vector<Facets> facets;
+  facets.reserve(products.size());
+  std::map<std::string, std::vector<size_t>> by_article_type;
+  for (size_t i = 0; i < products.size(); ++i) {
+    facets.push_back(FacetsOf(products[i].attributes));
+    if (IsKnown(facets.back().article_type)) by_article_type[facets.back().article_type].push_back(i);
+  }
+
+  // The query a product's photo stands for: its article type, and its colour and gender when
+  // known. Unisex names no gender.
+  auto query_of = [&](size_t i) {
+    Facets query{.article_type = facets[i].article_type};
+    if (IsKnown(facets[i].colour)) query.colour = facets[i].colour;
+    if (IsKnown(facets[i].gender) && facets[i].gender != "unisex") query.gender = facets[i].gender;
+    return query;
+  };
+
+  // Visit products with a photo in a seeded shuffle of the id order, so the sample does not
+  // depend on the order of `products`.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < products.size(); ++i) {
+    if (!products[i].image_paths.empty() && IsKnown(facets[i].article_type)) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return products[a].id < products[b].id; });
+  std::mt19937_64 engine(options.seed);
+  Shuffle(order, engine);
+
+  std::map<std::string, size_t> chosen_per_type;
+  std::vector<size_t> chosen;
+  for (size_t i : order) {
+    if (chosen.size() >= options.max_queries) break;
+    size_t& chosen_of_type = chosen_per_type[facets[i].article_type];
+    if (chosen_of_type >= options.max_per_article_type) continue;
+    const Facets query = query_of(i);
+    const int max_grade = MaxGrade(query);
+    size_t fully_relevant = 0;
+    for (size_t j : by_article_type[query.article_type]) {
+      if (j != i && products[j].id != products[i].id && GradeFacets(facets[j], query) == max_grade) ++fully_relevant;
+    }
+    if (fully_relevant < options.min_relevant) continue;
+    ++chosen_of_type;
+    chosen.push_back(i);
+  }
+  std::sort(chosen.begin(), chosen.end(), [&](size_t a, size_t b) { return products[a].id < products[b].id; });
+
+  std::vector<JudgedQuery> queries;
+  queries.reserve(chosen.size());
+  for (size_t i : chosen) {
+    const Facets query_facets = query_of(i);
+    JudgedQuery query;
+    query.id = QueryId(queries.size(), 'p');
+    query.kind = kPhotoQueryKind;
+    query.photo_product_id = products[i].id;
+    query.max_grade = MaxGrade(query_facets);
+    query.attributes = AttributesOf(query_facets);
+    for (size_t j : by_article_type[query_facets.article_type]) {
+      if (products[j].id == products[i].id) continue;
+      int& stored = query.grades[products[j].id];
+      stored = std::max(stored, GradeFacets(facets[j], query_facets));  // a repeated id keeps its highest grade
     }
     queries.push_back(std::move(query));
   }

@@ -17,11 +17,16 @@ namespace tessera {
 
 // Kind of a query whose text is the catalogue's own column values, lower-cased.
 inline constexpr char kPlainQueryKind[] = "plain";
+// Kind of a query made of one product's photo and no words.
+inline constexpr char kPhotoQueryKind[] = "photo";
 
 // One judged query. Products absent from `grades` have grade 0 (not relevant).
 struct JudgedQuery {
   std::string id;    // stable within one derived set, e.g. "q0001"
-  std::string text;  // lower-case request text, e.g. "navy blue men shirts"
+  std::string text;  // lower-case request text, e.g. "navy blue men shirts"; empty for photo queries
+  // Photo queries: the product whose photo is the query. It is not graded, because finding the
+  // photo's own product does not measure the ranking.
+  std::string photo_product_id;
   std::unordered_map<std::string, int> grades;  // product id -> graded relevance, each in [1, max_grade]
   int max_grade = 0;  // grade of a product that matches every attribute the query names
 
@@ -30,8 +35,8 @@ struct JudgedQuery {
   // Lower-cased attribute values the query names, keyed like Product::attributes
   // ("article_type", "colour", "gender", "usage"). Empty for hand-written queries.
   std::map<std::string, std::string> attributes;
-  // How the text was written: kPlainQueryKind for the tidy column values, or a variant kind from
-  // eval/query_variants.h ("synonym", "typo", "chinese"). Never empty.
+  // How the text was written: kPlainQueryKind for the tidy column values, a variant kind from
+  // eval/query_variants.h ("synonym", "typo", "chinese"), or kPhotoQueryKind. Never empty.
   std::string kind = kPlainQueryKind;
 };
 
@@ -78,9 +83,27 @@ int GradeProduct(const Product& product, const std::map<std::string, std::string
 std::vector<JudgedQuery> DeriveJudgedQueries(const std::vector<Product>& products,
                                              const JudgmentOptions& options = {});
 
+struct PhotoJudgmentOptions {
+  size_t max_queries = 200;          // maximum size of the set, smaller when fewer products qualify
+  size_t max_per_article_type = 10;  // so the commonest article types do not fill the set
+  size_t min_relevant = 5;           // minimum number of other products at max_grade
+  uint64_t seed = 42;                // seed of the std::mt19937_64 that samples the query products
+};
+
+// Derives photo queries: each is the photo of one product that has a photo (Product::image_paths not
+// empty), judged like a text query naming that product's article type, colour and gender, with
+// the rules of GradeProduct. A Unisex query product names no gender, since a shopper's photo of
+// it does not show whom it is for. The query product itself is not graded. Query products
+// are sampled in a seeded shuffle, at most options.max_per_article_type per article type, among
+// those with at least options.min_relevant other products at max_grade. The result is ordered
+// by query product id and numbered p0001, p0002, ... in that order.
+std::vector<JudgedQuery> DerivePhotoJudgedQueries(const std::vector<Product>& products,
+                                                  const PhotoJudgmentOptions& options = {});
+
 // Writes `queries` to `path` as JSON Lines, one query object per line, replacing the file.
-// Fails with kInvalidArgument when a query has an empty id, text or kind, a duplicate id, or a grade
-// outside [1, max_grade], and with kIoError when the file cannot be written.
+// Fails with kInvalidArgument when a query has an empty id or kind, empty text (except photo
+// queries, which need photo_product_id instead), a duplicate id, or a grade outside
+// [1, max_grade], and with kIoError when the file cannot be written.
 [[nodiscard]] Status WriteJudgedQueries(const std::vector<JudgedQuery>& queries, const std::string& path);
 
 // Reads a file written by WriteJudgedQueries. Blank lines are skipped. A line that is not valid

@@ -1,6 +1,7 @@
 #include "personalize/profile.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -19,8 +20,27 @@ double ProfileOptions::WeightOf(EventType type) const {
   return click_weight;
 }
 
+std::string PriceBand(double price, const std::string& currency) {
+  if (!(price > 0) || !std::isfinite(price)) return "";
+  // The bands are [1, 2), [2, 5), [5, 10) times a power of ten.
+  double decade = std::pow(10.0, std::floor(std::log10(price)));
+  if (price < decade) decade /= 10;  // log10 rounding just below a power of ten
+  double low = decade, high = 2 * decade;
+  if (price >= 5 * decade) {
+    low = 5 * decade;
+    high = 10 * decade;
+  } else if (price >= 2 * decade) {
+    low = 2 * decade;
+    high = 5 * decade;
+  }
+  char band[96];
+  std::snprintf(band, sizeof(band), "%s %.10g-%.10g", currency.c_str(), low, high);
+  return band;
+}
+
 std::string FacetValue(const Product& product, const std::string& facet) {
   if (facet == "brand") return product.brand;
+  if (facet == "price_band") return product.price ? PriceBand(*product.price, product.currency) : "";
   return product.Attribute(facet);
 }
 

@@ -27,10 +27,15 @@ struct ProfileOptions {
 };
 
 // The facets a profile tracks, and the product fields they are read from.
-inline constexpr const char* kProfileFacets[] = {"article_type", "colour", "gender", "brand"};
+inline constexpr const char* kProfileFacets[] = {"article_type", "colour", "gender", "brand", "price_band"};
 
-// Returns the product's value for a profile facet ("brand" reads Product::brand, the others
-// read attributes), or "" when it has none.
+// Returns the band of a price on the 1-2-5 scale, with its currency, e.g. "INR 500-1000" for
+// 899 INR; "" when `price` is not positive and finite. Bands grow with the price, so a shopper's
+// price level is tracked the same way for cheap and expensive article types.
+std::string PriceBand(double price, const std::string& currency);
+
+// Returns the product's value for a profile facet ("brand" reads Product::brand, "price_band"
+// is PriceBand of its price, the others read attributes), or "" when it has none.
 std::string FacetValue(const Product& product, const std::string& facet);
 
 // Not thread-safe; the profile store serializes access.

@@ -465,9 +465,11 @@ void HttpServer::Rep::RegisterRoutes() {
     if (!events.ok()) return SendError(res, events.status());
     Result<std::optional<UserProfile>> profile = engine->Profile(req.matches[1]);
     if (!profile.ok()) return SendError(res, profile.status());
+    Result<bool> opted_out = engine->OptedOut(req.matches[1]);
+    if (!opted_out.ok()) return SendError(res, opted_out.status());
     json list = json::array();
     for (const Event& e : *events) list.push_back(EventToJson(e));
-    SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"events", list},
+    SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"opted_out", *opted_out}, {"events", list},
                         {"profile", profile->has_value() ? (*profile)->ToJson() : json(nullptr)}});
   });
   // {"opted_out": true} erases the user's data and stops collecting it; false resumes.

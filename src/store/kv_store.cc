@@ -150,12 +150,19 @@ Result<size_t> KvStore::DeletePrefix(Family family, std::string_view prefix, boo
 }
 
 Status KvStore::CompactAll() {
+  return Compact({Family::kMeta, Family::kProducts, Family::kVectors, Family::kEvents, Family::kProfiles});
+}
+
+Status KvStore::Compact(std::initializer_list<Family> families) {
+  // A write-ahead log file is deleted only once every family with data in it is flushed.
   for (auto* handle : rep_->handles) {
     TESSERA_RETURN_IF_ERROR(FromRocks(rep_->db->Flush(rocksdb::FlushOptions(), handle), "store flush failed"));
+  }
+  for (Family family : families) {
     rocksdb::CompactRangeOptions options;
     options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    TESSERA_RETURN_IF_ERROR(
-        FromRocks(rep_->db->CompactRange(options, handle, nullptr, nullptr), "store compaction failed"));
+    TESSERA_RETURN_IF_ERROR(FromRocks(rep_->db->CompactRange(options, rep_->handle(family), nullptr, nullptr),
+                                      "store compaction failed"));
   }
   return Status::Ok();
 }

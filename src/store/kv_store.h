@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,10 @@ class KvStore {
 
   // Flushes memtables and compacts every family, so deleted data leaves the files on disk.
   Status CompactAll();
+
+  // Flushes every family's memtable, so no write-ahead log file keeps deleted data, and compacts
+  // `families` only.
+  Status Compact(std::initializer_list<Family> families);
 
   const std::string& dir() const { return dir_; }
 

@@ -276,6 +276,14 @@ TEST_F(ServerEndToEnd, ErasedShopperLosesPersonalization) {
   Post("/api/events", event.dump(), "application/json");
   EXPECT_EQ(Get("/api/users/shopper-erase/profile")["events"], 1);
 
+  // The export holds everything kept about the shopper: events, profile and opt-out flag.
+  const json exported = Get("/api/users/shopper-erase/export");
+  ASSERT_EQ(exported["events"].size(), 1u);
+  EXPECT_EQ(exported["events"][0]["user_id"], "shopper-erase");
+  EXPECT_EQ(exported["events"][0]["product_id"], event["product_id"]);
+  EXPECT_EQ(exported["profile"]["event_count"], 1);
+  EXPECT_EQ(exported["opted_out"], false);
+
   httplib::Client client("127.0.0.1", port_);
   auto res = client.Delete("/api/users/shopper-erase");
   ASSERT_TRUE(res);
@@ -283,6 +291,20 @@ TEST_F(ServerEndToEnd, ErasedShopperLosesPersonalization) {
   EXPECT_EQ(Get("/api/users/shopper-erase/profile")["events"], 0);
   EXPECT_TRUE(Get("/api/users/shopper-erase/export")["events"].empty());
   EXPECT_FALSE(Get("/api/search?q=watch&user=shopper-erase")["personalized"].get<bool>());
+}
+
+// The storefront in Debian's Chromium, driven by tests/browser/storefront.mjs (playwright-core,
+// installed by scripts/setup.sh): typing, a photo refined with words, the language switch, and a
+// shopper's profile built by adding to the cart and then erased.
+TEST_F(ServerEndToEnd, StorefrontWorksInTheBrowser) {
+  const fs::path photo = DataDir() / "fashion" / "images" / "15970.jpg";  // the slice's first product
+  ASSERT_TRUE(fs::exists(photo)) << photo;
+  const fs::path script = fs::path(TESSERA_SOURCE_DIR) / "tests" / "browser" / "storefront.mjs";
+  const fs::path log = root_ / "browser.log";
+  const std::string command = "TESSERA_URL=http://127.0.0.1:" + std::to_string(port_) +
+                              " TESSERA_PHOTO=" + photo.string() + " node " + script.string() + " > " +
+                              log.string() + " 2>&1";
+  EXPECT_EQ(RunCommand(command), 0) << ReadFile(log) << "\n(scripts/setup.sh installs Chromium and playwright-core)";
 }
 
 TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {

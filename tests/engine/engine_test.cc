@@ -1,10 +1,12 @@
 // Engine: the pipeline in-process, on a JSONL catalogue and a real store in a temp folder.
 #include "engine/engine.h"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -52,6 +54,7 @@ class EngineTest : public ::testing::Test {
     engine_.reset();
     EngineOptions options;
     options.data_dir = dir_.string();
+    options.purge_delay_seconds = purge_delay_seconds_;
     Result<std::unique_ptr<Engine>> engine = Engine::Open(options, &clock_);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     engine_ = std::move(engine).value();
@@ -69,6 +72,7 @@ class EngineTest : public ::testing::Test {
   TempDir temp_dir_{"tessera-engine-"};
   fs::path dir_;
   ManualClock clock_{1'700'000'000'000};
+  double purge_delay_seconds_ = 10;
   std::unique_ptr<Engine> engine_;
   IngestReport report_;
 };
@@ -256,6 +260,48 @@ TEST_F(EngineTest, ErasedUserLeavesNoBytesInTheStore) {
   EXPECT_EQ(FilesContaining(dir_ / "store", stored_id), std::vector<std::string>{});
   EXPECT_EQ(FilesContaining(dir_, "erase-me"), std::vector<std::string>{});
   EXPECT_TRUE(engine_->UserEvents("erase-me")->empty());
+}
+
+// Records three clicks of `user`, compacts, and returns the text its stored events carry, after
+// checking that the store's files contain it.
+std::string RecordAndFindStoredId(Engine& engine, const fs::path& dir, const std::string& user, int64_t now_ms) {
+  Result<UserKeyer> keyer = UserKeyer::LoadOrCreate((dir / "secrets" / "user-id.key").string());
+  EXPECT_TRUE(keyer.ok()) << keyer.status().ToString();
+  const std::string stored_id = keyer->Key(user).substr(1);
+  for (const char* product : {"s1", "s2", "s3"}) {
+    EXPECT_TRUE(engine.RecordEvent(MakeEvent(user, EventType::kClick, product, now_ms)).ok());
+  }
+  EXPECT_TRUE(engine.CompactStore().ok());
+  EXPECT_FALSE(FilesContaining(dir / "store", stored_id).empty());
+  return stored_id;
+}
+
+TEST_F(EngineTest, ZeroPurgeDelayCleansFilesOnErase) {
+  purge_delay_seconds_ = 0;
+  Open();
+  const std::string stored_id = RecordAndFindStoredId(*engine_, dir_, "erase-me", clock_.NowMillis());
+  ASSERT_TRUE(engine_->EraseUser("erase-me").ok());
+  // No CompactStore: the erasure itself purged the files.
+  EXPECT_EQ(FilesContaining(dir_ / "store", stored_id), std::vector<std::string>{});
+}
+
+TEST_F(EngineTest, DelayedPurgeCleansFilesAfterOptOut) {
+  purge_delay_seconds_ = 0.2;
+  Open();
+  const std::string stored_id = RecordAndFindStoredId(*engine_, dir_, "opt-me-out", clock_.NowMillis());
+  // The opt-out flag stays under the user key, so look for the events' keys instead:
+  // "<user key>/<timestamp>/<sequence>".
+  const std::string stored_event = "#" + stored_id + "/";
+  ASSERT_FALSE(FilesContaining(dir_ / "store", stored_event).empty());
+  ASSERT_TRUE(engine_->SetOptOut("opt-me-out", true).ok());
+
+  // The purge runs on its own thread; allow a slow machine far more than the delay.
+  std::vector<std::string> files = FilesContaining(dir_ / "store", stored_event);
+  for (int wait = 0; wait < 300 && !files.empty(); ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    files = FilesContaining(dir_ / "store", stored_event);
+  }
+  EXPECT_EQ(files, std::vector<std::string>{});
 }
 
 TEST_F(EngineTest, BrokenRankerModelKeepsTheCurrentRanker) {

@@ -438,5 +438,104 @@ TEST(JudgedQueryFile, WriteToMissingFolderFails) {
   EXPECT_EQ(status.code(), StatusCode::kIoError);
 }
 
+// --- Photo queries ---
+
+// A product with a photo path; the path need not exist, since only its presence is read.
+Product WithPhoto(Product product) {
+  product.image_paths = {"/photos/" + product.id + ".jpg"};
+  return product;
+}
+
+TEST(DerivePhotoJudgedQueries, GradesOthersByTheQueryProduct) {
+  std::vector<Product> products;
+  products.push_back(WithPhoto(MakeProduct("q", "Shirts", "Navy Blue", "Men")));
+  for (int i = 0; i < 5; ++i) products.push_back(MakeProduct("m" + std::to_string(i), "Shirts", "Navy Blue", "Men"));
+  products.push_back(MakeProduct("w0", "Shirts", "Navy Blue", "Women"));
+  products.push_back(MakeProduct("k0", "Shirts", "Black", "Women"));
+  products.push_back(MakeProduct("j0", "Jeans", "Navy Blue", "Men"));
+
+  const std::vector<JudgedQuery> queries = DerivePhotoJudgedQueries(products);
+  ASSERT_EQ(queries.size(), 1u);
+  const JudgedQuery& query = queries[0];
+  EXPECT_EQ(query.id, "p0001");
+  EXPECT_EQ(query.kind, kPhotoQueryKind);
+  EXPECT_EQ(query.photo_product_id, "q");
+  EXPECT_TRUE(query.text.empty());
+  EXPECT_EQ(query.max_grade, 3);
+  EXPECT_FALSE(query.grades.contains("q")) << "the query product is not graded";
+  EXPECT_EQ(query.grades.at("m0"), 3);
+  EXPECT_EQ(query.grades.at("w0"), 2);
+  EXPECT_EQ(query.grades.at("k0"), 1);
+  EXPECT_FALSE(query.grades.contains("j0"));
+}
+
+TEST(DerivePhotoJudgedQueries, UnisexQueryNamesNoGender) {
+  std::vector<Product> products;
+  products.push_back(WithPhoto(MakeProduct("q", "Watches", "Black", "Unisex")));
+  for (int i = 0; i < 5; ++i) products.push_back(MakeProduct("w" + std::to_string(i), "Watches", "Black", "Women"));
+  const std::vector<JudgedQuery> queries = DerivePhotoJudgedQueries(products);
+  ASSERT_EQ(queries.size(), 1u);
+  EXPECT_EQ(queries[0].max_grade, 2);
+  EXPECT_FALSE(queries[0].attributes.contains("gender"));
+  EXPECT_EQ(queries[0].grades.at("w0"), 2);
+}
+
+TEST(DerivePhotoJudgedQueries, SkipsProductsWithoutPhotoOrPeers) {
+  std::vector<Product> products;
+  products.push_back(MakeProduct("no-photo", "Shirts", "Navy Blue", "Men"));
+  products.push_back(WithPhoto(MakeProduct("lonely", "Scarves", "Purple", "Women")));
+  for (int i = 0; i < 5; ++i) products.push_back(MakeProduct("m" + std::to_string(i), "Shirts", "Navy Blue", "Men"));
+  EXPECT_TRUE(DerivePhotoJudgedQueries(products).empty());
+}
+
+TEST(DerivePhotoJudgedQueries, CapsQueriesPerArticleType) {
+  std::vector<Product> products;
+  for (int i = 0; i < 20; ++i) products.push_back(WithPhoto(MakeProduct("s" + std::to_string(i), "Shirts", "Navy Blue", "Men")));
+  PhotoJudgmentOptions options;
+  options.max_per_article_type = 4;
+  EXPECT_EQ(DerivePhotoJudgedQueries(products, options).size(), 4u);
+}
+
+TEST(DerivePhotoJudgedQueries, ProductOrderDoesNotChangeSet) {
+  std::vector<Product> products;
+  for (int i = 0; i < 30; ++i) {
+    products.push_back(WithPhoto(MakeProduct("s" + std::to_string(i), i % 2 ? "Shirts" : "Jeans", "Navy Blue", "Men")));
+  }
+  PhotoJudgmentOptions options;
+  options.max_queries = 6;
+  const std::vector<JudgedQuery> forward = DerivePhotoJudgedQueries(products, options);
+  std::reverse(products.begin(), products.end());
+  const std::vector<JudgedQuery> backward = DerivePhotoJudgedQueries(products, options);
+  ASSERT_EQ(forward.size(), 6u);
+  ASSERT_EQ(backward.size(), forward.size());
+  for (size_t i = 0; i < forward.size(); ++i) EXPECT_EQ(backward[i].photo_product_id, forward[i].photo_product_id);
+}
+
+TEST(JudgedQueryFile, RoundTripKeepsPhotoQuery) {
+  std::vector<Product> products;
+  products.push_back(WithPhoto(MakeProduct("q", "Shirts", "Navy Blue", "Men")));
+  for (int i = 0; i < 5; ++i) products.push_back(MakeProduct("m" + std::to_string(i), "Shirts", "Navy Blue", "Men"));
+  const std::vector<JudgedQuery> queries = DerivePhotoJudgedQueries(products);
+  ASSERT_EQ(queries.size(), 1u);
+  const std::string path = TempPath("photo_round_trip.jsonl");
+  ASSERT_TRUE(WriteJudgedQueries(queries, path).ok());
+  Result<std::vector<JudgedQuery>> read = ReadJudgedQueries(path);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].photo_product_id, "q");
+  EXPECT_EQ((*read)[0].kind, kPhotoQueryKind);
+  EXPECT_EQ((*read)[0].grades, queries[0].grades);
+}
+
+TEST(JudgedQueryFile, PhotoQueryNeedsItsProduct) {
+  JudgedQuery query;
+  query.id = "p0001";
+  query.kind = kPhotoQueryKind;
+  query.max_grade = 1;
+  const Status status = WriteJudgedQueries({query}, TempPath("photo_without_product.jsonl"));
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("photo_product_id"), std::string::npos) << status.message();
+}
+
 }  // namespace
 }  // namespace tessera
