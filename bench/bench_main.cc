@@ -9,6 +9,9 @@
 //                                            # held-out photos, words to photos, text with the joint space
 //   tessera_bench --data-dir var vectors     # HNSW against exact search: recall@10 and latency
 //   tessera_bench --data-dir var voice       # espeak-ng queries, clean and noisy: WER, success, latency
+//   taskset -c 0 tessera_bench --data-dir NEW --fashion ../shared/data/fashion events
+//                                            # durable events/s with group commit against a sync per
+//                                            # event, click-to-search freshness over HTTP, personalization cost
 //   tessera_bench --data-dir NEW --fashion ../shared/data/fashion --products 1000000 scale
 //                                            # synthetic catalogue: ingest rate, memory, re-open, latency
 //   tessera_bench --behaviour ../shared/data/behaviour replay
@@ -36,6 +39,7 @@
 #include "eval/judgments.h"
 #include "eval/metrics.h"
 #include "eval/query_variants.h"
+#include "events_workload.h"
 #include "scale_workload.h"
 #include "sqlite_fts_peer.h"
 #include "multimodal_workload.h"
@@ -284,9 +288,15 @@ int main(int argc, char** argv) {
   app.add_option("--encoder", vector_options.encoder, "Encoder whose stored vectors the vectors workload indexes")
       ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking, scale or replay")
+  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking, scale, replay or events")
       ->required()
-      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay"}));
+      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay", "events"}));
+  EventsWorkloadOptions events;
+  app.add_option("--event-batch-sizes", events.batch_sizes, "Events per batch, one figure each (events workload)")
+      ->capture_default_str();
+  app.add_option("--event-threads", events.thread_counts,
+                 "Concurrent single-event callers, one figure each (events workload)")
+      ->capture_default_str();
   size_t rerank_depth = 200;
   app.add_option("--rerank-depth", rerank_depth, "Candidates the ranker scores per query (ranking workload)")
       ->capture_default_str();
@@ -302,6 +312,15 @@ int main(int argc, char** argv) {
     return RunScale(scale);
   }
 
+  if (workload == "events") {
+    events.data_dir = data_dir;
+    events.fashion_dir = scale.fashion_dir;
+    events.products = std::min<size_t>(scale.products, 5000);
+    events.freshness_rounds = queries;
+    events.queries = queries;
+    events.seed = scale.seed;
+    return RunEventsWorkload(events);
+  }
   if (workload == "multimodal") {
     MultimodalWorkloadOptions multimodal;
     multimodal.fashion_dir = scale.fashion_dir;

@@ -114,6 +114,11 @@ int main(int argc, char** argv) {
   app.add_option("--half-life-hours", options.profile.half_life_hours,
                  "Hours after which a shopper event counts half in their profile")
       ->capture_default_str();
+  app.add_option("--retention-days", options.retention_days,
+                 "Days a shopper event is kept (0: forever); older events are rejected when sent and deleted "
+                 "from the store at start and every hour while serving")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--purge-delay", options.purge_delay_seconds,
                  "Seconds after erasing a shopper within which the store's files no longer hold their data "
                  "(0: before the erasure returns)")

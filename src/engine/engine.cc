@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -116,6 +118,18 @@ Result<std::unique_ptr<ImageEncoder>> CreatePhotoEncoder(const EngineOptions& op
   return std::unique_ptr<ImageEncoder>(new ConcatenatedImageEncoder(std::move(parts), {1.0f, 1.0f}));
 }
 
+// "2024-05-01T12:00:00Z": a Unix millisecond time in UTC, for messages.
+std::string UtcTimeText(int64_t unix_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+constexpr int64_t kDayMs = 24 * 3600 * 1000;
+
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
@@ -153,6 +167,11 @@ struct Engine::Rep {
   std::unique_ptr<KvStore> kv;
   std::unique_ptr<ProductStore> products;
   std::unique_ptr<EmbeddedProfileStore> profiles;
+  // The retention sweep's thread; it waits on sweep_wake until the next sweep or `stopping`.
+  std::thread sweeper;
+  std::mutex sweep_mutex;
+  std::condition_variable sweep_wake;
+  bool stopping = false;  // guarded by sweep_mutex
   // Compacts the families that hold shopper data after erasures. Declared after `kv`, so it is
   // destroyed (running a pending purge) while the store is still open.
   std::unique_ptr<PurgeScheduler> purger;
@@ -384,6 +403,72 @@ struct Engine::Rep {
       if (product) all.push_back(product.get());
     }
     signals.SetPriceBands(all);
+  }
+
+  // The catalogue's product with `id`, shared, or null when it has none.
+  std::shared_ptr<const Product> ProductOf(const std::string& id) const {
+    std::shared_lock lock(index_mutex);
+    auto it = doc_by_id.find(id);
+    return it == doc_by_id.end() ? nullptr : product_by_doc[it->second];
+  }
+  ProductLookup CatalogueLookup() const {
+    return [this](const std::string& id) { return ProductOf(id); };
+  }
+
+  // Events older than this Unix millisecond time are past retention; INT64_MIN keeps every event.
+  int64_t RetentionCutoffMs() const {
+    if (options.retention_days <= 0) return INT64_MIN;
+    return clock->NowMillis() - options.retention_days * kDayMs;
+  }
+
+  // Checks an event against the user id rules, the retention cut-off and the catalogue, and
+  // fills `record` with it and its product.
+  Status CheckEvent(const Event& event, int64_t cutoff_ms, EventRecord* record) const {
+    TESSERA_RETURN_IF_ERROR(ValidateUserId(event.user_id));
+    if (event.timestamp_ms < cutoff_ms) {
+      return Status::InvalidArgument("timestamp " + std::to_string(event.timestamp_ms) + " (" +
+                                     UtcTimeText(event.timestamp_ms) + ") is older than the retention cut-off " +
+                                     std::to_string(cutoff_ms) + " (" + UtcTimeText(cutoff_ms) + ", " +
+                                     std::to_string(options.retention_days) + " days ago): such events are not stored");
+    }
+    // A search names no product; every other event must name one in the catalogue.
+    static const auto kNoProduct = std::make_shared<const Product>();
+    std::shared_ptr<const Product> product = kNoProduct;
+    if (event.type != EventType::kSearch || !event.product_id.empty()) {
+      product = ProductOf(event.product_id);
+      if (!product) {
+        return Status::NotFound("product '" + Excerpt(event.product_id) +
+                                "' not found: send events only for products in the catalogue");
+      }
+    }
+    record->event = event;
+    record->product = std::move(product);
+    return Status::Ok();
+  }
+
+  // Sweeps expired events every retention_sweep_interval until StopSweeper.
+  void StartSweeper(Engine* engine) {
+    if (options.retention_days <= 0 || options.retention_sweep_interval.count() <= 0) return;
+    sweeper = std::thread([this, engine] {
+      std::unique_lock lock(sweep_mutex);
+      while (!sweep_wake.wait_for(lock, options.retention_sweep_interval, [this] { return stopping; })) {
+        lock.unlock();
+        Result<size_t> swept = engine->SweepExpiredEvents();
+        if (!swept.ok()) {
+          spdlog::error("retention sweep failed, retrying in {} s: {}", options.retention_sweep_interval.count(),
+                        swept.status().ToString());
+        }
+        lock.lock();
+      }
+    });
+  }
+  void StopSweeper() {
+    {
+      std::lock_guard lock(sweep_mutex);
+      stopping = true;
+    }
+    sweep_wake.notify_all();
+    if (sweeper.joinable()) sweeper.join();
   }
 
   // Counts every stored event into `signals`; events of products no longer in the catalogue
@@ -819,7 +904,10 @@ struct Engine::Rep {
 };
 
 Engine::Engine(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
-Engine::~Engine() { rep_->SaveVectorIndexes(); }
+Engine::~Engine() {
+  rep_->StopSweeper();
+  rep_->SaveVectorIndexes();
+}
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const Clock* clock) {
   const auto start = std::chrono::steady_clock::now();
@@ -837,7 +925,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   // User ids are stored as keyed hashes; the key lives beside the store, readable by its owner only.
   Result<UserKeyer> keyer = UserKeyer::LoadOrCreate((fs::path(options.data_dir) / "secrets" / "user-id.key").string());
   if (!keyer.ok()) return keyer.status();
-  rep->profiles = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile, std::move(keyer).value());
+  GroupCommitOptions group;
+  group.max_group_events = std::max<size_t>(1, options.event_group_limit);
+  rep->profiles = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile, std::move(keyer).value(), group);
   Result<size_t> rekeyed = rep->profiles->KeyRawUserIds();
   if (!rekeyed.ok()) return rekeyed.status();
   if (*rekeyed > 0) spdlog::info("events and profiles of {} users moved from raw user ids to keyed hashes", *rekeyed);
@@ -897,7 +987,13 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   spdlog::info("engine opened {}: {} products, {} photo vectors, {} terms in {:.0f} ms", options.data_dir,
                rep->live_docs.cardinality(), rep->photo_space->index().size(), rep->text_index.term_count(),
                MillisecondsSince(start));
-  return std::unique_ptr<Engine>(new Engine(std::move(rep)));
+  std::unique_ptr<Engine> engine(new Engine(std::move(rep)));
+
+  // Events past retention leave at open, then hourly (by default) on the sweeper thread.
+  Result<size_t> swept = engine->SweepExpiredEvents();
+  if (!swept.ok()) return swept.status();
+  engine->rep_->StartSweeper(engine.get());
+  return engine;
 }
 
 Result<IngestReport> Engine::IngestFashionCatalog(const std::string& dir) {
@@ -1096,28 +1192,70 @@ Result<SearchResponse> Engine::SearchByVoice(std::string_view audio_bytes, Searc
 }
 
 Status Engine::RecordEvent(const Event& event, EventOutcome* outcome) {
-  TESSERA_RETURN_IF_ERROR(ValidateUserId(event.user_id));
-  // A search names no product; every other event must name one in the catalogue.
-  Result<Product> product = Product();
-  if (event.type != EventType::kSearch || !event.product_id.empty()) {
-    product = GetProduct(event.product_id);
-    if (!product.ok()) {
-      return Status::NotFound("product '" + Excerpt(event.product_id) +
-                              "' not found: send events only for products in the catalogue");
-    }
-  }
-  bool recorded = false;
-  TESSERA_RETURN_IF_ERROR(rep_->profiles->Record(event, *product, &recorded));
-  if (recorded) AddSignal(&rep_->signals, event, 1);
-  if (outcome != nullptr) {
-    *outcome = EventOutcome::kRecorded;
-    if (!recorded) {
-      Result<bool> opted_out = rep_->profiles->OptedOut(event.user_id);
-      if (!opted_out.ok()) return opted_out.status();
-      *outcome = *opted_out ? EventOutcome::kOptedOut : EventOutcome::kDuplicate;
-    }
-  }
+  std::vector<EventRecord> records(1);
+  TESSERA_RETURN_IF_ERROR(rep_->CheckEvent(event, rep_->RetentionCutoffMs(), &records[0]));
+  Result<std::vector<EventOutcome>> recorded = rep_->profiles->RecordBatch(records);
+  if (!recorded.ok()) return recorded.status();
+  if (recorded->front() == EventOutcome::kRecorded) AddSignal(&rep_->signals, event, 1);
+  if (outcome != nullptr) *outcome = recorded->front();
   return Status::Ok();
+}
+
+Status Engine::RecordEvents(const std::vector<Event>& events, std::vector<EventOutcome>* outcomes) {
+  outcomes->clear();
+  if (events.size() > kMaxEventBatch) {
+    return Status::TooLarge("a batch of " + std::to_string(events.size()) + " events is above the limit of " +
+                            std::to_string(kMaxEventBatch) + ": send it in smaller batches");
+  }
+
+  // Check the events in order; the ones before the first invalid event are recorded.
+  const int64_t cutoff_ms = rep_->RetentionCutoffMs();
+  std::vector<EventRecord> records;
+  records.reserve(events.size());
+  Status invalid;
+  for (const Event& event : events) {
+    EventRecord record;
+    if (Status checked = rep_->CheckEvent(event, cutoff_ms, &record); !checked.ok()) {
+      invalid = Status(checked.code(), "event " + std::to_string(records.size()) + ": " + checked.message());
+      break;
+    }
+    records.push_back(std::move(record));
+  }
+
+  Result<std::vector<EventOutcome>> recorded = rep_->profiles->RecordBatch(records);
+  if (!recorded.ok()) return recorded.status();
+  for (size_t i = 0; i < records.size(); ++i) {
+    if ((*recorded)[i] == EventOutcome::kRecorded) AddSignal(&rep_->signals, records[i].event, 1);
+  }
+  *outcomes = std::move(recorded).value();
+  return invalid;
+}
+
+Result<size_t> Engine::MergeUsers(const std::string& from_user_id, const std::string& to_user_id) {
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(from_user_id));
+  TESSERA_RETURN_IF_ERROR(ValidateUserId(to_user_id));
+  // The events only change owner, so the product counts stay as they are.
+  Result<size_t> moved = rep_->profiles->Merge(from_user_id, to_user_id, rep_->CatalogueLookup());
+  if (!moved.ok()) return moved;
+  spdlog::info("merged users: {} events moved", *moved);
+  // The anonymous shopper is erased, so its keys leave the store's files as after DELETE.
+  TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
+  return moved;
+}
+
+Result<size_t> Engine::SweepExpiredEvents() {
+  const int64_t cutoff_ms = rep_->RetentionCutoffMs();
+  if (cutoff_ms == INT64_MIN) return size_t{0};
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::vector<Event>> expired = rep_->profiles->DeleteEventsBefore(cutoff_ms, rep_->CatalogueLookup());
+  if (!expired.ok()) return expired.status();
+  for (const Event& event : *expired) AddSignal(&rep_->signals, event, -1);
+  if (!expired->empty()) {
+    spdlog::info("retention sweep: {} events before {} deleted in {:.0f} ms", expired->size(), UtcTimeText(cutoff_ms),
+                 MillisecondsSince(start));
+    TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
+  }
+  return expired->size();
 }
 
 Result<std::optional<UserProfile>> Engine::Profile(const std::string& user_id) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <istream>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "ingest/catalog_record.h"
 #include "personalize/personal_reranker.h"
 #include "personalize/profile.h"
+#include "personalize/profile_store.h"
 #include "rank/features.h"
 #include "rank/ranker.h"
 #include "retrieve/query_parser.h"
@@ -56,6 +58,13 @@ struct EngineOptions {
   QueryParserOptions query;
   ProfileOptions profile;
   PersonalizationOptions personalization;
+  // Days a shopper event is kept (0: forever). Older events are rejected when sent, and stored
+  // ones are deleted by a sweep at open and then every retention_sweep_interval.
+  int retention_days = 365;
+  std::chrono::seconds retention_sweep_interval{3600};
+  // Events one group commit may hold (GroupCommitOptions); 1 gives every event its own synced
+  // write, as before group commit.
+  size_t event_group_limit = GroupCommitOptions().max_group_events;
   // Seconds after an erasure or opt-out within which the store's files no longer hold the
   // erased data (one compaction for all erasures in that time); 0 compacts before the erasure
   // returns.
@@ -183,12 +192,30 @@ class Engine {
   // LoadRanker does; for tools that compare rankers in one process.
   void UseRanker(std::shared_ptr<const Ranker> ranker, const std::string& source = "");
 
-  // The fate of an accepted event.
-  enum class EventOutcome { kRecorded, kDuplicate, kOptedOut };
-  // Events and profiles. RecordEvent rejects products that do not exist. An event repeating an
-  // event_id its user already sent, or sent by a user who opted out, is acknowledged but not
-  // stored; `outcome` (when not null) is set to the reason.
+  // The fate of an accepted event: recorded, a duplicate event_id, or from an opted-out user.
+  using EventOutcome = ::tessera::EventOutcome;
+  // Largest batch RecordEvents accepts.
+  static constexpr size_t kMaxEventBatch = 1000;
+
+  // Events and profiles. RecordEvent rejects products that do not exist and timestamps older
+  // than the retention cut-off. An event repeating an event_id its user already sent, or sent
+  // by a user who opted out, is acknowledged but not stored. `outcome` (when not null) is set
+  // to the reason.
   Status RecordEvent(const Event& event, EventOutcome* outcome = nullptr);
+  // Records a batch with one synced write (shared with concurrent callers by group commit).
+  // Per-event, not all-or-nothing: the events are checked in order, and those before the first
+  // invalid one are recorded, with one outcome each in `outcomes`. The returned error then
+  // names the invalid event's position ("event 3: ..."). A store failure records none of them.
+  // A batch above kMaxEventBatch is rejected whole with kTooLarge.
+  Status RecordEvents(const std::vector<Event>& events, std::vector<EventOutcome>* outcomes);
+  // Moves the events of `from_user_id` (an anonymous session) to `to_user_id` (the account it
+  // logged in to), recomputes that profile, and erases `from_user_id`, in one atomic write.
+  // Returns how many events moved. kInvalidArgument for equal ids or an opted-out user.
+  Result<size_t> MergeUsers(const std::string& from_user_id, const std::string& to_user_id);
+  // Deletes the stored events older than the retention cut-off (none when retention_days is 0)
+  // and recomputes the affected profiles; returns how many were deleted. Open runs it, and
+  // then a background thread every retention_sweep_interval.
+  Result<size_t> SweepExpiredEvents();
   Result<std::optional<UserProfile>> Profile(const std::string& user_id) const;
   Result<std::vector<Event>> UserEvents(const std::string& user_id) const;
   // Removes everything held about the user; returns the number of events removed.

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -35,9 +37,199 @@ std::string StoredEventJson(Event event, const std::string& user_key) {
   return EventToJson(event).dump();
 }
 
+// Meta family key holding the highest event sequence used, as decimal text.
+constexpr const char* kSequenceKey = "event_sequence";
+
+// The timestamp part of an event key, or -1 when the key is not "<user key>/<timestamp>/<sequence>".
+int64_t EventKeyTimestamp(std::string_view key) {
+  const size_t first = key.find('/');
+  if (first == std::string_view::npos) return -1;
+  const std::string_view rest = key.substr(first + 1);
+  int64_t timestamp = -1;
+  const auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), timestamp);
+  if (error != std::errc() || end == rest.data() + rest.size() || *end != '/') return -1;
+  return timestamp;
+}
+
+Result<Event> ParseStoredEvent(std::string_view key, std::string_view value) {
+  nlohmann::json object = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  // Stored events were validated on the way in; parse them against the far future.
+  Result<Event> event = EventFromJson(object, INT64_MAX - kMaxEventClockSkewMs);
+  if (!event.ok()) return Status::Corruption("event '" + std::string(key) + "': " + event.status().message());
+  return event;
+}
+
 }  // namespace
 
-Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadLocked(const std::string& user_key) {
+Status ProfileStore::Record(const Event& event, const Product& product, bool* recorded) {
+  if (recorded != nullptr) *recorded = false;
+  std::vector<EventRecord> records;
+  records.push_back({event, std::make_shared<const Product>(product)});
+  Result<std::vector<EventOutcome>> outcomes = RecordBatch(records);
+  if (!outcomes.ok()) return outcomes.status();
+  if (recorded != nullptr) *recorded = outcomes->front() == EventOutcome::kRecorded;
+  return Status::Ok();
+}
+
+// A RecordBatch caller waiting in the queue. The leader of its group fills `outcomes` and
+// `status` and sets `done` under queue_mutex_.
+struct EmbeddedProfileStore::Writer {
+  const std::vector<EventRecord>* records = nullptr;
+  std::vector<EventOutcome> outcomes;
+  Status status;
+  bool done = false;
+  std::condition_variable ready;
+};
+
+Result<std::vector<EventOutcome>> EmbeddedProfileStore::RecordBatch(const std::vector<EventRecord>& records) {
+  if (records.empty()) return std::vector<EventOutcome>();
+  Writer self;
+  self.records = &records;
+
+  // Wait until a leader has committed this batch, or until it is this caller's turn to lead.
+  std::unique_lock queue_lock(queue_mutex_);
+  writers_.push_back(&self);
+  self.ready.wait(queue_lock, [&] { return self.done || writers_.front() == &self; });
+  if (self.done) {
+    if (!self.status.ok()) return self.status;
+    return std::move(self.outcomes);
+  }
+
+  // Lead: take this batch and the ones queued behind it, up to the group limit.
+  std::vector<Writer*> group;
+  size_t events = 0;
+  for (Writer* writer : writers_) {
+    if (!group.empty() && events + writer->records->size() > group_.max_group_events) break;
+    group.push_back(writer);
+    events += writer->records->size();
+  }
+  // Callers arriving during the commit queue up behind the group and form the next one.
+  queue_lock.unlock();
+  const Status committed = CommitGroup(group);
+  queue_lock.lock();
+
+  for (Writer* writer : group) {
+    writers_.pop_front();
+    writer->status = committed;
+    writer->done = true;
+    if (writer != &self) writer->ready.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->ready.notify_one();
+  if (!committed.ok()) return committed;
+  return std::move(self.outcomes);
+}
+
+// A user touched by a group: their key, opt-out flag and profile as the group leaves it.
+struct EmbeddedProfileStore::GroupState {
+  std::string user_key;
+  bool opted_out = false;
+  bool changed = false;
+  UserProfile profile;
+};
+
+Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
+  std::lock_guard write_lock(write_mutex_);
+  std::unordered_map<std::string, GroupState> users;  // by raw user id
+  std::unordered_set<std::string> group_event_ids;   // event id keys recorded by this group
+  WriteBatch batch;
+
+  for (Writer* writer : group) {
+    writer->outcomes.clear();
+    for (const EventRecord& record : *writer->records) {
+      const Event& event = record.event;
+
+      // The user's state, read once per group.
+      auto [it, added] = users.try_emplace(event.user_id);
+      GroupState& user = it->second;
+      if (added) {
+        user.user_key = keyer_.Key(event.user_id);
+        Result<std::optional<std::string>> flag = kv_->Get(Family::kMeta, OptOutKey(user.user_key));
+        if (!flag.ok()) return flag.status();
+        user.opted_out = flag->has_value();
+        Result<std::optional<UserProfile>> loaded = LoadProfile(user.user_key);
+        if (!loaded.ok()) return loaded.status();
+        user.profile = loaded->value_or(UserProfile());
+      }
+      if (user.opted_out) {  // collection stopped at the user's request
+        writer->outcomes.push_back(EventOutcome::kOptedOut);
+        continue;
+      }
+
+      // A retry of an event already stored, or sent twice within the group.
+      const std::string event_id_key = event.event_id.empty() ? "" : EventIdPrefix(user.user_key) + event.event_id;
+      if (!event_id_key.empty()) {
+        bool seen = group_event_ids.count(event_id_key) > 0;
+        if (!seen) {
+          Result<std::optional<std::string>> stored = kv_->Get(Family::kMeta, event_id_key);
+          if (!stored.ok()) return stored.status();
+          seen = stored->has_value();
+        }
+        if (seen) {
+          writer->outcomes.push_back(EventOutcome::kDuplicate);
+          continue;
+        }
+        group_event_ids.insert(event_id_key);
+        batch.Put(Family::kMeta, event_id_key, "");
+      }
+
+      uint64_t sequence = 0;
+      TESSERA_RETURN_IF_ERROR(NextSequenceLocked(&sequence));
+      batch.Put(Family::kEvents, EventKey(user.user_key, event.timestamp_ms, sequence),
+                StoredEventJson(event, user.user_key));
+      user.profile.Apply(event, *record.product, options_);
+      user.changed = true;
+      writer->outcomes.push_back(EventOutcome::kRecorded);
+    }
+  }
+  if (batch.Count() == 0) return Status::Ok();  // only duplicates and opted-out users
+
+  // One profile write per touched user, and one synced write for the whole group: an
+  // acknowledged event survives a crash.
+  for (const auto& [user_id, user] : users) {
+    if (user.changed) batch.Put(Family::kProfiles, user.user_key, user.profile.ToJson().dump());
+  }
+  batch.Put(Family::kMeta, kSequenceKey, std::to_string(sequence_));
+  TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
+  synced_writes_.fetch_add(1);
+
+  std::lock_guard cache_lock(cache_mutex_);
+  for (auto& [user_id, user] : users) {
+    if (user.changed) cache_[user.user_key] = std::move(user.profile);
+  }
+  return Status::Ok();
+}
+
+// Precondition: write_mutex_ held. Event keys of one user and time differ by their sequence.
+// Stores written before the "event_sequence" key existed get it from a scan of every event key.
+Status EmbeddedProfileStore::NextSequenceLocked(uint64_t* sequence) {
+  if (!sequence_loaded_) {
+    Result<std::optional<std::string>> stored = kv_->Get(Family::kMeta, kSequenceKey);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      const std::string& text = **stored;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), sequence_);
+      if (error != std::errc() || end != text.data() + text.size()) {
+        return Status::Corruption("meta key 'event_sequence' holds '" + text + "', not a whole number");
+      }
+    } else {
+      TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, "", [&](std::string_view key, std::string_view) {
+        const std::string_view digits = key.substr(key.rfind('/') + 1);
+        uint64_t used = 0;
+        std::from_chars(digits.data(), digits.data() + digits.size(), used);
+        sequence_ = std::max(sequence_, used);
+        return true;
+      }));
+    }
+    sequence_loaded_ = true;
+  }
+  *sequence = ++sequence_;
+  return Status::Ok();
+}
+
+Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadProfile(const std::string& user_key) {
+  // The read from the store happens under cache_mutex_, so a profile a writer caches after its
+  // write is never replaced by an older copy read before it.
+  std::lock_guard cache_lock(cache_mutex_);
   if (auto it = cache_.find(user_key); it != cache_.end()) return std::optional<UserProfile>(it->second);
   Result<std::optional<std::string>> record = kv_->Get(Family::kProfiles, user_key);
   if (!record.ok()) return record.status();
@@ -49,52 +241,20 @@ Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadLocked(const std::s
   return std::optional<UserProfile>(std::move(profile).value());
 }
 
-Status EmbeddedProfileStore::Record(const Event& event, const Product& product, bool* recorded) {
-  const std::string user_key = keyer_.Key(event.user_id);
-  std::lock_guard lock(mutex_);
-  if (recorded != nullptr) *recorded = false;
-  Result<std::optional<std::string>> opted_out = kv_->Get(Family::kMeta, OptOutKey(user_key));
-  if (!opted_out.ok()) return opted_out.status();
-  if (opted_out->has_value()) return Status::Ok();  // collection stopped at the user's request
-  const std::string event_id_key = event.event_id.empty() ? "" : EventIdPrefix(user_key) + event.event_id;
-  if (!event_id_key.empty()) {
-    Result<std::optional<std::string>> seen = kv_->Get(Family::kMeta, event_id_key);
-    if (!seen.ok()) return seen.status();
-    if (seen->has_value()) return Status::Ok();  // a retry of an event already stored
+Result<UserProfile> EmbeddedProfileStore::RecomputeProfile(const std::vector<Event>& events,
+                                                           const ProductLookup& product_of) const {
+  static const Product kNoProduct;
+  UserProfile profile;
+  for (const Event& event : events) {
+    // NOTE: an event whose product has left the catalogue still counts, but adds to no facet.
+    const std::shared_ptr<const Product> product = event.product_id.empty() ? nullptr : product_of(event.product_id);
+    profile.Apply(event, product ? *product : kNoProduct, options_);
   }
-  Result<std::optional<UserProfile>> loaded = LoadLocked(user_key);
-  if (!loaded.ok()) return loaded.status();
-  UserProfile profile = loaded->value_or(UserProfile());
-  profile.Apply(event, product, options_);
-
-  // sequence_ restarts at 0 when the store is reopened, so continue after the highest sequence
-  // already stored at this user and time. Reusing a stored key would overwrite that event.
-  const std::string time_prefix = EventTimePrefix(user_key, event.timestamp_ms);
-  uint64_t sequence = ++sequence_;
-  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, time_prefix, [&](std::string_view key, std::string_view) {
-    const std::string_view digits = key.substr(time_prefix.size());
-    uint64_t stored = 0;
-    std::from_chars(digits.data(), digits.data() + digits.size(), stored);
-    sequence = std::max(sequence, stored + 1);
-    return true;
-  }));
-  sequence_ = sequence;
-
-  WriteBatch batch;
-  batch.Put(Family::kEvents, EventKey(user_key, event.timestamp_ms, sequence), StoredEventJson(event, user_key));
-  batch.Put(Family::kProfiles, user_key, profile.ToJson().dump());
-  if (!event_id_key.empty()) batch.Put(Family::kMeta, event_id_key, "");
-  // Synced: an acknowledged event survives a crash.
-  TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
-  cache_[user_key] = std::move(profile);
-  if (recorded != nullptr) *recorded = true;
-  return Status::Ok();
+  return profile;
 }
 
 Result<std::optional<UserProfile>> EmbeddedProfileStore::Get(const std::string& user_id) {
-  const std::string user_key = keyer_.Key(user_id);
-  std::lock_guard lock(mutex_);
-  return LoadLocked(user_key);
+  return LoadProfile(keyer_.Key(user_id));
 }
 
 Result<std::vector<Event>> EmbeddedProfileStore::Events(const std::string& user_id) {
@@ -111,11 +271,9 @@ Status EmbeddedProfileStore::ForEachEvent(const std::function<void(Event&&)>& vi
 Status EmbeddedProfileStore::ScanEvents(const std::string& prefix, const std::function<void(Event&&)>& visit) {
   Status parse_error;
   TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, prefix, [&](std::string_view key, std::string_view value) {
-    nlohmann::json object = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-    // Stored events were validated on the way in; parse them against the far future.
-    Result<Event> event = EventFromJson(object, INT64_MAX - kMaxEventClockSkewMs);
+    Result<Event> event = ParseStoredEvent(key, value);
     if (!event.ok()) {
-      parse_error = Status::Corruption("event '" + std::string(key) + "': " + event.status().message());
+      parse_error = event.status();
       return false;
     }
     visit(std::move(event).value());
@@ -126,13 +284,13 @@ Status EmbeddedProfileStore::ScanEvents(const std::string& prefix, const std::fu
 
 Result<size_t> EmbeddedProfileStore::Erase(const std::string& user_id) {
   const std::string user_key = keyer_.Key(user_id);
-  std::lock_guard lock(mutex_);
+  std::lock_guard write_lock(write_mutex_);
   return EraseLocked(user_key);
 }
 
 Status EmbeddedProfileStore::SetOptOut(const std::string& user_id, bool opted_out) {
   const std::string user_key = keyer_.Key(user_id);
-  std::lock_guard lock(mutex_);
+  std::lock_guard write_lock(write_mutex_);
   if (!opted_out) return kv_->Delete(Family::kMeta, OptOutKey(user_key), /*sync=*/true);
   // The flag is written first, so no event recorded between it and the erasure survives.
   TESSERA_RETURN_IF_ERROR(kv_->Put(Family::kMeta, OptOutKey(user_key), "", /*sync=*/true));
@@ -152,12 +310,13 @@ Result<size_t> EmbeddedProfileStore::EraseLocked(const std::string& user_key) {
   Result<size_t> ids = kv_->DeletePrefix(Family::kMeta, EventIdPrefix(user_key), /*sync=*/false);
   if (!ids.ok()) return ids.status();
   TESSERA_RETURN_IF_ERROR(kv_->Delete(Family::kProfiles, user_key, /*sync=*/true));
+  std::lock_guard cache_lock(cache_mutex_);
   cache_.erase(user_key);
   return *removed;
 }
 
 Result<size_t> EmbeddedProfileStore::KeyRawUserIds() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard write_lock(write_mutex_);
   WriteBatch batch;
   size_t users = 0;
   std::string last_user;
@@ -190,8 +349,149 @@ Result<size_t> EmbeddedProfileStore::KeyRawUserIds() {
   if (batch.Count() == 0) return size_t{0};
 
   TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
+  std::lock_guard cache_lock(cache_mutex_);
   cache_.clear();
   return users;
+}
+
+Result<size_t> EmbeddedProfileStore::Merge(const std::string& from_user_id, const std::string& to_user_id,
+                                           const ProductLookup& product_of) {
+  if (from_user_id == to_user_id) {
+    return Status::InvalidArgument("cannot merge user '" + from_user_id + "' into itself: send another user's id as 'from'");
+  }
+  const std::string from_key = keyer_.Key(from_user_id);
+  const std::string to_key = keyer_.Key(to_user_id);
+  std::lock_guard write_lock(write_mutex_);
+  for (const auto& [user_id, user_key] : {std::pair{from_user_id, from_key}, std::pair{to_user_id, to_key}}) {
+    Result<std::optional<std::string>> flag = kv_->Get(Family::kMeta, OptOutKey(user_key));
+    if (!flag.ok()) return flag.status();
+    if (flag->has_value()) {
+      return Status::InvalidArgument("user '" + user_id +
+                                     "' opted out of event collection, so their events cannot be merged");
+    }
+  }
+
+  // Both users' events, read by key so they can be moved and deleted.
+  struct Stored {
+    std::string key;
+    Event event;
+  };
+  auto read_events = [&](const std::string& user_key, std::vector<Stored>* out) -> Status {
+    Status parse_error;
+    TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, user_key + "/", [&](std::string_view key, std::string_view value) {
+      Result<Event> event = ParseStoredEvent(key, value);
+      if (!event.ok()) {
+        parse_error = event.status();
+        return false;
+      }
+      out->push_back({std::string(key), std::move(event).value()});
+      return true;
+    }));
+    return parse_error;
+  };
+  std::vector<Stored> moving, staying;
+  TESSERA_RETURN_IF_ERROR(read_events(from_key, &moving));
+  TESSERA_RETURN_IF_ERROR(read_events(to_key, &staying));
+
+  // Re-key the moving events under the target, and delete the source's events, event ids and
+  // profile. The event ids move too, so a retry of an anonymous event is still a duplicate
+  // when the storefront resends it under the account's id.
+  WriteBatch batch;
+  for (Stored& stored : moving) {
+    uint64_t sequence = 0;
+    TESSERA_RETURN_IF_ERROR(NextSequenceLocked(&sequence));
+    batch.Put(Family::kEvents, EventKey(to_key, stored.event.timestamp_ms, sequence), StoredEventJson(stored.event, to_key));
+    batch.Delete(Family::kEvents, stored.key);
+    if (!stored.event.event_id.empty()) batch.Put(Family::kMeta, EventIdPrefix(to_key) + stored.event.event_id, "");
+  }
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kMeta, EventIdPrefix(from_key), [&](std::string_view key, std::string_view) {
+    batch.Delete(Family::kMeta, key);
+    return true;
+  }));
+  batch.Delete(Family::kProfiles, from_key);
+
+  // The target's profile, recomputed from all its events in time order.
+  std::vector<Event> all;
+  all.reserve(moving.size() + staying.size());
+  for (Stored& stored : staying) all.push_back(std::move(stored.event));
+  for (Stored& stored : moving) all.push_back(std::move(stored.event));
+  std::stable_sort(all.begin(), all.end(), [](const Event& a, const Event& b) { return a.timestamp_ms < b.timestamp_ms; });
+  std::optional<UserProfile> profile;
+  if (!all.empty()) {
+    Result<UserProfile> recomputed = RecomputeProfile(all, product_of);
+    if (!recomputed.ok()) return recomputed.status();
+    profile = std::move(recomputed).value();
+    batch.Put(Family::kProfiles, to_key, profile->ToJson().dump());
+  }
+  if (!moving.empty()) batch.Put(Family::kMeta, kSequenceKey, std::to_string(sequence_));
+  TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
+
+  std::lock_guard cache_lock(cache_mutex_);
+  cache_.erase(from_key);
+  if (profile) cache_[to_key] = std::move(*profile);
+  return moving.size();
+}
+
+Result<std::vector<Event>> EmbeddedProfileStore::DeleteEventsBefore(int64_t cutoff_ms, const ProductLookup& product_of) {
+  std::lock_guard write_lock(write_mutex_);
+
+  // Expired events, found by the timestamp in their keys; only those are parsed.
+  // NOTE: every expired event is deleted in one write held in memory, and event writes wait for
+  // the whole sweep. A first sweep of a store with years of events builds a large batch.
+  WriteBatch batch;
+  std::vector<Event> expired;
+  std::vector<std::string> user_keys;  // users who lost events, each once, in key order
+  Status parse_error;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, "", [&](std::string_view key, std::string_view value) {
+    const int64_t timestamp = EventKeyTimestamp(key);
+    if (timestamp < 0) {
+      parse_error = Status::Corruption("event key '" + std::string(key) + "' has no timestamp");
+      return false;
+    }
+    if (timestamp >= cutoff_ms) return true;
+    Result<Event> event = ParseStoredEvent(key, value);
+    if (!event.ok()) {
+      parse_error = event.status();
+      return false;
+    }
+    const std::string user_key = "#" + event->user_id;
+    if (user_keys.empty() || user_keys.back() != user_key) user_keys.push_back(user_key);
+    if (!event->event_id.empty()) batch.Delete(Family::kMeta, EventIdPrefix(user_key) + event->event_id);
+    batch.Delete(Family::kEvents, key);
+    expired.push_back(std::move(event).value());
+    return true;
+  }));
+  TESSERA_RETURN_IF_ERROR(parse_error);
+  if (expired.empty()) return expired;
+
+  // Each affected profile, recomputed from the events that remain.
+  std::unordered_map<std::string, std::optional<UserProfile>> profiles;
+  for (const std::string& user_key : user_keys) {
+    std::vector<Event> remaining;
+    TESSERA_RETURN_IF_ERROR(ScanEvents(user_key + "/", [&](Event&& event) {
+      if (event.timestamp_ms >= cutoff_ms) remaining.push_back(std::move(event));
+    }));
+    if (remaining.empty()) {
+      batch.Delete(Family::kProfiles, user_key);
+      profiles[user_key] = std::nullopt;
+      continue;
+    }
+    Result<UserProfile> recomputed = RecomputeProfile(remaining, product_of);
+    if (!recomputed.ok()) return recomputed.status();
+    batch.Put(Family::kProfiles, user_key, recomputed->ToJson().dump());
+    profiles[user_key] = std::move(recomputed).value();
+  }
+  TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
+
+  std::lock_guard cache_lock(cache_mutex_);
+  for (auto& [user_key, profile] : profiles) {
+    if (profile) {
+      cache_[user_key] = std::move(*profile);
+    } else {
+      cache_.erase(user_key);
+    }
+  }
+  return expired;
 }
 
 }  // namespace tessera

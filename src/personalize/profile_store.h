@@ -2,6 +2,8 @@
 // KvStore; a shared store (e.g. Redis for several replicas) implements the same interface.
 #pragma once
 
+#include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,15 +18,36 @@
 
 namespace tessera {
 
+// The fate of an event the store accepted.
+enum class EventOutcome {
+  kRecorded,   // stored and applied to the profile
+  kDuplicate,  // repeats an event_id its user already sent (stored or earlier in the batch): not stored
+  kOptedOut,   // its user opted out of collection: not stored
+};
+
+// One event to record and the catalogue product it names (an empty Product for a search).
+struct EventRecord {
+  Event event;
+  std::shared_ptr<const Product> product;  // never null
+};
+
+// Returns the catalogue product with `id`, or null when the catalogue has none.
+using ProductLookup = std::function<std::shared_ptr<const Product>(const std::string& id)>;
+
 // Thread safety: every method may be called concurrently.
 class ProfileStore {
  public:
   virtual ~ProfileStore() = default;
 
-  // Appends the event and applies it to the user's profile atomically. When this returns OK the
-  // event is durable and the next Get reflects it. An event whose event_id the user already
-  // sent is not stored again; `recorded` (when not null) is then set to false.
-  virtual Status Record(const Event& event, const Product& product, bool* recorded = nullptr) = 0;
+  // Appends the events and applies them, in order, to their users' profiles. When this returns
+  // OK every event is durable and the next Get reflects it, and the result has one outcome per
+  // event. The batch is all-or-nothing on failure: an error (e.g. an I/O error) means no event
+  // of it was stored. An event whose event_id its user already sent, stored or earlier in the
+  // same batch, is not stored again (kDuplicate).
+  virtual Result<std::vector<EventOutcome>> RecordBatch(const std::vector<EventRecord>& records) = 0;
+
+  // Records one event as RecordBatch does; `recorded` (when not null) is set to whether it was stored.
+  Status Record(const Event& event, const Product& product, bool* recorded = nullptr);
 
   // The user's profile, or std::nullopt when they have none.
   virtual Result<std::optional<UserProfile>> Get(const std::string& user_id) = 0;
@@ -35,28 +58,59 @@ class ProfileStore {
   // Removes the user's events and profile; returns how many events were removed.
   virtual Result<size_t> Erase(const std::string& user_id) = 0;
 
-  // Opting out erases what is held about the user and makes Record drop their later events
-  // (recorded = false) until they opt in again.
+  // Opting out erases what is held about the user and makes RecordBatch drop their later events
+  // (kOptedOut) until they opt in again.
   virtual Status SetOptOut(const std::string& user_id, bool opted_out) = 0;
   virtual Result<bool> OptedOut(const std::string& user_id) = 0;
+
+  // Moves every event of `from_user_id` to `to_user_id` (e.g. an anonymous session's events to
+  // the account the shopper logged in to), recomputes the target's profile from all its events
+  // in time order, and erases `from_user_id` as Erase does, in one atomic write. Returns how
+  // many events moved. Fails with kInvalidArgument when the ids are equal or either user opted
+  // out. `product_of` supplies the products the profile is recomputed from.
+  virtual Result<size_t> Merge(const std::string& from_user_id, const std::string& to_user_id,
+                               const ProductLookup& product_of) = 0;
+
+  // Deletes every stored event older than `cutoff_ms` (Unix milliseconds) and recomputes the
+  // profiles of the users who had one from their remaining events (a user left with none loses
+  // the profile). Returns the deleted events; their user_id is the store's pseudonym, not the
+  // raw id.
+  virtual Result<std::vector<Event>> DeleteEventsBefore(int64_t cutoff_ms, const ProductLookup& product_of) = 0;
+};
+
+// Limits of EmbeddedProfileStore's group commit.
+struct GroupCommitOptions {
+  // Events one group may hold; a caller's own batch always goes whole into its group, even when
+  // larger. 1 gives every event its own synced write (no grouping).
+  size_t max_group_events = 4096;
 };
 
 // Keys: events family "<user key>/<timestamp, 20 digits>/<sequence, 20 digits>" -> event JSON;
 // profiles family "<user key>" -> profile JSON. The user key is UserKeyer's keyed hash of the
 // user id, which is never stored raw. A stored event's user_id is the key without its '#'.
-// Keys never contain '/', so "<user key>/" is a prefix of exactly that user's events.
+// Keys never contain '/', so "<user key>/" is a prefix of exactly that user's events. The meta
+// key "event_sequence" holds the highest sequence used, so keys stay unique across reopens.
+//
+// Writes use group commit, as LevelDB's writer queue does: concurrent RecordBatch callers
+// queue up, the caller at the head (the leader) applies every queued event to the profiles in
+// memory and writes them in one WriteBatch with one WAL sync, then wakes the others with their
+// own outcomes. So N concurrent callers cost one sync, not N, and a profile touched by several
+// events of a group is written once.
 class EmbeddedProfileStore final : public ProfileStore {
  public:
   // Does not own `kv`, which must outlive the store.
-  EmbeddedProfileStore(KvStore* kv, ProfileOptions options, UserKeyer keyer)
-      : kv_(kv), options_(options), keyer_(std::move(keyer)) {}
+  EmbeddedProfileStore(KvStore* kv, ProfileOptions options, UserKeyer keyer, GroupCommitOptions group = {})
+      : kv_(kv), options_(options), keyer_(std::move(keyer)), group_(group) {}
 
-  Status Record(const Event& event, const Product& product, bool* recorded = nullptr) override;
+  Result<std::vector<EventOutcome>> RecordBatch(const std::vector<EventRecord>& records) override;
   Result<std::optional<UserProfile>> Get(const std::string& user_id) override;
   Result<std::vector<Event>> Events(const std::string& user_id) override;
   Result<size_t> Erase(const std::string& user_id) override;
   Status SetOptOut(const std::string& user_id, bool opted_out) override;
   Result<bool> OptedOut(const std::string& user_id) override;
+  Result<size_t> Merge(const std::string& from_user_id, const std::string& to_user_id,
+                       const ProductLookup& product_of) override;
+  Result<std::vector<Event>> DeleteEventsBefore(int64_t cutoff_ms, const ProductLookup& product_of) override;
 
   // Calls `visit` with every stored event of every user, in key order (user key, then time).
   // Each event's user_id is its user key without the '#', not the raw id. Fails with
@@ -67,17 +121,39 @@ class EmbeddedProfileStore final : public ProfileStore {
   // under their user keys; returns how many users were rewritten.
   Result<size_t> KeyRawUserIds();
 
+  // Synced writes made by RecordBatch since the store was created: with group commit, fewer
+  // than the events recorded.
+  uint64_t synced_writes() const { return synced_writes_.load(); }
+
  private:
+  struct Writer;
+  struct GroupState;
+
+  Status CommitGroup(const std::vector<Writer*>& group);
+  Status NextSequenceLocked(uint64_t* sequence);
   Status ScanEvents(const std::string& prefix, const std::function<void(Event&&)>& visit);
-  Result<std::optional<UserProfile>> LoadLocked(const std::string& user_key);
+  Result<std::optional<UserProfile>> LoadProfile(const std::string& user_key);
+  Result<UserProfile> RecomputeProfile(const std::vector<Event>& events, const ProductLookup& product_of) const;
   Result<size_t> EraseLocked(const std::string& user_key);
 
   KvStore* kv_;
   ProfileOptions options_;
   UserKeyer keyer_;
-  std::mutex mutex_;  // serializes read-modify-write of profiles
+  GroupCommitOptions group_;
+
+  // Lock order: write_mutex_, then queue_mutex_ or cache_mutex_.
+  // Serializes every write: a group's leader, Erase, SetOptOut, Merge and DeleteEventsBefore.
+  std::mutex write_mutex_;
+  // Guards writers_, the queue of RecordBatch callers; its head is the leader.
+  std::mutex queue_mutex_;
+  std::deque<Writer*> writers_;
+  // Guards cache_, the profiles read so far, updated only after their write is durable.
+  std::mutex cache_mutex_;
   std::unordered_map<std::string, UserProfile> cache_;
+  // The last sequence given to an event key; loaded lazily under write_mutex_.
   uint64_t sequence_ = 0;
+  bool sequence_loaded_ = false;
+  std::atomic<uint64_t> synced_writes_ = 0;
 };
 
 }  // namespace tessera

@@ -12,7 +12,7 @@ namespace tessera {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;
+  int port = 8080;  // 0: any free port, chosen by Bind
   std::string web_dir;                     // storefront files; "" serves the API only
   size_t max_body_bytes = 25u << 20;       // largest accepted upload (photo or voice), bytes
   int threads = 8;
@@ -27,8 +27,12 @@ class HttpServer {
   HttpServer(Engine* engine, HttpServerOptions options);
   ~HttpServer();
 
-  // Binds and serves until Stop is called from another thread or a signal handler.
-  // Returns kIoError when the address cannot be bound.
+  // Binds the listening socket; Run calls it when it has not been called. Returns kIoError
+  // when the address cannot be bound.
+  Status Bind();
+  // The bound port (the chosen one when options.port is 0); 0 before Bind.
+  int port() const;
+  // Binds if needed and serves until Stop is called from another thread or a signal handler.
   Status Run();
   void Stop();
 

@@ -372,4 +372,46 @@ TEST_F(ServerEndToEnd, UpsertAndDeleteAreLiveAndSurviveRestart) {
   EXPECT_EQ(Get("/api/users/shopper-restart/profile")["events"], 1);
 }
 
+TEST_F(ServerEndToEnd, BatchKeepsEventsBeforeTheInvalidOne) {
+  const std::vector<std::string> ids = Ids(Get("/api/search?q=watch"));
+  ASSERT_GE(ids.size(), 2u);
+  const json batch = {{"events",
+                       {{{"user_id", "shopper-batch"}, {"type", "view"}, {"product_id", ids[0]}, {"event_id", "b-1"}},
+                        {{"user_id", "shopper-batch"}, {"type", "click"}, {"product_id", ids[1]}, {"event_id", "b-1"}},
+                        {{"user_id", "shopper-batch"}, {"type", "click"}, {"product_id", "no-such-id"}},
+                        {{"user_id", "shopper-batch"}, {"type", "click"}, {"product_id", ids[0]}}}}};
+  const json ack = Post("/api/events", batch.dump(), "application/json", 404);
+  EXPECT_EQ(ack["accepted"], 2);
+  EXPECT_EQ(ack["duplicates"], 1);
+  const std::string message = ack["error"]["message"];
+  EXPECT_NE(message.find("event 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("no-such-id"), std::string::npos) << message;
+  EXPECT_EQ(Get("/api/users/shopper-batch/profile")["events"], 1);
+
+  const json old = {{"user_id", "shopper-batch"}, {"type", "click"}, {"product_id", ids[0]}, {"timestamp", 1000000000000}};
+  const json rejected = Post("/api/events", old.dump(), "application/json", 400);
+  EXPECT_NE(rejected["error"]["message"].get<std::string>().find("retention cut-off"), std::string::npos)
+      << rejected.dump();
+}
+
+TEST_F(ServerEndToEnd, MergeMovesAnonymousShopperAtLogin) {
+  const std::vector<std::string> ids = Ids(Get("/api/search?q=watch"));
+  ASSERT_FALSE(ids.empty());
+  const json event = {{"user_id", "anon-e2e"}, {"type", "add_to_cart"}, {"product_id", ids[0]}};
+  Post("/api/events", event.dump(), "application/json");
+
+  const json merged = Post("/api/users/shopper-login/merge", json{{"from", "anon-e2e"}}.dump(), "application/json");
+  EXPECT_EQ(merged["events_moved"], 1);
+  EXPECT_EQ(Get("/api/users/shopper-login/profile")["events"], 1);
+  EXPECT_EQ(Get("/api/users/anon-e2e/profile")["events"], 0);
+  EXPECT_TRUE(Get("/api/users/anon-e2e/export")["events"].empty());
+  EXPECT_TRUE(Get("/api/search?q=watch&user=shopper-login")["personalized"].get<bool>());
+
+  const json same = Post("/api/users/shopper-login/merge", json{{"from", "shopper-login"}}.dump(), "application/json", 400);
+  EXPECT_EQ(same["error"]["code"], "invalid_argument");
+  const json unknown_field =
+      Post("/api/users/shopper-login/merge", json{{"from", "anon-e2e"}, {"into", "x"}}.dump(), "application/json", 400);
+  EXPECT_EQ(unknown_field["error"]["code"], "invalid_argument");
+}
+
 }  // namespace
