@@ -149,6 +149,8 @@ int main(int argc, char** argv) {
   std::string image_path, voice_path;
   search->add_option("query", request.text, "Query text");
   search->add_option("--user", request.user_id, "Shopper id to personalize for");
+  search->add_option("--session", request.session_id,
+                     "Session whose session vector personalizes (default: the shopper's latest)");
   search->add_option("--image", image_path, "Search by this photo");
   search->add_option("--voice", voice_path, "Search by this recording (WAV, FLAC, Ogg)");
   search->add_option("--category", request.filters.category, "Category filter");
