@@ -457,6 +457,7 @@ class EngineSessionTest : public EngineTest {
     options_.photo_encoder = "colour-shape";
     EngineTest::SetUp();
     if (HasFatalFailure()) return;
+
     JointSpaceTrainingOptions training;
     training.config.dimension = 16;
     training.config.text_embedding_dim = 16;
@@ -470,6 +471,7 @@ class EngineSessionTest : public EngineTest {
     training.patience = 0;
     training.type_loss_weight = 0;
     training.type_colour_loss_weight = 0;
+
     std::vector<JointSpacePair> pairs;
     for (const Product& product : engine_->AllProducts()) {
       JointSpacePair pair;
@@ -481,6 +483,7 @@ class EngineSessionTest : public EngineTest {
     }
     Result<JointSpaceTrainingResult> trained = TrainJointSpace(pairs, training);
     ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+
     ASSERT_TRUE(trained->model->Save((dir_ / "models" / "joint-space.model").string()).ok());
     Open();
     ASSERT_NE(engine_->joint_model(), nullptr);
