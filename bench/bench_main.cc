@@ -11,6 +11,7 @@
 //   tessera_bench --data-dir var voice       # espeak-ng queries, clean and noisy: WER, success, latency
 //   tessera_bench --data-dir NEW --fashion ../shared/data/fashion --products 1000000 scale
 //                                            # synthetic catalogue: ingest rate, memory, re-open, latency
+//   tessera_bench --data-dir COPY shoppers     # simulated shoppers: nDCG@10 lift of personalization
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +39,7 @@
 #include "sqlite_fts_peer.h"
 #include "multimodal_workload.h"
 #include "ranking_workload.h"
+#include "shoppers_workload.h"
 #include "vector_workload.h"
 #include "voice_workload.h"
 #include "xapian_peer.h"
@@ -270,10 +272,27 @@ int main(int argc, char** argv) {
   VectorWorkloadOptions vector_options;
   app.add_option("--encoder", vector_options.encoder, "Encoder whose stored vectors the vectors workload indexes")
       ->capture_default_str();
+  ShoppersWorkloadOptions shoppers;
+  app.add_option("--split", shoppers.split, "shoppers: tuning, reporting or both")
+      ->check(CLI::IsMember({"tuning", "reporting", "both"}))
+      ->capture_default_str();
+  app.add_option("--shoppers", shoppers.shoppers, "shoppers: simulated shoppers per split")->capture_default_str();
+  PersonalizationOptions& personal = shoppers.personalization;
+  app.add_option("--max-boost", personal.max_boost, "shoppers: the engine's maximum facet boost")->capture_default_str();
+  app.add_option("--confidence-weight", personal.confidence_weight,
+                 "shoppers: profile evidence at which the facet boost reaches half its maximum")
+      ->capture_default_str();
+  app.add_option("--session-weight", personal.session_weight, "shoppers: weight of the session term (0: off)")
+      ->capture_default_str();
+  app.add_option("--session-confidence-weight", personal.session_confidence_weight,
+                 "shoppers: session event weight at which the session term reaches half its weight")
+      ->capture_default_str();
+  app.add_option("--baseline-weight", shoppers.baseline.weight, "shoppers: weight of the count-based baseline's counts")
+      ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking or scale")
+  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking, scale or shoppers")
       ->required()
-      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale"}));
+      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "shoppers"}));
   size_t rerank_depth = 200;
   app.add_option("--rerank-depth", rerank_depth, "Candidates the ranker scores per query (ranking workload)")
       ->capture_default_str();
@@ -297,6 +316,11 @@ int main(int argc, char** argv) {
     multimodal.photo_queries = queries;
     multimodal.photo_encoder = photo_encoder;
     return RunMultimodalWorkload(multimodal);
+  }
+  if (workload == "shoppers") {
+    shoppers.data_dir = data_dir;
+    shoppers.synonyms_path = synonyms;
+    return RunShoppersWorkload(shoppers);
   }
   if (workload == "vectors") {
     vector_options.data_dir = data_dir;
