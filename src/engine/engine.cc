@@ -429,6 +429,9 @@ struct Engine::Rep {
   // The session term of a DocId under `session`; empty without a session. The fused vectors are
   // unit length, so their inner product with the unit session direction is the cosine.
   // Precondition: index_mutex held shared for as long as the result is used.
+  // NOTE: the learned ranker does not see this cosine, because a change of the feature schema
+  // (rank/features.h) invalidates trained models. A session-cosine feature is a candidate for
+  // the next schema change.
   std::function<double(DocId)> SessionTermOf(const std::optional<SessionVector>& session) const {
     if (!session || !joint_space) return {};
     auto direction = std::make_shared<const std::vector<float>>(session->Direction());
