@@ -83,10 +83,10 @@ struct SimulatedShopper {
 };
 
 // Draws shoppers. A shopper's gender is drawn with the catalogue's frequency among Men and
-// Women, and their colour with its frequency among that gender's products. Their queries are
-// drawn, without repeats, from the `queries` of templates that name neither gender nor colour
-// and that suit them; a shopper with fewer suitable queries than evaluation_queries + 1 is
-// drawn again. Conflict queries are drawn from the colour and article type queries of another
+// Women, and their colour with its frequency among that gender's products. Their evaluation
+// queries are drawn without repeats from the `queries` that name neither gender nor colour and
+// suit them, and their browsing queries with repeats from the other suitable ones. A shopper
+// with fewer suitable queries than evaluation_queries + 1 is drawn again. Conflict queries are drawn from the colour and article type queries of another
 // colour. The same products, queries and options give the same shoppers.
 std::vector<SimulatedShopper> DrawShoppers(const std::vector<Product>& products,
                                            const std::vector<JudgedQuery>& queries,

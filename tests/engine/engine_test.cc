@@ -513,21 +513,33 @@ class EngineSessionTest : public EngineTest {
 };
 
 TEST_F(EngineSessionTest, SessionTermShowsInExplain) {
-  ASSERT_TRUE(Click("shopper-a", "s2", "visit-1").ok());
+  SearchRequest request;
+  request.text = "shirt";
+  request.user_id = "shopper-a";
+  const std::vector<std::string> before = SearchIds(request);
+  ASSERT_GE(before.size(), 2u);
+  const std::string clicked = before[1];
+  const std::string other = before[0];
+  ASSERT_TRUE(Click("shopper-a", clicked, "visit-1").ok());
+  // The click moves the product up for shopper-a only.
+  EXPECT_EQ(SearchIds(request)[0], clicked);
+  request.user_id = "shopper-b";
+  EXPECT_EQ(SearchIds(request), before);
+
   std::map<std::string, SearchHit> a = ExplainedHits("shopper-a");
-  ASSERT_TRUE(a.contains("s1"));
-  ASSERT_TRUE(a.contains("s2"));
-  // The session holds only s2, so its direction is s2's fused vector.
-  EXPECT_NEAR(a["s2"].session_cosine, 1.0, 1e-4);
-  EXPECT_LT(a["s1"].session_cosine, a["s2"].session_cosine);
+  ASSERT_TRUE(a.contains(clicked));
+  ASSERT_TRUE(a.contains(other));
+  // The session holds only the clicked product, so its direction is that product's fused vector.
+  EXPECT_NEAR(a[clicked].session_cosine, 1.0, 1e-4);
+  EXPECT_LT(a[other].session_cosine, a[clicked].session_cosine);
   // One click weighs 2, so the session factor is 2 / (2 + 2) with the default options.
   const PersonalizationOptions defaults;
-  EXPECT_NEAR(a["s2"].session_boost, defaults.session_weight * 0.5, 1e-4);
-  EXPECT_GT(a["s2"].session_boost, a["s1"].session_boost);
+  EXPECT_NEAR(a[clicked].session_boost, defaults.session_weight * 0.5, 1e-4);
+  EXPECT_GT(a[clicked].session_boost, a[other].session_boost);
   // personal_boost = facet boosts + session term.
   double facets = 0;
-  for (const auto& [facet, boost] : a["s2"].boost_by_facet) facets += boost;
-  EXPECT_NEAR(a["s2"].personal_boost, facets + a["s2"].session_boost, 1e-4);
+  for (const auto& [facet, boost] : a[clicked].boost_by_facet) facets += boost;
+  EXPECT_NEAR(a[clicked].personal_boost, facets + a[clicked].session_boost, 1e-4);
 
   for (const auto& [id, hit] : ExplainedHits("shopper-b")) {
     EXPECT_EQ(hit.session_boost, 0.0f) << id;
