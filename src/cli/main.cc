@@ -341,6 +341,10 @@ int main(int argc, char** argv) {
           const float value = (*hit.features)[f];
           result["features"][tessera::FeatureInfos()[f].name] = std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
         }
+        result["personal_boost"] = hit.personal_boost;
+        result["personal_boost_by_facet"] = hit.boost_by_facet;
+        result["personal_boost_session"] = hit.session_boost;
+        result["session_cosine"] = hit.session_cosine;
       }
       out["results"].push_back(result);
     }
