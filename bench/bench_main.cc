@@ -16,6 +16,7 @@
 //                                            # synthetic catalogue: ingest rate, memory, re-open, latency
 //   tessera_bench --behaviour ../shared/data/behaviour replay
 //                                            # next-click replay on click logs: HR@20, MRR@20
+//   tessera_bench --data-dir COPY shoppers     # simulated shoppers: nDCG@10 lift of personalization
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -45,6 +46,7 @@
 #include "multimodal_workload.h"
 #include "ranking_workload.h"
 #include "replay_workload.h"
+#include "shoppers_workload.h"
 #include "vector_workload.h"
 #include "voice_workload.h"
 #include "xapian_peer.h"
@@ -287,10 +289,27 @@ int main(int argc, char** argv) {
   VectorWorkloadOptions vector_options;
   app.add_option("--encoder", vector_options.encoder, "Encoder whose stored vectors the vectors workload indexes")
       ->capture_default_str();
+  ShoppersWorkloadOptions shoppers;
+  app.add_option("--split", shoppers.split, "shoppers: tuning, reporting or both")
+      ->check(CLI::IsMember({"tuning", "reporting", "both"}))
+      ->capture_default_str();
+  app.add_option("--shoppers", shoppers.shoppers, "shoppers: simulated shoppers per split")->capture_default_str();
+  PersonalizationOptions& personal = shoppers.personalization;
+  app.add_option("--max-boost", personal.max_boost, "shoppers: the engine's maximum facet boost")->capture_default_str();
+  app.add_option("--confidence-weight", personal.confidence_weight,
+                 "shoppers: profile evidence at which the facet boost reaches half its maximum")
+      ->capture_default_str();
+  app.add_option("--session-weight", personal.session_weight, "shoppers: weight of the session term (0: off)")
+      ->capture_default_str();
+  app.add_option("--session-confidence-weight", personal.session_confidence_weight,
+                 "shoppers: session event weight at which the session term reaches half its weight")
+      ->capture_default_str();
+  app.add_option("--baseline-weight", shoppers.baseline.weight, "shoppers: weight of the count-based baseline's counts")
+      ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking, scale, replay or events")
+  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking, scale, replay, events or shoppers")
       ->required()
-      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay", "events"}));
+      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay", "events", "shoppers"}));
   EventsWorkloadOptions events;
   app.add_option("--event-batch-sizes", events.batch_sizes, "Events per batch, one figure each (events workload)")
       ->capture_default_str();
@@ -333,6 +352,11 @@ int main(int argc, char** argv) {
   if (workload == "replay") {
     replay.seed = scale.seed;
     return RunReplayWorkload(replay);
+  }
+  if (workload == "shoppers") {
+    shoppers.data_dir = data_dir;
+    shoppers.synonyms_path = synonyms;
+    return RunShoppersWorkload(shoppers);
   }
   if (workload == "vectors") {
     vector_options.data_dir = data_dir;

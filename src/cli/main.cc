@@ -159,6 +159,8 @@ int main(int argc, char** argv) {
   std::string image_path, voice_path;
   search->add_option("query", request.text, "Query text");
   search->add_option("--user", request.user_id, "Shopper id to personalize for");
+  search->add_option("--session", request.session_id,
+                     "Session whose session vector personalizes (default: the shopper's latest)");
   search->add_option("--image", image_path, "Search by this photo");
   search->add_option("--voice", voice_path, "Search by this recording (WAV, FLAC, Ogg)");
   search->add_option("--category", request.filters.category, "Category filter");
@@ -349,6 +351,10 @@ int main(int argc, char** argv) {
           const float value = (*hit.features)[f];
           result["features"][tessera::FeatureInfos()[f].name] = std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
         }
+        result["personal_boost"] = hit.personal_boost;
+        result["personal_boost_by_facet"] = hit.boost_by_facet;
+        result["personal_boost_session"] = hit.session_boost;
+        result["session_cosine"] = hit.session_cosine;
       }
       out["results"].push_back(result);
     }

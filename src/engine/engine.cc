@@ -39,6 +39,8 @@
 #include "ingest/fashion_catalog_reader.h"
 #include "ingest/jsonl_reader.h"
 #include "personalize/profile_store.h"
+#include "personalize/session_table.h"
+#include "personalize/user_key.h"
 #include "rank/features.h"
 #include "rank/product_signals.h"
 #include "rank/ranker.h"
@@ -183,6 +185,10 @@ struct Engine::Rep {
   std::unique_ptr<JointSpaceModel> joint_model;
   std::unique_ptr<PhotoTextReader> text_reader;  // null when reading is off or Tesseract is missing
   std::unique_ptr<PersonalReranker> reranker;
+  // Session vectors, keyed by the user key that stored events carry (UserKeyer::Key without its
+  // '#'), so that sessions rebuilt from the store and those updated live share keys.
+  std::optional<UserKeyer> user_keyer;
+  std::unique_ptr<SessionTable> sessions;
   // Views, clicks, carts and purchases per product, and price bands, for the ranking features.
   ProductSignals signals;
 
@@ -472,15 +478,69 @@ struct Engine::Rep {
   }
 
   // Counts every stored event into `signals`; events of products no longer in the catalogue
-  // count too, so a product that returns keeps its history.
-  Status LoadSignals() {
+  // count too, so a product that returns keeps its history. Events recent enough for a live
+  // session go to `recent`, in the same scan.
+  Status LoadSignals(std::vector<Event>* recent) {
     size_t events = 0;
+    const int64_t session_start = clock->NowMillis() - options.session.ExpireAfterMs();
     TESSERA_RETURN_IF_ERROR(profiles->ForEachEvent([&](Event&& event) {
       AddSignal(&signals, event, 1);
       ++events;
+      if (event.timestamp_ms >= session_start && ShowsInterest(event.type)) recent->push_back(std::move(event));
     }));
     if (events > 0) spdlog::info("product signals: {} events counted", events);
     return Status::Ok();
+  }
+
+  // True for the events a session vector follows: a search or an impression shows no interest.
+  static bool ShowsInterest(EventType type) { return type != EventType::kSearch && type != EventType::kImpression; }
+
+  // The key of `user_id` in `sessions`.
+  std::string SessionUserKey(const std::string& user_id) const { return user_keyer->Key(user_id).substr(1); }
+
+  // Adds the event's product to the session of (user_key, event.session_id). Events without
+  // interest, products without a fused vector and engines without a joint model add nothing.
+  // Precondition: index_mutex held.
+  void AddToSessionLocked(const Event& event, const std::string& user_key) {
+    if (!joint_space || !ShowsInterest(event.type)) return;
+    const std::optional<DocId> doc = DocOf(event.product_id);
+    if (!doc) return;
+    const std::vector<float> vector = joint_space->index().Vector(*doc);
+    Status added = sessions->Add(user_key, event.session_id, vector, options.profile.WeightOf(event.type),
+                                 event.timestamp_ms, clock->NowMillis());
+    // The event itself is stored; only its session term is lost.
+    if (!added.ok()) spdlog::error("product {}: not added to a session: {}", event.product_id, added.ToString());
+  }
+
+  // Rebuilds the session vectors from `recent` (stored events, user key as user_id, each user's
+  // oldest first). Precondition: index_mutex held, fused vectors loaded.
+  void ReplaySessionsLocked(const std::vector<Event>& recent) {
+    if (!joint_space) return;
+    for (const Event& event : recent) AddToSessionLocked(event, event.user_id);
+    if (sessions->size() > 0) {
+      spdlog::info("sessions: {} rebuilt from {} recent events", sessions->size(), recent.size());
+    }
+  }
+
+  // The session that personalizes `request`: the one it names, or else the shopper's most recent.
+  std::optional<SessionVector> SessionOf(const SearchRequest& request) const {
+    if (request.user_id.empty() || !joint_space || options.personalization.session_weight == 0) return std::nullopt;
+    return sessions->Find(SessionUserKey(request.user_id), request.session_id, clock->NowMillis());
+  }
+
+  // The session term of a DocId under `session`; empty without a session. The fused vectors are
+  // unit length, so their inner product with the unit session direction is the cosine.
+  // Precondition: index_mutex held shared for as long as the result is used.
+  // NOTE: the learned ranker does not see this cosine, because a change of the feature schema
+  // (rank/features.h) invalidates trained models. A session-cosine feature is a candidate for
+  // the next schema change.
+  std::function<double(DocId)> SessionTermOf(const std::optional<SessionVector>& session) const {
+    if (!session || !joint_space) return {};
+    auto direction = std::make_shared<const std::vector<float>>(session->Direction());
+    const double weight = session->Weight(clock->NowMillis(), options.session);
+    return [this, direction, weight](DocId doc) {
+      return reranker->SessionTerm(joint_space->index().Similarity(*direction, doc), weight);
+    };
   }
 
   std::string DefaultRankerPath() const {
@@ -522,7 +582,8 @@ struct Engine::Rep {
     std::shared_ptr<const Ranker> ranker;
   };
   Result<Evaluation> EvaluateLocked(const SearchRequest& request, size_t depth,
-                                    const std::optional<UserProfile>& profile, bool rank) const {
+                                    const std::optional<UserProfile>& profile,
+                                    const std::optional<SessionVector>& session, bool rank) const {
     Retriever retriever(*parser, text_index, filters, photo_space->index(),
                         joint_space ? &joint_space->index() : nullptr, live_docs, options.hybrid);
     // Relaxation stops at rerank_depth whatever the page, so every page has the same matches.
@@ -553,7 +614,7 @@ struct Engine::Rep {
       std::vector<RankedItem> top(evaluation.items.begin(), evaluation.items.begin() + head);
       reranker->Rerank(&top, *profile, clock->NowMillis(), options.profile,
                        [&](DocId doc) -> const Product& { return *product_by_doc[doc]; },
-                       evaluation.ranker->personal_scale());
+                       evaluation.ranker->personal_scale(), SessionTermOf(session));
       std::copy(top.begin(), top.end(), evaluation.items.begin());
     }
     return evaluation;
@@ -654,7 +715,8 @@ struct Engine::Rep {
       IndexLocked(shared, FieldTerms(*shared, text == photo_texts.end() ? std::string() : text->second), {}, {});
     }));
     RefreshPriceBandsLocked();
-    TESSERA_RETURN_IF_ERROR(LoadSignals());
+    std::vector<Event> recent;
+    TESSERA_RETURN_IF_ERROR(LoadSignals(&recent));
     auto doc_of = [&](const std::string& id) { return DocOf(id); };
     TESSERA_RETURN_IF_ERROR(photo_space->Load(*products, doc_of));
     if (joint_space) {
@@ -662,6 +724,7 @@ struct Engine::Rep {
       TESSERA_RETURN_IF_ERROR(joint_space->Load(*products, doc_of));
       for (const auto& part : joint_parts) TESSERA_RETURN_IF_ERROR(part->Load(*products, doc_of));
     }
+    ReplaySessionsLocked(recent);
     return Status::Ok();
   }
 
@@ -856,7 +919,8 @@ struct Engine::Rep {
   }
 
   SearchResponse Respond(const SearchRequest& request, const Evaluation& evaluation,
-                         const std::optional<UserProfile>& profile) const {
+                         const std::optional<UserProfile>& profile,
+                         const std::optional<SessionVector>& session) const {
     const CandidateSet& set = evaluation.set;
     const std::vector<RankedItem>& items = evaluation.items;
     SearchResponse response;
@@ -868,6 +932,9 @@ struct Engine::Rep {
     response.personalized = profile.has_value();
 
     const double strength = profile ? reranker->StrengthFactor(*profile, clock->NowMillis(), options.profile) : 0;
+    // Sessions count only for shoppers with a profile, as in EvaluateLocked.
+    const std::vector<float> direction = profile && session && joint_space ? session->Direction() : std::vector<float>();
+    const double session_weight = session ? session->Weight(clock->NowMillis(), options.session) : 0;
     const size_t begin = std::min(items.size(), (request.page - 1) * request.per_page);
     const size_t end = std::min(items.size(), begin + request.per_page);
     for (size_t i = begin; i < end; ++i) {
@@ -880,6 +947,11 @@ struct Engine::Rep {
       hit.text_score = item.candidate.text_score;
       hit.image_similarity = item.candidate.image_similarity;
       hit.joint_similarity = item.candidate.joint_similarity;
+      if (!direction.empty()) {
+        hit.session_cosine = joint_space->index().Similarity(direction, item.candidate.doc);
+        hit.session_boost = static_cast<float>(evaluation.ranker->personal_scale() *
+                                               reranker->SessionTerm(hit.session_cosine, session_weight));
+      }
       if (request.explain && profile) {
         BoostExplanation explanation;
         reranker->Boost(*hit.product, *profile, strength, &explanation);
@@ -927,6 +999,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   if (!keyer.ok()) return keyer.status();
   GroupCommitOptions group;
   group.max_group_events = std::max<size_t>(1, options.event_group_limit);
+  rep->user_keyer.emplace(*keyer);
+  rep->sessions = std::make_unique<SessionTable>(options.session);
   rep->profiles = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile, std::move(keyer).value(), group);
   Result<size_t> rekeyed = rep->profiles->KeyRawUserIds();
   if (!rekeyed.ok()) return rekeyed.status();
@@ -1083,13 +1157,14 @@ Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   const SearchRequest& request = with_joint ? *with_joint : original;
   Result<std::optional<UserProfile>> profile = rep_->ProfileOf(request.user_id);
   if (!profile.ok()) return profile.status();
+  const std::optional<SessionVector> session = rep_->SessionOf(request);
 
   std::shared_lock lock(rep_->index_mutex);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
-  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, depth, *profile, /*rank=*/true);
+  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, depth, *profile, session, /*rank=*/true);
   if (!evaluation.ok()) return evaluation.status();
   const CandidateSet& set = evaluation->set;
-  SearchResponse response = rep_->Respond(request, *evaluation, *profile);
+  SearchResponse response = rep_->Respond(request, *evaluation, *profile, session);
   response.partial = set.partial;
   response.warnings = rep_->FilterWarnings(request.filters);
   if (set.partial) {
@@ -1109,7 +1184,8 @@ Result<FeatureRows> Engine::ExtractFeatures(const SearchRequest& original) const
   if (!profile.ok()) return profile.status();
 
   std::shared_lock lock(rep_->index_mutex);
-  Result<Rep::Evaluation> evaluation = rep_->EvaluateLocked(request, rep_->options.rerank_depth, *profile, /*rank=*/false);
+  Result<Rep::Evaluation> evaluation =
+      rep_->EvaluateLocked(request, rep_->options.rerank_depth, *profile, std::nullopt, /*rank=*/false);
   if (!evaluation.ok()) return evaluation.status();
   FeatureRows rows;
   for (const Candidate& c : evaluation->set.candidates) rows.product_ids.push_back(rep_->product_by_doc[c.doc]->id);
@@ -1196,7 +1272,11 @@ Status Engine::RecordEvent(const Event& event, EventOutcome* outcome) {
   TESSERA_RETURN_IF_ERROR(rep_->CheckEvent(event, rep_->RetentionCutoffMs(), &records[0]));
   Result<std::vector<EventOutcome>> recorded = rep_->profiles->RecordBatch(records);
   if (!recorded.ok()) return recorded.status();
-  if (recorded->front() == EventOutcome::kRecorded) AddSignal(&rep_->signals, event, 1);
+  if (recorded->front() == EventOutcome::kRecorded) {
+    AddSignal(&rep_->signals, event, 1);
+    std::shared_lock lock(rep_->index_mutex);
+    rep_->AddToSessionLocked(event, rep_->SessionUserKey(event.user_id));
+  }
   if (outcome != nullptr) *outcome = recorded->front();
   return Status::Ok();
 }
@@ -1224,8 +1304,13 @@ Status Engine::RecordEvents(const std::vector<Event>& events, std::vector<EventO
 
   Result<std::vector<EventOutcome>> recorded = rep_->profiles->RecordBatch(records);
   if (!recorded.ok()) return recorded.status();
-  for (size_t i = 0; i < records.size(); ++i) {
-    if ((*recorded)[i] == EventOutcome::kRecorded) AddSignal(&rep_->signals, records[i].event, 1);
+  {
+    std::shared_lock lock(rep_->index_mutex);
+    for (size_t i = 0; i < records.size(); ++i) {
+      if ((*recorded)[i] != EventOutcome::kRecorded) continue;
+      AddSignal(&rep_->signals, records[i].event, 1);
+      rep_->AddToSessionLocked(records[i].event, rep_->SessionUserKey(records[i].event.user_id));
+    }
   }
   *outcomes = std::move(recorded).value();
   return invalid;
@@ -1237,6 +1322,7 @@ Result<size_t> Engine::MergeUsers(const std::string& from_user_id, const std::st
   // The events only change owner, so the product counts stay as they are.
   Result<size_t> moved = rep_->profiles->Merge(from_user_id, to_user_id, rep_->CatalogueLookup());
   if (!moved.ok()) return moved;
+  rep_->sessions->MoveUser(rep_->SessionUserKey(from_user_id), rep_->SessionUserKey(to_user_id));
   spdlog::info("merged users: {} events moved", *moved);
   // The anonymous shopper is erased, so its keys leave the store's files as after DELETE.
   TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
@@ -1275,6 +1361,7 @@ Result<size_t> Engine::EraseUser(const std::string& user_id) {
   if (!events.ok()) return events.status();
   Result<size_t> erased = rep_->profiles->Erase(user_id);
   if (!erased.ok()) return erased;
+  rep_->sessions->EraseUser(rep_->SessionUserKey(user_id));
   for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
   spdlog::info("erased user data: {} events", *erased);
   TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
@@ -1299,6 +1386,7 @@ Status Engine::SetOptOut(const std::string& user_id, bool opted_out) {
   TESSERA_RETURN_IF_ERROR(rep_->profiles->SetOptOut(user_id, opted_out));
   if (opted_out) {
     for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
+    rep_->sessions->EraseUser(rep_->SessionUserKey(user_id));
   }
   spdlog::info("user opted {}: {} events erased", opted_out ? "out" : "in", opted_out ? events->size() : 0);
   if (opted_out) TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
@@ -1361,6 +1449,7 @@ EngineStats Engine::Stats(bool with_memory) const {
     stats.terms = rep_->text_index.term_count();
     if (with_memory) stats.index_bytes = rep_->text_index.MemoryBytes();
   }
+  stats.sessions = rep_->sessions->size();
   std::lock_guard lock(rep_->speech_mutex);
   stats.speech_ready = rep_->speech != nullptr;
   return stats;

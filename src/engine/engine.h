@@ -21,6 +21,7 @@
 #include "personalize/personal_reranker.h"
 #include "personalize/profile.h"
 #include "personalize/profile_store.h"
+#include "personalize/session_vector.h"
 #include "rank/features.h"
 #include "rank/ranker.h"
 #include "retrieve/query_parser.h"
@@ -69,6 +70,9 @@ struct EngineOptions {
   // erased data (one compaction for all erasures in that time); 0 compacts before the erasure
   // returns.
   double purge_delay_seconds = 10;
+  // Session vectors: the decayed mean of the fused joint-space vectors of the products a shopper
+  // viewed, clicked, carted or bought in a session. Kept only when a joint model is loaded.
+  SessionOptions session;
   // Nearest-neighbour index of the photo vectors: "hnsw" (approximate, saved at shutdown and
   // after ingest, reloaded at start) or "exact" (brute force, rebuilt at start).
   std::string vector_index = "hnsw";
@@ -104,6 +108,10 @@ struct SearchHit {
   float image_similarity = 0;
   float joint_similarity = 0;  // cosine in the joint text-photo space; 0 without a joint model
   std::map<std::string, double> boost_by_facet;  // filled when the request sets explain
+  // The session term's part of personal_boost (scaled like it), and the cosine it came from:
+  // between the session direction and the product's fused vector. 0 without a session.
+  float session_boost = 0;
+  float session_cosine = 0;
   // Filled when the request sets explain: every feature's value (NaN when missing), and how the
   // ranker made `relevance` from them (bias + contributions = relevance).
   std::optional<std::array<float, kFeatureCount>> features;
@@ -149,6 +157,7 @@ struct EngineStats {
   // every document and term.
   size_t index_bytes = 0;
   bool speech_ready = false;
+  size_t sessions = 0;  // session vectors held in memory
 };
 
 // Thread safety: every public method may be called concurrently. Searches share a read lock on
@@ -200,7 +209,8 @@ class Engine {
   // Events and profiles. RecordEvent rejects products that do not exist and timestamps older
   // than the retention cut-off. An event repeating an event_id its user already sent, or sent
   // by a user who opted out, is acknowledged but not stored. `outcome` (when not null) is set
-  // to the reason.
+  // to the reason. A stored view, click, cart or purchase also updates the session vector of
+  // (user, event.session_id) before this returns, so the next search of that session uses it.
   Status RecordEvent(const Event& event, EventOutcome* outcome = nullptr);
   // Records a batch with one synced write (shared with concurrent callers by group commit).
   // Per-event, not all-or-nothing: the events are checked in order, and those before the first

@@ -26,14 +26,22 @@ double PersonalReranker::Boost(const Product& product, const UserProfile& profil
 
 void PersonalReranker::Rerank(std::vector<RankedItem>* items, const UserProfile& profile, int64_t now_ms,
                               const ProfileOptions& profile_options,
-                              const std::function<const Product&(DocId)>& product_of, double scale) const {
+                              const std::function<const Product&(DocId)>& product_of, double scale,
+                              const std::function<double(DocId)>& session_term) const {
   const double strength_factor = StrengthFactor(profile, now_ms, profile_options);
   for (RankedItem& item : *items) {
-    const double boost = Boost(product_of(item.candidate.doc), profile, strength_factor, nullptr);
+    double boost = Boost(product_of(item.candidate.doc), profile, strength_factor, nullptr);
+    if (session_term) boost += session_term(item.candidate.doc);
     item.personal_boost = static_cast<float>(scale * boost);
     item.score = item.relevance + item.personal_boost;
   }
   SortByScore(items);
+}
+
+double PersonalReranker::SessionTerm(double cosine, double session_weight) const {
+  if (!(session_weight > 0)) return 0;
+  const double factor = session_weight / (session_weight + options_.session_confidence_weight);
+  return options_.session_weight * factor * cosine;
 }
 
 PersonalFeatures PersonalReranker::Features(const Product& product, const UserProfile& profile,

@@ -16,6 +16,10 @@ double SessionDecay(int64_t elapsed_ms, const SessionOptions& options) {
 
 }  // namespace
 
+int64_t SessionOptions::ExpireAfterMs() const {
+  return static_cast<int64_t>(expire_half_lives * half_life_minutes * 60.0 * 1000.0);
+}
+
 Status SessionVector::Add(std::span<const float> vector, double weight, int64_t timestamp_ms,
                           const SessionOptions& options) {
   if (!sum_.empty() && vector.size() != sum_.size()) {

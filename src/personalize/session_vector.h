@@ -21,6 +21,16 @@ namespace tessera {
 struct SessionOptions {
   // A vector's weight halves every `half_life_minutes` of session time.
   double half_life_minutes = 30.0;
+  // A session not updated for this many half-lives (2 hours with the defaults, when its weight
+  // has fallen to 1/16) is dropped, and events older than that are not replayed at start.
+  double expire_half_lives = 4.0;
+  // Sessions kept in memory at most; the least recently updated is dropped first. A session in
+  // the default 256-dimensional joint space holds 2 KiB of sums plus its keys, so the default
+  // bounds them near 120 MiB.
+  size_t max_sessions = 50'000;
+
+  // Milliseconds after its last update at which a session expires.
+  int64_t ExpireAfterMs() const;
 };
 
 // Not thread-safe; the owner serializes access.

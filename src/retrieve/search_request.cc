@@ -12,6 +12,10 @@ Status ValidateSearchRequest(const SearchRequest& request) {
                                    std::to_string(kMaxQueryBytes) + ": shorten the query");
   }
   if (!IsValidUtf8(request.text)) return Status::InvalidArgument("q is not valid UTF-8: encode the query as UTF-8");
+  if (request.session_id.size() > kMaxSessionIdBytes) {
+    return Status::InvalidArgument("session is " + std::to_string(request.session_id.size()) +
+                                   " bytes, above the limit of " + std::to_string(kMaxSessionIdBytes));
+  }
   if (request.page < 1) return Status::InvalidArgument("page must be 1 or more");
   if (request.per_page < 1 || request.per_page > kMaxPerPage) {
     return Status::InvalidArgument("per_page is " + std::to_string(request.per_page) + ": use 1 to " +

@@ -29,6 +29,7 @@ struct SearchFilters {
 inline constexpr size_t kMaxQueryBytes = 1024;
 inline constexpr size_t kMaxPerPage = 100;
 inline constexpr size_t kMaxResultWindow = 10000;  // page * per_page
+inline constexpr size_t kMaxSessionIdBytes = 128;
 
 struct SearchRequest {
   std::string text;                         // may be empty: then filters alone select (browse)
@@ -40,6 +41,8 @@ struct SearchRequest {
   size_t page = 1;                          // 1-based
   size_t per_page = 24;
   std::string user_id;                      // personalizes when set and known
+  // The shopper's session, as their events name it; "" for their most recently active session.
+  std::string session_id;
   bool explain = false;
   // Search-as-you-type: the last word may be incomplete, so it also matches words it begins.
   bool prefix = false;

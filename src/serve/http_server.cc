@@ -86,18 +86,20 @@ std::string JoinedValues(const httplib::Request& req, const char* name) {
 
 // Reads the query parameters every search route shares.
 Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
-  static const std::set<std::string> kKnown = {"q", "user", "category", "gender", "colour", "price_min",
-                                               "price_max", "page", "per_page", "explain", "prefix", "facets", "missing"};
+  static const std::set<std::string> kKnown = {"q",        "user",    "session", "category", "gender",
+                                               "colour",   "price_min", "price_max", "page",   "per_page",
+                                               "explain",  "prefix",  "facets",  "missing"};
   for (const auto& [name, value] : req.params) {
     if (!kKnown.count(name)) {
       return Status::InvalidArgument("unknown parameter '" + Excerpt(name) +
-                                     "': use q, user, category, gender, colour, price_min, price_max, page, "
+                                     "': use q, user, session, category, gender, colour, price_min, price_max, page, "
                                      "per_page, explain, prefix, facets, missing");
     }
   }
   SearchRequest request;
   request.text = req.get_param_value("q");
   request.user_id = req.get_param_value("user");
+  request.session_id = req.get_param_value("session");
   request.filters.category = JoinedValues(req, "category");
   request.filters.gender = JoinedValues(req, "gender");
   request.filters.colour = JoinedValues(req, "colour");
@@ -138,8 +140,8 @@ json ProductJson(const Product& product) {
 json FeatureValueJson(float value) { return std::isnan(value) ? json(nullptr) : json(value); }
 
 // The explanation of a result's place: every feature's value, the ranker's contribution of each
-// feature it reads (bias + contributions = relevance), and the personal boost by facet
-// (relevance + personal_boost = score).
+// feature it reads (bias + contributions = relevance), and the personal boost by facet and its
+// session term (relevance + personal_boost = score).
 json ExplanationJson(const SearchHit& hit, const std::string& ranker) {
   json features = json::object();
   if (hit.features) {
@@ -158,6 +160,8 @@ json ExplanationJson(const SearchHit& hit, const std::string& ranker) {
           {"features", features},
           {"personal_boost", hit.personal_boost},
           {"personal_boost_by_facet", hit.boost_by_facet},
+          {"personal_boost_session", hit.session_boost},
+          {"session_cosine", hit.session_cosine},
           {"text_bm25", hit.text_score},
           {"image_similarity", hit.image_similarity},
           {"joint_similarity", hit.joint_similarity}};

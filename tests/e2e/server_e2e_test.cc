@@ -266,6 +266,14 @@ TEST_F(ServerEndToEnd, ClicksReRankOnlyTheClickingShopper) {
   EXPECT_TRUE(after_a["personalized"].get<bool>());
   EXPECT_EQ(Ids(after_b), Ids(before_b));
 
+  // The slice has no joint model, so no session term, but explain shows its place.
+  const json explained = Get(query + "&user=shopper-a&session=visit-1&explain=true");
+  ASSERT_FALSE(explained["results"].empty());
+  const json& explanation = explained["results"][0]["explain"];
+  ASSERT_TRUE(explanation.contains("personal_boost_session")) << explanation.dump();
+  EXPECT_EQ(explanation["personal_boost_session"].get<double>(), 0.0);
+  EXPECT_GT(explanation["personal_boost"].get<double>(), 0.0);
+
   const json profile = Get("/api/users/shopper-a/profile");
   EXPECT_EQ(profile["events"], 3);
   EXPECT_GT(profile["affinities"]["colour"][target].get<double>(), 0.5);

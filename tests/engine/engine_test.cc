@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "encode/image_encoder.h"
+#include "encode/joint_space_trainer.h"
 #include "personalize/user_key.h"
 #include "store/kv_store.h"
 #include "support/test_support.h"
@@ -52,7 +54,7 @@ class EngineTest : public ::testing::Test {
   }
   void Open() {
     engine_.reset();
-    EngineOptions options;
+    EngineOptions options = options_;
     options.data_dir = dir_.string();
     options.purge_delay_seconds = purge_delay_seconds_;
     Result<std::unique_ptr<Engine>> engine = Engine::Open(options, &clock_);
@@ -70,6 +72,7 @@ class EngineTest : public ::testing::Test {
   }
 
   TempDir temp_dir_{"tessera-engine-"};
+  EngineOptions options_;  // data_dir is set by Open
   fs::path dir_;
   ManualClock clock_{1'700'000'000'000};
   double purge_delay_seconds_ = 10;
@@ -484,6 +487,156 @@ TEST_F(EngineTest, WordsPrintedOnPhotoAreSearchable) {
   // The words are stored, so a restart serves them without reading the photo again.
   Open();
   EXPECT_EQ(SearchIds(request), std::vector<std::string>{"tee-1"});
+}
+
+}  // namespace
+}  // namespace tessera
+
+namespace tessera {
+namespace {
+
+// Session vectors need a joint model: a small one is trained on the catalogue's titles. The
+// products have no photos, so each fused vector is the product's text vector.
+class EngineSessionTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    options_.photo_encoder = "colour-shape";
+    EngineTest::SetUp();
+    if (HasFatalFailure()) return;
+
+    JointSpaceTrainingOptions training;
+    training.config.dimension = 16;
+    training.config.text_embedding_dim = 16;
+    training.config.photo_hidden_dim = 16;
+    training.config.hashing.buckets = 1 << 10;
+    training.config.photo = {engine_->photo_encoder_name(), ColourShapeEncoder().dimension()};
+    training.epochs = 2;
+    training.batch_size = 4;
+    training.holdout_fraction = 0;
+    training.validation_fraction = 0;
+    training.patience = 0;
+    training.type_loss_weight = 0;
+    training.type_colour_loss_weight = 0;
+
+    std::vector<JointSpacePair> pairs;
+    for (const Product& product : engine_->AllProducts()) {
+      JointSpacePair pair;
+      pair.id = product.id;
+      pair.text = product.title;
+      pair.photo.assign(training.config.photo.dimension, 0.0f);
+      pair.photo[pairs.size() % pair.photo.size()] = 1.0f;
+      pairs.push_back(std::move(pair));
+    }
+    Result<JointSpaceTrainingResult> trained = TrainJointSpace(pairs, training);
+    ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+
+    ASSERT_TRUE(trained->model->Save((dir_ / "models" / "joint-space.model").string()).ok());
+    Open();
+    ASSERT_NE(engine_->joint_model(), nullptr);
+  }
+
+  // The hits of "shirt" for `user` in `session`, with explanations.
+  std::map<std::string, SearchHit> ExplainedHits(const std::string& user, const std::string& session = "") {
+    SearchRequest request;
+    request.text = "shirt";
+    request.user_id = user;
+    request.session_id = session;
+    request.explain = true;
+    Result<SearchResponse> response = engine_->Search(request);
+    EXPECT_TRUE(response.ok()) << response.status().ToString();
+    std::map<std::string, SearchHit> hits;
+    if (response.ok()) {
+      for (SearchHit& hit : response->hits) hits[hit.product->id] = std::move(hit);
+    }
+    return hits;
+  }
+
+  Status Click(const std::string& user, const std::string& product, const std::string& session) {
+    Event event = MakeEvent(user, EventType::kClick, product, clock_.NowMillis());
+    event.session_id = session;
+    return engine_->RecordEvent(event);
+  }
+};
+
+TEST_F(EngineSessionTest, SessionTermShowsInExplain) {
+  SearchRequest request;
+  request.text = "shirt";
+  request.user_id = "shopper-a";
+  const std::vector<std::string> before = SearchIds(request);
+  ASSERT_GE(before.size(), 2u);
+  const std::string clicked = before[1];
+  const std::string other = before[0];
+  ASSERT_TRUE(Click("shopper-a", clicked, "visit-1").ok());
+  // The click moves the product up for shopper-a only.
+  EXPECT_EQ(SearchIds(request)[0], clicked);
+  request.user_id = "shopper-b";
+  EXPECT_EQ(SearchIds(request), before);
+
+  std::map<std::string, SearchHit> a = ExplainedHits("shopper-a");
+  ASSERT_TRUE(a.contains(clicked));
+  ASSERT_TRUE(a.contains(other));
+  // The session holds only the clicked product, so its direction is that product's fused vector.
+  EXPECT_NEAR(a[clicked].session_cosine, 1.0, 1e-4);
+  EXPECT_LT(a[other].session_cosine, a[clicked].session_cosine);
+  // One click weighs 2, so the session factor is 2 / (2 + 2) with the default options.
+  const PersonalizationOptions defaults;
+  EXPECT_NEAR(a[clicked].session_boost, defaults.session_weight * 0.5, 1e-4);
+  EXPECT_GT(a[clicked].session_boost, a[other].session_boost);
+  // personal_boost = facet boosts + session term.
+  double facets = 0;
+  for (const auto& [facet, boost] : a[clicked].boost_by_facet) facets += boost;
+  EXPECT_NEAR(a[clicked].personal_boost, facets + a[clicked].session_boost, 1e-4);
+
+  for (const auto& [id, hit] : ExplainedHits("shopper-b")) {
+    EXPECT_EQ(hit.session_boost, 0.0f) << id;
+    EXPECT_EQ(hit.personal_boost, 0.0f) << id;
+  }
+}
+
+TEST_F(EngineSessionTest, RequestChoosesSessionOrTheLatest) {
+  ASSERT_TRUE(Click("shopper", "s2", "visit-1").ok());
+  clock_.Advance(60'000);
+  ASSERT_TRUE(Click("shopper", "s1", "visit-2").ok());
+  EXPECT_NEAR(ExplainedHits("shopper", "visit-1")["s2"].session_cosine, 1.0, 1e-4);
+  EXPECT_NEAR(ExplainedHits("shopper", "visit-2")["s1"].session_cosine, 1.0, 1e-4);
+  EXPECT_NEAR(ExplainedHits("shopper")["s1"].session_cosine, 1.0, 1e-4);
+  // A session the shopper never had adds nothing.
+  EXPECT_EQ(ExplainedHits("shopper", "visit-9")["s1"].session_boost, 0.0f);
+}
+
+TEST_F(EngineSessionTest, SessionsAreRebuiltAtOpenUntilIdle) {
+  ASSERT_TRUE(Click("shopper", "s2", "visit-1").ok());
+  const float boost = ExplainedHits("shopper")["s2"].session_boost;
+  ASSERT_GT(boost, 0.0f);
+  EXPECT_EQ(engine_->Stats().sessions, 1u);
+
+  Open();
+  EXPECT_EQ(engine_->Stats().sessions, 1u);
+  EXPECT_NEAR(ExplainedHits("shopper")["s2"].session_boost, boost, 1e-5);
+
+  // Past expire_half_lives half-lives of inactivity the session is gone, and is not replayed.
+  const SessionOptions session;
+  clock_.Advance(session.ExpireAfterMs() + 1);
+  EXPECT_EQ(ExplainedHits("shopper")["s2"].session_boost, 0.0f);
+  Open();
+  EXPECT_EQ(engine_->Stats().sessions, 0u);
+  EXPECT_EQ(ExplainedHits("shopper")["s2"].session_boost, 0.0f);
+}
+
+TEST_F(EngineSessionTest, EraseAndOptOutDropTheSession) {
+  ASSERT_TRUE(Click("erased", "s2", "visit-1").ok());
+  ASSERT_TRUE(Click("opted-out", "s2", "visit-1").ok());
+  ASSERT_EQ(engine_->Stats().sessions, 2u);
+
+  ASSERT_TRUE(engine_->EraseUser("erased").ok());
+  EXPECT_EQ(engine_->Stats().sessions, 1u);
+  ASSERT_TRUE(engine_->SetOptOut("opted-out", true).ok());
+  EXPECT_EQ(engine_->Stats().sessions, 0u);
+  EXPECT_EQ(ExplainedHits("erased")["s2"].session_boost, 0.0f);
+  EXPECT_EQ(ExplainedHits("opted-out")["s2"].session_boost, 0.0f);
+  // Events dropped while opted out build no session either.
+  ASSERT_TRUE(Click("opted-out", "s2", "visit-2").ok());
+  EXPECT_EQ(engine_->Stats().sessions, 0u);
 }
 
 }  // namespace

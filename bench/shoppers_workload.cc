@@ -1,0 +1,364 @@
+#include "shoppers_workload.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "eval/judgments.h"
+#include "eval/metrics.h"
+
+namespace tessera {
+namespace {
+
+using nlohmann::json;
+
+// Event counts after which the next queries are measured.
+constexpr std::array<size_t, 4> kCheckpoints = {0, 1, 3, 10};
+constexpr size_t kPageSize = 10;
+// Results of the lexical ranking that the count-based baseline re-ranks.
+constexpr size_t kBaselineDepth = 100;
+// Simulated time: a search takes 30 s of the shopper's time, a click 10 s, and shoppers start
+// a day apart, so no session or decay carries over from one to the next.
+constexpr int64_t kSearchMs = 30'000;
+constexpr int64_t kClickMs = 10'000;
+constexpr int64_t kShopperGapMs = 24 * 3600 * 1000;
+constexpr int64_t kStartMs = 1'800'000'000'000;  // 2027-01-15, after any real event in a copied store
+
+// The two splits: seed of the shopper draw, and which half of the judged queries (by a hash of
+// the text) they use.
+struct Split {
+  const char* name;
+  uint64_t seed;
+  int query_half;
+};
+constexpr Split kSplits[] = {{"tuning", 7, 0}, {"reporting", 42, 1}};
+
+// FNV-1a 64 of the text: a split of the queries that is the same on every platform.
+int QueryHalf(const std::string& text) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return static_cast<int>(hash & 1);
+}
+
+double Millis(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<std::string> IdsOf(const std::vector<const Product*>& products, size_t k) {
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < std::min(k, products.size()); ++i) ids.push_back(products[i]->id);
+  return ids;
+}
+
+// nDCG@10 of each arm over (shopper, query) pairs at one checkpoint: the engine without and with
+// the shopper, and the lexical top 100 without and with the count-based re-ranking.
+struct CheckpointValues {
+  // `oracle` re-orders the unpersonalized first 100 by the shopper's true grades: the ceiling of
+  // re-ranking that list with perfect knowledge of the preferences.
+  std::vector<double> unpersonalized, engine, lexical, baseline, oracle;
+  // The same on the conflict queries, by the queries' own grades.
+  std::vector<double> conflict_unpersonalized, conflict_engine, conflict_lexical, conflict_baseline;
+};
+
+double Lift(double personalized, double unpersonalized) {
+  return unpersonalized > 0 ? personalized / unpersonalized - 1 : 0;
+}
+
+class SplitRun {
+ public:
+  SplitRun(Engine& engine, ManualClock& clock, const ShoppersWorkloadOptions& options,
+           const std::map<std::string, const Product*>& by_id)
+      : engine_(engine), clock_(clock), options_(options), by_id_(by_id) {}
+
+  Status RunShopper(const SimulatedShopper& shopper, size_t index) {
+    clock_.Set(kStartMs + static_cast<int64_t>(index) * kShopperGapMs);
+    // A run stopped part-way leaves its shopper's events behind: start from none.
+    Result<size_t> leftover = engine_.EraseUser(shopper.user_id);
+    if (!leftover.ok()) return leftover.status();
+    std::mt19937_64 random(1000 + index);
+    AttributeCountReranker baseline(options_.baseline);
+    std::vector<JudgedQuery> judged;
+    for (const JudgedQuery* query : shopper.evaluation) {
+      judged.push_back(ShopperJudgedQuery(*query, shopper.preferences, by_id_));
+    }
+
+    size_t events = 0, next_checkpoint = 0;
+    auto measure_due = [&]() -> Status {
+      while (next_checkpoint < kCheckpoints.size() && kCheckpoints[next_checkpoint] == events) {
+        TESSERA_RETURN_IF_ERROR(Measure(shopper, judged, baseline, next_checkpoint));
+        ++next_checkpoint;
+      }
+      return Status::Ok();
+    };
+    TESSERA_RETURN_IF_ERROR(measure_due());
+
+    for (const JudgedQuery* query : shopper.browsing) {
+      if (events >= kCheckpoints.back()) break;
+      clock_.Advance(kSearchMs);
+      Result<std::vector<SearchHit>> page = Search(query->text, "", kPageSize, nullptr);
+      if (!page.ok()) return page.status();
+      std::vector<const Product*> page_products;
+      for (const SearchHit& hit : *page) page_products.push_back(hit.product.get());
+      for (size_t position : SimulateClicks(page_products, *query, shopper.preferences, options_.clicks, &random)) {
+        if (events >= kCheckpoints.back()) break;
+        clock_.Advance(kClickMs);
+        Event click;
+        click.user_id = shopper.user_id;
+        click.type = EventType::kClick;
+        click.product_id = page_products[position]->id;
+        click.timestamp_ms = clock_.NowMillis();
+        click.session_id = "session-1";
+        click.query = query->text;
+        click.position = static_cast<uint32_t>(position + 1);
+        TESSERA_RETURN_IF_ERROR(engine_.RecordEvent(click));
+        baseline.AddClick(*page_products[position], click.timestamp_ms);
+        ++events;
+        ++events_recorded_;
+        TESSERA_RETURN_IF_ERROR(measure_due());
+      }
+    }
+    // Each shopper leaves the store as they found it, so the product counts that later shoppers
+    // see do not depend on the order of the run.
+    Result<size_t> erased = engine_.EraseUser(shopper.user_id);
+    return erased.ok() ? Status::Ok() : erased.status();
+  }
+
+  json ToJson(size_t shoppers) const {
+    json checkpoints = json::array();
+    for (size_t c = 0; c < kCheckpoints.size(); ++c) {
+      const CheckpointValues& values = values_[c];
+      const double unpersonalized = Summarize(values.unpersonalized).mean;
+      const double engine = Summarize(values.engine).mean;
+      const double lexical = Summarize(values.lexical).mean;
+      const double baseline = Summarize(values.baseline).mean;
+      // Each arm's lift is over its own ranking without personalization.
+      const double engine_lift = Lift(engine, unpersonalized);
+      const double baseline_lift = Lift(baseline, lexical);
+      checkpoints.push_back({{"events", kCheckpoints[c]},
+                             {"pairs", values.engine.size()},
+                             {"ndcg_at_10",
+                              {{"unpersonalized", unpersonalized},
+                               {"engine", engine},
+                               {"lexical", lexical},
+                               {"baseline", baseline},
+                               {"oracle", Summarize(values.oracle).mean}}},
+                             {"lift",
+                              {{"engine", engine_lift},
+                               {"baseline", baseline_lift},
+                               {"baseline_over_unpersonalized", Lift(baseline, unpersonalized)}}},
+                             {"engine_lift_over_baseline_lift", baseline_lift > 0 ? engine_lift / baseline_lift : 0},
+                             {"conflict_ndcg_at_10",
+                              {{"unpersonalized", Summarize(values.conflict_unpersonalized).mean},
+                               {"engine", Summarize(values.conflict_engine).mean},
+                               {"lexical", Summarize(values.conflict_lexical).mean},
+                               {"baseline", Summarize(values.conflict_baseline).mean}}}});
+    }
+    const MetricSummary personalized = Summarize(personalized_latency_ms_);
+    const MetricSummary unpersonalized = Summarize(unpersonalized_latency_ms_);
+    return {{"shoppers", shoppers},
+            {"events_recorded", events_recorded_},
+            {"checkpoints", checkpoints},
+            {"next_query_changed_after_first_click",
+             first_click_shoppers_ == 0 ? 0.0 : double(changed_after_first_click_) / double(first_click_shoppers_)},
+            {"shoppers_with_a_first_click", first_click_shoppers_},
+            {"latency_ms",
+             {{"personalized_p50", personalized.median},
+              {"unpersonalized_p50", unpersonalized.median},
+              {"personalized_over_unpersonalized_p50",
+               unpersonalized.median > 0 ? personalized.median / unpersonalized.median : 0}}}};
+  }
+
+ private:
+  // The hits of `text` for `user_id` ("" for none), `count` of them; the time goes to `latency_ms`.
+  Result<std::vector<SearchHit>> Search(const std::string& text, const std::string& user_id, size_t count,
+                                        std::vector<double>* latency_ms) {
+    SearchRequest request;
+    request.text = text;
+    request.user_id = user_id;
+    request.session_id = user_id.empty() ? "" : "session-1";
+    request.per_page = count;
+    request.facets = false;
+    const auto start = std::chrono::steady_clock::now();
+    Result<SearchResponse> response = engine_.Search(request);
+    if (latency_ms != nullptr) latency_ms->push_back(Millis(start));
+    if (!response.ok()) return response.status();
+    return std::move(response->hits);
+  }
+
+  // The baseline's input: the engine's candidates of `text` ordered by BM25F alone, the first
+  // kBaselineDepth of them, with their BM25F scores.
+  Result<std::vector<AttributeCountReranker::Result>> LexicalTop(const std::string& text) const {
+    SearchRequest request;
+    request.text = text;
+    Result<FeatureRows> rows = engine_.ExtractFeatures(request);
+    if (!rows.ok()) return rows.status();
+    std::vector<AttributeCountReranker::Result> results;
+    for (size_t r = 0; r < rows->product_ids.size(); ++r) {
+      // Candidates found only in the joint space have no BM25F (NaN): they come last.
+      const float bm25f = rows->features.At(r, Feature::kBm25f);
+      results.push_back({by_id_.at(rows->product_ids[r]), std::isnan(bm25f) ? 0.0 : bm25f});
+    }
+    std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+    if (results.size() > kBaselineDepth) results.resize(kBaselineDepth);
+    return results;
+  }
+
+  // nDCG@10 of `query` by each arm for the shopper, appended to the vectors (`oracle_values`
+  // may be null).
+  Status MeasureQuery(const SimulatedShopper& shopper, const JudgedQuery& query, const AttributeCountReranker& baseline,
+                      std::vector<double>* unpersonalized_values, std::vector<double>* engine_values,
+                      std::vector<double>* lexical_values, std::vector<double>* baseline_values,
+                      std::vector<double>* oracle_values, std::vector<double>* latency_ms, bool* changed) {
+    Result<std::vector<SearchHit>> unpersonalized = Search(query.text, "", kBaselineDepth, nullptr);
+    if (!unpersonalized.ok()) return unpersonalized.status();
+    // The latency peer: the same query and page size without the shopper, just before.
+    if (latency_ms != nullptr) {
+      Result<std::vector<SearchHit>> peer = Search(query.text, "", kPageSize, &unpersonalized_latency_ms_);
+      if (!peer.ok()) return peer.status();
+    }
+    Result<std::vector<SearchHit>> personalized = Search(query.text, shopper.user_id, kPageSize, latency_ms);
+    if (!personalized.ok()) return personalized.status();
+    Result<std::vector<AttributeCountReranker::Result>> lexical = LexicalTop(query.text);
+    if (!lexical.ok()) return lexical.status();
+
+    std::vector<const Product*> plain, engine, lexical_order;
+    for (const SearchHit& hit : *unpersonalized) plain.push_back(hit.product.get());
+    for (const SearchHit& hit : *personalized) engine.push_back(hit.product.get());
+    for (const AttributeCountReranker::Result& result : *lexical) lexical_order.push_back(result.product);
+    const std::vector<const Product*> counted = baseline.Rerank(*lexical);
+
+    if (oracle_values != nullptr) {
+      std::vector<const Product*> oracle = plain;
+      // `query` carries the shopper's grades already (ShopperJudgedQuery).
+      auto grade_of = [&](const Product* product) {
+        const auto it = query.grades.find(product->id);
+        return it == query.grades.end() ? 0 : it->second;
+      };
+      std::stable_sort(oracle.begin(), oracle.end(),
+                       [&](const Product* a, const Product* b) { return grade_of(a) > grade_of(b); });
+      oracle_values->push_back(NdcgAtK(IdsOf(oracle, kPageSize), query, kPageSize));
+    }
+    unpersonalized_values->push_back(NdcgAtK(IdsOf(plain, kPageSize), query, kPageSize));
+    engine_values->push_back(NdcgAtK(IdsOf(engine, kPageSize), query, kPageSize));
+    lexical_values->push_back(NdcgAtK(IdsOf(lexical_order, kPageSize), query, kPageSize));
+    baseline_values->push_back(NdcgAtK(IdsOf(counted, kPageSize), query, kPageSize));
+    *changed = IdsOf(engine, kPageSize) != IdsOf(plain, kPageSize);
+    return Status::Ok();
+  }
+
+  // Measures every evaluation and conflict query of the shopper at checkpoint `c`.
+  Status Measure(const SimulatedShopper& shopper, const std::vector<JudgedQuery>& judged,
+                 const AttributeCountReranker& baseline, size_t c) {
+    CheckpointValues& values = values_[c];
+    std::vector<double>* latency_ms = kCheckpoints[c] > 0 ? &personalized_latency_ms_ : nullptr;
+    for (size_t q = 0; q < judged.size(); ++q) {
+      bool changed = false;
+      TESSERA_RETURN_IF_ERROR(MeasureQuery(shopper, judged[q], baseline, &values.unpersonalized, &values.engine,
+                                           &values.lexical, &values.baseline, &values.oracle, latency_ms, &changed));
+      // The next query after the first click: does its first page differ from the unpersonalized one?
+      if (kCheckpoints[c] == 1 && q == 0) {
+        ++first_click_shoppers_;
+        changed_after_first_click_ += changed;
+      }
+    }
+    for (const JudgedQuery* query : shopper.conflict) {
+      bool changed = false;
+      TESSERA_RETURN_IF_ERROR(MeasureQuery(shopper, *query, baseline, &values.conflict_unpersonalized,
+                                           &values.conflict_engine, &values.conflict_lexical,
+                                           &values.conflict_baseline, nullptr, latency_ms, &changed));
+    }
+    return Status::Ok();
+  }
+
+  Engine& engine_;
+  ManualClock& clock_;
+  const ShoppersWorkloadOptions& options_;
+  const std::map<std::string, const Product*>& by_id_;
+  std::array<CheckpointValues, kCheckpoints.size()> values_;
+  size_t events_recorded_ = 0;
+  size_t first_click_shoppers_ = 0, changed_after_first_click_ = 0;
+  // Search latency of each measured query after the first event, with and without the shopper.
+  std::vector<double> personalized_latency_ms_, unpersonalized_latency_ms_;
+};
+
+json OptionsJson(const ShoppersWorkloadOptions& options) {
+  const PersonalizationOptions& p = options.personalization;
+  return {{"personalization",
+           {{"facet_weights", p.facet_weights},
+            {"max_boost", p.max_boost},
+            {"confidence_weight", p.confidence_weight},
+            {"session_weight", p.session_weight},
+            {"session_confidence_weight", p.session_confidence_weight}}},
+          {"baseline", {{"weight", options.baseline.weight}, {"half_life_minutes", options.baseline.half_life_minutes}}},
+          {"clicks",
+           {{"examination_power", options.clicks.examination_power},
+            {"not_relevant", options.clicks.not_relevant},
+            {"relevant_base", options.clicks.relevant_base},
+            {"per_preference", options.clicks.per_preference}}}};
+}
+
+}  // namespace
+
+int RunShoppersWorkload(const ShoppersWorkloadOptions& options) {
+  ManualClock clock(kStartMs);
+  EngineOptions engine_options;
+  engine_options.data_dir = options.data_dir;
+  engine_options.synonyms_path = options.synonyms_path;
+  engine_options.personalization = options.personalization;
+  Result<std::unique_ptr<Engine>> opened = Engine::Open(engine_options, &clock);
+  if (!opened.ok()) {
+    std::cerr << opened.status().ToString() << "\n";
+    return 1;
+  }
+  Engine& engine = **opened;
+  if (engine.joint_model() == nullptr) {
+    std::cerr << "no joint model in " << options.data_dir
+              << ": session vectors need one; run `tessera train-encoders` first\n";
+    return 1;
+  }
+
+  const std::vector<Product> products = engine.AllProducts();
+  std::map<std::string, const Product*> by_id;
+  for (const Product& product : products) by_id[product.id] = &product;
+  JudgmentOptions judgment;
+  judgment.max_queries = 100'000;  // every query that qualifies
+  const std::vector<JudgedQuery> queries = DeriveJudgedQueries(products, judgment);
+
+  json out = {{"workload", "shoppers"}, {"products", products.size()}, {"judged_queries", queries.size()},
+              {"ranker", engine.ranker_info().name}, {"options", OptionsJson(options)}};
+  for (const Split& split : kSplits) {
+    if (options.split != "both" && options.split != split.name) continue;
+    std::vector<JudgedQuery> half;
+    for (const JudgedQuery& query : queries) {
+      if (QueryHalf(query.text) == split.query_half) half.push_back(query);
+    }
+    ShopperPopulationOptions population;
+    population.shoppers = options.shoppers;
+    population.seed = split.seed;
+    const std::vector<SimulatedShopper> shoppers = DrawShoppers(products, half, population);
+    SplitRun run(engine, clock, options, by_id);
+    for (size_t i = 0; i < shoppers.size(); ++i) {
+      Status status = run.RunShopper(shoppers[i], i);
+      if (!status.ok()) {
+        std::cerr << shoppers[i].user_id << ": " << status.ToString() << "\n";
+        return 1;
+      }
+    }
+    out["splits"][split.name] = run.ToJson(shoppers.size());
+    out["splits"][split.name]["queries_in_split"] = half.size();
+  }
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace tessera
