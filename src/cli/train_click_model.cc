@@ -208,7 +208,21 @@ Status RunTrainClickModel(const Engine& engine, const TrainClickModelOptions& op
     }
     methods["bm25f"].Add(*q.query, RankedIds(q, bm25));
     methods["retrieval"].Add(*q.query, RankedIds(q, retrieval));
-    methods["neural_click"].Add(*q.query, RankedIds(q, model->Score(data.queries[qi], pointers, q.rows.features)));
+    const std::vector<float> scores = model->Score(data.queries[qi], pointers, q.rows.features);
+    methods["neural_click"].Add(*q.query, RankedIds(q, scores));
+
+    // The model re-ranking only the results a session shows (the simulation's depth), the rest
+    // kept in retrieval order: the window the clicks were observed in.
+    std::vector<float> windowed(n);
+    const std::vector<size_t>& order = orders[qi];
+    const size_t shown = std::min(n, options.simulation.depth);
+    float lowest_shown = INFINITY;
+    for (size_t position = 0; position < shown; ++position) lowest_shown = std::min(lowest_shown, scores[order[position]]);
+    for (size_t position = 0; position < n; ++position) {
+      const size_t row = order[position];
+      windowed[row] = position < shown ? scores[row] : lowest_shown - 1.0f - static_cast<float>(position);
+    }
+    methods["neural_click_shown"].Add(*q.query, RankedIds(q, windowed));
   }
   const double scoring_seconds = SecondsSince(scoring_start);
 
