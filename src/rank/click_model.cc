@@ -316,6 +316,29 @@ std::vector<float> ClickModel::Score(const ClickQueryInput& query, std::span<con
   return {relevance.data_ptr<float>(), relevance.data_ptr<float>() + relevance.numel()};
 }
 
+std::vector<float> ClickModel::FeatureAttributions(const ClickQueryInput& query, const ClickProductInput& product,
+                                                   std::span<const float> features) const {
+  // Autograd with respect to the input only: torch::autograd::grad returns the gradient without
+  // writing it into the parameters' .grad, so concurrent calls do not share state.
+  torch::AutoGradMode with_gradients(true);
+  const std::vector<int64_t> query_features = rep_->featurizer->Features(query.text);
+  const std::vector<int64_t> title_features = rep_->featurizer->Features(product.title);
+  const ClickRowInput row{&query_features, &title_features, &product.photo, &query.audio, features, 0, 0};
+  ClickBatch batch = MakeClickBatch(rep_->config, std::span<const ClickRowInput>(&row, 1));
+  batch.features = batch.features.clone().set_requires_grad(true);
+  const torch::Tensor relevance = rep_->net->Relevance(batch).sum();
+  const torch::Tensor gradient = torch::autograd::grad({relevance}, {batch.features})[0].reshape({-1}).contiguous();
+
+  const torch::Tensor mean = rep_->net->feature_mean.contiguous();
+  std::vector<float> attributions;
+  for (size_t f = 0; f < ClickModelFeatures().size(); ++f) {
+    const float value = f < features.size() ? features[f] : kMissingFeature;
+    const auto i = static_cast<int64_t>(f);
+    attributions.push_back(std::isnan(value) ? 0.0f : gradient[i].item<float>() * (value - mean[i].item<float>()));
+  }
+  return attributions;
+}
+
 ClickMetrics ClickModel::Evaluate(const ClickDataset& data, std::span<const ClickExample> examples) const {
   ClickMetrics metrics;
   metrics.examples = examples.size();

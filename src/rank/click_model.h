@@ -134,6 +134,13 @@ class ClickModel {
   std::vector<float> Score(const ClickQueryInput& query, std::span<const ClickProductInput* const> products,
                            const FeatureMatrix& features) const;
 
+  // Gradient x input of the relevance logit f of one product, per ranking feature in
+  // ClickModelFeatures() order: df/dx times (x - the training mean of x). A missing feature gets 0.
+  // `features` holds the product's ClickModelFeatures() values. The text, photo and audio inputs
+  // are held fixed and get no share.
+  std::vector<float> FeatureAttributions(const ClickQueryInput& query, const ClickProductInput& product,
+                                         std::span<const float> features) const;
+
   // Click predictions P(click) = sigmoid(f) x P(examine rank) for `examples` of `data`'s
   // queries and products, and their metrics against the clicks.
   ClickMetrics Evaluate(const ClickDataset& data, std::span<const ClickExample> examples) const;

@@ -29,10 +29,17 @@ void ClickModelRanker::Rank(const FeatureMatrix& features, std::vector<RankedIte
 ScoreExplanation ClickModelRanker::Explain(const FeatureMatrix& features, size_t row) const {
   ScoreExplanation explanation;
   const std::vector<float> scores = ScoreAll(features);
-  explanation.bias = row < scores.size() ? scores[row] : 0.0f;
-  for (Feature f : ClickModelFeatures()) {
-    explanation.contributions.push_back({f, row < features.rows() ? features.At(row, f) : kMissingFeature, 0.0f});
+  if (row >= scores.size() || row >= features.rows()) return explanation;
+
+  std::vector<float> values;
+  for (Feature f : ClickModelFeatures()) values.push_back(features.At(row, f));
+  const std::vector<float> attributions = model_->FeatureAttributions(query_, products_[row], values);
+  float attributed = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    explanation.contributions.push_back({ClickModelFeatures()[i], values[i], attributions[i]});
+    attributed += attributions[i];
   }
+  explanation.bias = scores[row] - attributed;
   return explanation;
 }
 

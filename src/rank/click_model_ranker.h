@@ -23,9 +23,10 @@ class ClickModelRanker final : public Ranker {
   std::vector<Feature> features() const override { return ClickModelFeatures(); }
   // Relevance is the click model's logit f, without the examination term.
   void Rank(const FeatureMatrix& features, std::vector<RankedItem>* items) const override;
-  // NOTE: returns the model's ranking-feature inputs with contribution 0 and the whole score as
-  // the bias, because the network has no additive attribution. The text, photo and audio
-  // branches are not listed.
+  // Contributions are ClickModel::FeatureAttributions (gradient x input against the training
+  // mean) of the ranking features, and the bias is the rest of the score.
+  // NOTE: gradient x input is a first-order estimate, and the text, photo and audio branches'
+  // share of the score is folded into the bias rather than listed.
   ScoreExplanation Explain(const FeatureMatrix& features, size_t row) const override;
 
  private:

@@ -159,9 +159,62 @@ TEST_F(ClickModelTest, RankerPutsMatchingProductFirst) {
   EXPECT_EQ(items[2].row, 0u);
   EXPECT_GT(items[0].score, items[1].score);
 
+  // Every feature is missing here, so none gets a share and the bias is the whole score.
   const ScoreExplanation explanation = ranker.Explain(features, 2);
   EXPECT_FLOAT_EQ(explanation.bias, items[0].relevance);
-  EXPECT_EQ(explanation.contributions.size(), ClickModelFeatures().size());
+  ASSERT_EQ(explanation.contributions.size(), ClickModelFeatures().size());
+  for (const FeatureContribution& c : explanation.contributions) EXPECT_EQ(c.contribution, 0.0f);
+}
+
+TEST_F(ClickModelTest, ContributionsSumToTheScore) {
+  ASSERT_NE(model_, nullptr);
+  // Feature values far from the (missing) training mean of 0, so gradient x input is not zero.
+  const ClickQueryInput query{"red shirt", {}};
+  std::vector<ClickProductInput> products = {{"Brand1 red shirt", std::vector<float>(kPhotoDim, 0.1f)},
+                                             {"Brand1 blue bag", std::vector<float>(kPhotoDim, 0.1f)}};
+  FeatureMatrix features(2);
+  for (size_t r = 0; r < 2; ++r) {
+    for (float& v : features.Row(r)) v = kMissingFeature;
+    features.At(r, Feature::kBm25f) = r == 0 ? 12.0f : 1.0f;
+    features.At(r, Feature::kCoverage) = r == 0 ? 1.0f : 0.0f;
+  }
+  auto shared = std::shared_ptr<const ClickModel>(model_, [](const ClickModel*) {});
+  ClickModelRanker ranker(shared, query, products);
+  std::vector<RankedItem> items(2);
+  for (size_t r = 0; r < 2; ++r) items[r].row = r;
+  ranker.Rank(features, &items);
+  for (const RankedItem& item : items) {
+    const ScoreExplanation explanation = ranker.Explain(features, item.row);
+    float sum = explanation.bias;
+    for (const FeatureContribution& c : explanation.contributions) {
+      sum += c.contribution;
+      if (std::isnan(c.value)) EXPECT_EQ(c.contribution, 0.0f) << FeatureName(c.feature);
+    }
+    EXPECT_NEAR(sum, item.relevance, 1e-4);
+  }
+}
+
+TEST_F(ClickModelTest, AttributionMatchesFiniteDifference) {
+  ASSERT_NE(model_, nullptr);
+  // The synthetic log has no feature values, so each feature's training mean is 0. The network
+  // is piecewise linear, so for a small step from the mean gradient x step equals the change in f.
+  const ClickQueryInput query{"red shirt", {}};
+  const ClickProductInput product{"Brand1 red shirt", std::vector<float>(kPhotoDim, 0.1f)};
+  const ClickProductInput* products[] = {&product};
+  const size_t bm25f = 1;  // index of bm25f in ClickModelFeatures()
+  ASSERT_EQ(ClickModelFeatures()[bm25f], Feature::kBm25f);
+
+  FeatureMatrix at_mean(1), stepped(1);
+  at_mean.At(0, Feature::kBm25f) = 0.0f;
+  stepped.At(0, Feature::kBm25f) = 0.1f;  // small enough that no ReLU changes state, or the 5% bound fails
+  const float change = model_->Score(query, products, stepped)[0] - model_->Score(query, products, at_mean)[0];
+
+  std::vector<float> values;
+  for (Feature f : ClickModelFeatures()) values.push_back(stepped.At(0, f));
+  const std::vector<float> attributions = model_->FeatureAttributions(query, product, values);
+  ASSERT_EQ(attributions.size(), ClickModelFeatures().size());
+  EXPECT_NE(attributions[bm25f], 0.0f);
+  EXPECT_NEAR(attributions[bm25f], change, 1e-7 + 0.05 * std::fabs(change));
 }
 
 TEST_F(ClickModelTest, AudioBranchChangesScore) {
