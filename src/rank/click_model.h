@@ -129,14 +129,15 @@ class ClickModel {
   static Result<std::unique_ptr<ClickModel>> Load(const std::string& path);
   Status Save(const std::string& path) const;
 
-  // Relevance logits f, one per product, without the examination term. `features` holds one row
-  // per product, in order (kFeatureCount floats each, as Engine::ExtractFeatures returns them).
+  // Returns the relevance logits f, one per product, without the examination term. `features`
+  // contains one row per product, in order (kFeatureCount floats each, as
+  // Engine::ExtractFeatures returns them).
   std::vector<float> Score(const ClickQueryInput& query, std::span<const ClickProductInput* const> products,
                            const FeatureMatrix& features) const;
 
   // Gradient x input of the relevance logit f of one product, per ranking feature in
   // ClickModelFeatures() order: df/dx times (x - the training mean of x). A missing feature gets 0.
-  // `features` holds the product's ClickModelFeatures() values. The text, photo and audio inputs
+  // `features` contains the product's ClickModelFeatures() values. The text, photo and audio inputs
   // are held fixed and get no share.
   std::vector<float> FeatureAttributions(const ClickQueryInput& query, const ClickProductInput& product,
                                          std::span<const float> features) const;
