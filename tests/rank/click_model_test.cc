@@ -188,7 +188,9 @@ TEST_F(ClickModelTest, ContributionsSumToTheScore) {
     float sum = explanation.bias;
     for (const FeatureContribution& c : explanation.contributions) {
       sum += c.contribution;
-      if (std::isnan(c.value)) EXPECT_EQ(c.contribution, 0.0f) << FeatureName(c.feature);
+      if (std::isnan(c.value)) {
+        EXPECT_EQ(c.contribution, 0.0f) << FeatureName(c.feature);
+      }
     }
     EXPECT_NEAR(sum, item.relevance, 1e-4);
   }
