@@ -1175,7 +1175,7 @@ const JointSpaceModel* Engine::joint_model() const { return rep_->joint_model.ge
 Result<std::vector<float>> Engine::PhotoVector(const std::string& id) const {
   std::shared_lock lock(rep_->index_mutex);
   auto it = rep_->doc_by_id.find(id);
-  if (it == rep_->doc_by_id.end()) return Status::NotFound("no product has id '" + id + "'");
+  if (it == rep_->doc_by_id.end()) return Status::NotFound("product '" + Excerpt(id) + "' not found");
   return rep_->photo_space->index().Vector(it->second);
 }
 
