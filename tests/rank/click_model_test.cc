@@ -276,7 +276,8 @@ TEST(ClickModel, SameSeedSameScores) {
   const SyntheticLog log = MakeLog(800, 3);
   std::unique_ptr<ClickModel> first = TrainOrDie(log.data, 11);
   std::unique_ptr<ClickModel> second = TrainOrDie(log.data, 11);
-  ASSERT_TRUE(first && second);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
   std::vector<const ClickProductInput*> products;
   for (const ClickProductInput& p : log.data.products) products.push_back(&p);
   FeatureMatrix features(products.size());
