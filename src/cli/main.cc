@@ -1,5 +1,5 @@
 // The `tessera` command: ingest, serve, search, eval, delete, train-encoders, features,
-// train-ranker.
+// train-ranker, train-click-model.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -17,6 +17,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/train_click_model.h"
 #include "cli/train_encoders.h"
 #include "cli/train_ranker.h"
 #include "common/files.h"
@@ -259,6 +260,54 @@ int main(int argc, char** argv) {
   train_ranker->add_option("--validation-fraction", ranker_options.validation_fraction,
                            "Share of judged queries that choose the number of rounds")
       ->capture_default_str();
+  // train-click-model
+  CLI::App* train_click = app.add_subcommand(
+      "train-click-model",
+      "Train the neural click model on clicks simulated over the judged queries, or on the Best Buy sample (--bestbuy)");
+  tessera::TrainClickModelOptions click_options;
+  tessera::BestBuyClickOptions bestbuy_options;
+  tessera::ClickSimulationOptions& cs = click_options.simulation;
+  tessera::ClickTrainingOptions& ct = click_options.training;
+  train_click->add_option("--judgments", click_options.judged.judgments_path,
+                          "Judged queries (JSON Lines); default: derived from the catalogue");
+  train_click->add_option("--judgment-seed", click_options.judged.derive.seed, "Seed of the derived judged queries")
+      ->capture_default_str();
+  train_click->add_option("--out", click_options.out_path,
+                          "Model file to write (default: DATA_DIR/models/click.model, or click-bestbuy.model with --bestbuy)");
+  train_click->add_option("--bestbuy", bestbuy_options.dir,
+                          "Train on the Best Buy search clicks in this folder (its train.csv) instead of simulated clicks");
+  train_click->add_option("--negatives", bestbuy_options.negatives,
+                          "With --bestbuy: other skus of the clicked category sampled per click")
+      ->capture_default_str();
+  train_click->add_option("--voice-dir", click_options.voice_dir,
+                          "Folder of spoken judged queries, <query id>.wav, fed to the audio branch");
+  train_click->add_option("--sessions", cs.sessions, "Simulated sessions (one query by one shopper each)")->capture_default_str();
+  train_click->add_option("--depth", cs.depth, "Results shown per simulated session")->capture_default_str();
+  train_click->add_option("--eta", cs.eta, "Examination exponent: P(examine rank r) = 1 / r^eta")->capture_default_str();
+  train_click->add_option("--epsilon", cs.epsilon, "Attractiveness of a product with grade 0")->capture_default_str();
+  train_click->add_option("--alpha-max", cs.alpha_max, "Attractiveness of a product at the query's top grade")
+      ->capture_default_str();
+  train_click->add_option("--noise-sd", cs.noise_sd, "Standard deviation of the per (query, product) attractiveness noise")
+      ->capture_default_str();
+  train_click->add_option("--shoppers", cs.shoppers, "Simulated shoppers, each with a preferred colour")->capture_default_str();
+  train_click->add_option("--preference-lift", cs.preference_lift,
+                          "Share of the missing attractiveness a shopper's preferred colour adds")
+      ->capture_default_str();
+  train_click->add_option("--simulation-seed", cs.seed, "Seed of the click simulation")->capture_default_str();
+  train_click->add_option("--seed", ct.seed, "Seed of the weights and the shuffle")->capture_default_str();
+  train_click->add_option("--epochs", ct.epochs, "Epochs at most")->capture_default_str();
+  train_click->add_option("--patience", ct.patience, "Epochs without a lower validation loss before stopping")
+      ->capture_default_str();
+  train_click->add_option("--batch-size", ct.batch_size, "Examples per Adam step")->capture_default_str();
+  train_click->add_option("--learning-rate", ct.learning_rate, "Adam learning rate")->capture_default_str();
+  train_click->add_option("--threads", ct.threads, "Torch threads while training")->capture_default_str();
+  train_click->add_option("--test-fraction", click_options.test_fraction,
+                          "Share of judged queries held out for the test metrics (as train-ranker splits them)")
+      ->capture_default_str();
+  train_click->add_option("--validation-fraction", click_options.validation_fraction,
+                          "Share of judged queries that choose the epoch")
+      ->capture_default_str();
+
   for (CLI::App* command : {features, train_ranker}) {
     command->add_option("--judgment-seed", command == features ? feature_options.judged.derive.seed
                                                                : ranker_options.judged.derive.seed,
@@ -278,6 +327,17 @@ int main(int argc, char** argv) {
   if (*train) {
     train_options.data_dir = options.data_dir;
     Status trained = tessera::RunTrainEncoders(train_options, std::cout);
+    return trained.ok() ? 0 : Fail(trained);
+  }
+
+  // The Best Buy sample needs no catalogue, so it runs without opening the store.
+  if (*train_click && !bestbuy_options.dir.empty()) {
+    bestbuy_options.data_dir = options.data_dir;
+    bestbuy_options.out_path = click_options.out_path;
+    bestbuy_options.training = click_options.training;
+    bestbuy_options.test_fraction = click_options.test_fraction;
+    bestbuy_options.validation_fraction = click_options.validation_fraction;
+    Status trained = tessera::RunTrainClickModelBestBuy(bestbuy_options, std::cout);
     return trained.ok() ? 0 : Fail(trained);
   }
 
@@ -412,6 +472,12 @@ int main(int argc, char** argv) {
     ranker_options.data_dir = options.data_dir;
     ranker_options.kind = *tessera::RankerKindFromName(ranker_kind);
     Status trained = tessera::RunTrainRanker(*engine, ranker_options, std::cout);
+    return trained.ok() ? 0 : Fail(trained);
+  }
+
+  if (*train_click) {
+    click_options.data_dir = options.data_dir;
+    Status trained = tessera::RunTrainClickModel(*engine, click_options, std::cout);
     return trained.ok() ? 0 : Fail(trained);
   }
 

@@ -5,17 +5,13 @@
 #include <ostream>
 #include <string>
 
+#include "cli/ranking_evaluation.h"
 #include "common/status.h"
 #include "engine/engine.h"
 #include "eval/judgments.h"
 #include "rank/xgboost_ranker.h"
 
 namespace tessera {
-
-struct JudgedSetOptions {
-  std::string judgments_path;  // JSON Lines from `tessera eval --write-judgments`; "" to derive
-  JudgmentOptions derive;      // used when judgments_path is ""
-};
 
 struct FeatureLogOptions {
   JudgedSetOptions judged;

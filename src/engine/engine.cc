@@ -1424,6 +1424,13 @@ Result<std::vector<float>> Engine::EncodePhoto(std::string_view image_bytes) con
 
 const JointSpaceModel* Engine::joint_model() const { return rep_->joint_model.get(); }
 
+Result<std::vector<float>> Engine::PhotoVector(const std::string& id) const {
+  std::shared_lock lock(rep_->index_mutex);
+  auto it = rep_->doc_by_id.find(id);
+  if (it == rep_->doc_by_id.end()) return Status::NotFound("product '" + Excerpt(id) + "' not found");
+  return rep_->photo_space->index().Vector(it->second);
+}
+
 Result<std::vector<float>> Engine::JointQueryVector(const std::string& text, const std::vector<float>& photo_vector) const {
   if (!rep_->joint_model) return Status::Unavailable("no joint model is loaded: run `tessera train-encoders`");
   std::vector<float> photo_part;

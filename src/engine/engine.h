@@ -247,6 +247,9 @@ class Engine {
   };
   // The `k` products nearest to `query` in `space`, by exact search when `exact`.
   Result<std::vector<Neighbour>> Nearest(Space space, const std::vector<float>& query, size_t k, bool exact) const;
+  // The photo encoder's stored vector of the product `id`: empty when the product has no encoded
+  // photo, kNotFound when no product has `id`.
+  Result<std::vector<float>> PhotoVector(const std::string& id) const;
   // The photo encoder's vector of a photo.
   Result<std::vector<float>> EncodePhoto(std::string_view image_bytes) const;
   // The loaded joint model, or null; immutable and safe to use concurrently.

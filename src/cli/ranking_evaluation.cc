@@ -1,0 +1,97 @@
+#include "cli/ranking_evaluation.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/hash.h"
+#include "eval/metrics.h"
+#include "eval/query_variants.h"
+
+namespace tessera {
+
+Result<std::vector<JudgedQuery>> LoadJudgedQueries(const Engine& engine, const JudgedSetOptions& options) {
+  std::vector<JudgedQuery> queries;
+  if (!options.judgments_path.empty()) {
+    Result<std::vector<JudgedQuery>> read = ReadJudgedQueries(options.judgments_path);
+    if (!read.ok()) return read.status();
+    queries = std::move(read).value();
+  } else {
+    queries = DeriveJudgedQuerySet(engine.AllProducts(), options.derive);
+  }
+  if (queries.empty()) return Status::InvalidArgument("no judged queries: ingest a catalogue first");
+  return queries;
+}
+
+std::string BaseQueryId(const std::string& id) { return id.substr(0, id.find('-')); }
+
+Split SplitOf(const JudgedQuery& query, double test_fraction, double validation_fraction) {
+  const double u = double(Fnv1a64("ranker-split:" + BaseQueryId(query.id)) % 1000000) / 1e6;
+  if (u < test_fraction) return Split::kTest;
+  if (u < test_fraction + validation_fraction) return Split::kValidation;
+  return Split::kTrain;
+}
+
+Result<QueryRows> ExtractQuery(const Engine& engine, const JudgedQuery& query) {
+  SearchRequest request;
+  request.text = query.text;
+  request.facets = false;
+  Result<FeatureRows> rows = engine.ExtractFeatures(request);
+  if (!rows.ok()) return rows.status();
+  QueryRows out{&query, std::move(rows).value(), {}};
+  for (const std::string& id : out.rows.product_ids) {
+    auto grade = query.grades.find(id);
+    out.labels.push_back(grade == query.grades.end() ? 0.0f : static_cast<float>(grade->second));
+  }
+  return out;
+}
+
+std::vector<std::string> RankedIds(const QueryRows& q, const std::vector<float>& scores) {
+  std::vector<size_t> order(q.rows.product_ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  std::vector<std::string> ids;
+  for (size_t i : order) ids.push_back(q.rows.product_ids[i]);
+  return ids;
+}
+
+Progress::Progress(std::string label, size_t total)
+    : label_(std::move(label)), total_(total), terminal_(isatty(fileno(stderr)) != 0) {}
+
+void Progress::Show(size_t done, const std::string& detail) {
+  const size_t percent = total_ == 0 ? 100 : done * 100 / total_;
+  if (!terminal_ && percent / 10 == last_decile_ && done != total_) return;
+  last_decile_ = percent / 10;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(percent * kWidth / 100);
+  std::fprintf(stderr, "%s%s [%.*s%*s] %zu/%zu %s%s", terminal_ ? "\r" : "", label_.c_str(), filled,
+               "##############################", kWidth - filled, "", done, total_, detail.c_str(),
+               terminal_ && done != total_ ? "" : "\n");
+  std::fflush(stderr);
+}
+
+void MethodMetrics::Add(const JudgedQuery& query, const std::vector<std::string>& ranked) {
+  const std::vector<std::string> top10(ranked.begin(), ranked.begin() + std::min<size_t>(10, ranked.size()));
+  const double n = NdcgAtK(ranked, query, 10);
+  const double r = ReciprocalRank(top10, query, query.max_grade);
+  for (const std::string& key : {std::string("all"), query.kind}) {
+    ndcg[key].push_back(n);
+    mrr[key].push_back(r);
+  }
+}
+
+nlohmann::json MethodMetrics::ToJson() const {
+  nlohmann::json out;
+  for (const auto& [key, values] : ndcg) {
+    out[key] = {{"queries", values.size()}, {"ndcg_at_10", Summarize(values).mean},
+                {"mrr_at_10", Summarize(mrr.at(key)).mean}};
+  }
+  return out;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace tessera
