@@ -231,13 +231,13 @@ void PrintMarkdown(const json& table, std::ostream& out) {
   auto at = [](const json& object, const char* key, const char* field) {
     return object.contains(key) ? object.at(key).at(field) : json(nullptr);
   };
-  out << "| method | nDCG@10 | MRR@10 | plain | synonym | typo | Chinese | training s | search p50 / p99 ms | "
-         "added p50 / p99 ms |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  out << "| method | nDCG@10 | MRR@10 | plain | synonym | typo | Chinese | photo | training s | search p50 / p99 ms | "
+         "added p50 / p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const json& row : table) {
     const json& held_out = row.at("held_out");
     out << "| " << row.at("label").get<std::string>() << " | " << number(at(held_out, "all", "ndcg_at_10"), "%.3f")
         << " | " << number(at(held_out, "all", "mrr_at_10"), "%.3f");
-    for (const char* kind : {"plain", "synonym", "typo", "chinese"}) {
+    for (const char* kind : {"plain", "synonym", "typo", "chinese", "photo"}) {
       out << " | " << number(at(held_out, kind, "ndcg_at_10"), "%.3f");
     }
     out << " | " << number(row.at("training_seconds"), "%.1f") << " | ";

@@ -314,6 +314,12 @@ int main(int argc, char** argv) {
                         "Seed of the derived judged queries")
         ->capture_default_str();
   }
+  for (auto [command, judged] : {std::pair{features, &feature_options.judged}, std::pair{train_ranker, &ranker_options.judged},
+                                 std::pair{train_click, &click_options.judged}}) {
+    command->add_option("--photo-queries", judged->photo.max_queries,
+                        "Photo queries (a product's photo, no words) to derive beside the text queries; 0 for none")
+        ->capture_default_str();
+  }
 
   CLI11_PARSE(app, argc, argv);
   if (describe_features) {

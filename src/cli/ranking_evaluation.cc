@@ -18,7 +18,13 @@ Result<std::vector<JudgedQuery>> LoadJudgedQueries(const Engine& engine, const J
     if (!read.ok()) return read.status();
     queries = std::move(read).value();
   } else {
-    queries = DeriveJudgedQuerySet(engine.AllProducts(), options.derive);
+    const std::vector<Product> products = engine.AllProducts();
+    queries = DeriveJudgedQuerySet(products, options.derive);
+    for (JudgedQuery& query : DerivePhotoJudgedQueries(products, options.photo)) {
+      // A product whose photo file is listed but failed to decode has no vector to query with.
+      Result<std::vector<float>> vector = engine.PhotoVector(query.photo_product_id);
+      if (vector.ok() && !vector->empty()) queries.push_back(std::move(query));
+    }
   }
   if (queries.empty()) return Status::InvalidArgument("no judged queries: ingest a catalogue first");
   return queries;
@@ -33,12 +39,41 @@ Split SplitOf(const JudgedQuery& query, double test_fraction, double validation_
   return Split::kTrain;
 }
 
+// Returns `rows` without the row of `product_id` (unchanged when it has none).
+FeatureRows WithoutProduct(FeatureRows rows, const std::string& product_id) {
+  const auto it = std::find(rows.product_ids.begin(), rows.product_ids.end(), product_id);
+  if (it == rows.product_ids.end()) return rows;
+  const size_t dropped = static_cast<size_t>(it - rows.product_ids.begin());
+  FeatureRows remaining;
+  remaining.features = FeatureMatrix(rows.product_ids.size() - 1);
+  for (size_t row = 0, out = 0; row < rows.product_ids.size(); ++row) {
+    if (row == dropped) continue;
+    remaining.product_ids.push_back(std::move(rows.product_ids[row]));
+    std::copy_n(rows.features.Row(row).begin(), kFeatureCount, remaining.features.Row(out).begin());
+    ++out;
+  }
+  return remaining;
+}
+
 Result<QueryRows> ExtractQuery(const Engine& engine, const JudgedQuery& query) {
   SearchRequest request;
   request.text = query.text;
   request.facets = false;
+  if (query.kind == kPhotoQueryKind) {
+    Result<std::vector<float>> photo = engine.PhotoVector(query.photo_product_id);
+    if (!photo.ok()) return photo.status();
+    if (photo->empty()) {
+      return Status::NotFound("product '" + query.photo_product_id +
+                              "' has no photo vector: drop the photo query or re-ingest its photo");
+    }
+    request.image_vector = std::move(photo).value();
+    // As Engine::SearchByImage does: the photo's projection is the query's joint-space vector.
+    Result<std::vector<float>> joint = engine.JointQueryVector("", request.image_vector);
+    if (joint.ok()) request.joint_vector = std::move(joint).value();
+  }
   Result<FeatureRows> rows = engine.ExtractFeatures(request);
   if (!rows.ok()) return rows.status();
+  if (query.kind == kPhotoQueryKind) rows = WithoutProduct(std::move(rows).value(), query.photo_product_id);
   QueryRows out{&query, std::move(rows).value(), {}};
   for (const std::string& id : out.rows.product_ids) {
     auto grade = query.grades.find(id);

@@ -21,10 +21,13 @@ namespace tessera {
 struct JudgedSetOptions {
   std::string judgments_path;  // JSON Lines from `tessera eval --write-judgments`; "" to derive
   JudgmentOptions derive;      // used when judgments_path is ""
+  // Derived sets also hold photo queries (DerivePhotoJudgedQueries) of products whose photo the
+  // engine has encoded; photo.max_queries 0 for none.
+  PhotoJudgmentOptions photo;
 };
 
-// Reads the judged queries from options.judgments_path, or derives them (with their variants) from
-// the engine's catalogue. Fails with kInvalidArgument when there is none.
+// Reads the judged queries from options.judgments_path, or derives them (with their variants and
+// photo queries) from the engine's catalogue. Fails with kInvalidArgument when there is none.
 Result<std::vector<JudgedQuery>> LoadJudgedQueries(const Engine& engine, const JudgedSetOptions& options);
 
 // The id a query shares with its variants: "q0001-typo" -> "q0001".
@@ -43,7 +46,9 @@ struct QueryRows {
 };
 
 // Runs `query` through Engine::ExtractFeatures and labels each candidate with its grade (0 when
-// unjudged).
+// unjudged). A photo query searches with its product's stored photo vector (and its projection
+// into the joint space when a joint model is loaded), and that product's own row is dropped.
+// Fails with kNotFound when the photo query's product has no photo vector.
 Result<QueryRows> ExtractQuery(const Engine& engine, const JudgedQuery& query);
 
 // Draws a progress line on stderr: redrawn in place on a terminal, every 10% otherwise.

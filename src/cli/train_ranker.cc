@@ -53,10 +53,11 @@ Status RunFeatureLog(const Engine& engine, const FeatureLogOptions& options, std
         for (size_t f = 0; f < kFeatureCount; ++f) {
           features[FeatureInfos()[f].name] = std::isnan(values[f]) ? json(nullptr) : json(values[f]);
         }
-        out << json{{"query_id", query.id}, {"query", query.text},         {"kind", query.kind},
+        json row = {{"query_id", query.id}, {"query", query.text},         {"kind", query.kind},
                     {"rank", r + 1},        {"product_id", q->rows.product_ids[r]}, {"grade", q->labels[r]},
-                    {"features", features}}.dump()
-            << "\n";
+                    {"features", features}};
+        if (!query.photo_product_id.empty()) row["photo_product_id"] = query.photo_product_id;
+        out << row.dump() << "\n";
       } else {
         out << q->labels[r] << " qid:" << qi + 1;
         for (size_t f = 0; f < kFeatureCount; ++f) {

@@ -38,7 +38,9 @@ class ClickModelEndToEnd : public ::testing::Test {
                                     " " + voices + " 8" + log);
     }
     if (setup_exit_code_ == 0) {
-      setup_exit_code_ = RunCommand(tessera + " train-ranker --rounds 20 > " + (root_ / "ranker.json").string() + log);
+      // The same judged file as train-click-model, so both hold out the same queries.
+      setup_exit_code_ = RunCommand(tessera + " train-ranker --rounds 20 --judgments " + judgments + " > " +
+                                    (root_ / "ranker.json").string() + log);
     }
     if (setup_exit_code_ == 0) {
       setup_exit_code_ = RunCommand(tessera + " train-click-model --sessions 3000 --epochs 2 --judgments " + judgments +

@@ -1,6 +1,7 @@
 // End to end, learned ranking: `tessera train-ranker` trains on a slice of the real catalogue,
 // `tessera features` logs the feature rows offline, and the server, started with the trained
 // model, must serve the same feature values, explain every score, and swap models under load.
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <string>
@@ -109,33 +110,61 @@ TEST_F(RankerEndToEnd, ContributionsSumToTheRelevance) {
 }
 
 // The offline feature log and the server compute every feature identically, missing values
-// (null) included.
+// (null) included, for text queries and for photo queries (the photo file posted to the server,
+// its stored vector offline).
 TEST_F(RankerEndToEnd, ServedFeaturesEqualTheFeatureLog) {
-  std::map<std::string, std::map<std::string, json>> logged;  // query -> product -> features
-  std::vector<std::string> queries;
+  struct LoggedQuery {
+    std::string text;
+    std::string photo_product_id;              // photo queries only
+    std::map<std::string, json> by_product;    // product id -> features
+  };
+  std::map<std::string, LoggedQuery> logged;   // query id -> rows
+  std::vector<std::string> text_ids, photo_ids;
   std::ifstream in(root_ / "features.jsonl");
   for (std::string line; std::getline(in, line);) {
     const json row = json::parse(line);
-    const std::string query = row["query"];
-    if (!logged.contains(query)) queries.push_back(query);
-    logged[query][row["product_id"]] = row["features"];
+    const std::string id = row["query_id"];
+    if (!logged.contains(id)) {
+      const bool photo = row["kind"] == "photo";
+      (photo ? photo_ids : text_ids).push_back(id);
+      logged[id] = {row["query"], photo ? row["photo_product_id"].get<std::string>() : "", {}};
+    }
+    logged[id].by_product[row["product_id"]] = row["features"];
   }
-  ASSERT_GE(queries.size(), 10u);
+  ASSERT_GE(text_ids.size(), 10u);
+  ASSERT_GE(photo_ids.size(), 5u);
 
-  size_t compared = 0, nulls = 0;
-  for (size_t q = 0; q < queries.size(); q += queries.size() / 10) {
-    const json response = Search(queries[q], "&per_page=100");
+  size_t compared = 0, nulls = 0, photo_compared = 0;
+  auto compare = [&](const std::string& id, const json& response) {
+    const LoggedQuery& query = logged[id];
     for (const json& result : response["results"]) {
-      auto row = logged[queries[q]].find(result["id"]);
-      ASSERT_NE(row, logged[queries[q]].end()) << queries[q] << ": " << result["id"] << " not in the log";
+      if (result["id"] == query.photo_product_id) continue;  // the photo's own product is not logged
+      auto row = query.by_product.find(result["id"]);
+      ASSERT_NE(row, query.by_product.end()) << id << ": " << result["id"] << " not in the log";
       for (const auto& [name, value] : row->second.items()) {
-        EXPECT_EQ(result["explain"]["features"][name], value) << queries[q] << ", " << result["id"] << ", " << name;
+        EXPECT_EQ(result["explain"]["features"][name], value) << id << ", " << result["id"] << ", " << name;
         if (value.is_null()) ++nulls;
       }
       ++compared;
+      if (!query.photo_product_id.empty()) ++photo_compared;
     }
+  };
+  for (size_t q = 0; q < text_ids.size(); q += text_ids.size() / 10) {
+    compare(text_ids[q], Search(logged[text_ids[q]].text, "&per_page=100"));
+  }
+  for (size_t q = 0; q < photo_ids.size(); q += std::max<size_t>(1, photo_ids.size() / 5)) {
+    const std::string& product = logged[photo_ids[q]].photo_product_id;
+    const std::string photo = ReadFile(DataDir() / "fashion" / "images" / (product + ".jpg"));
+    ASSERT_FALSE(photo.empty()) << product;
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(30, 0);
+    auto res = client.Post("/api/search/image?explain=true&facets=false&per_page=100", photo, "image/jpeg");
+    ASSERT_TRUE(res) << photo_ids[q];
+    ASSERT_EQ(res->status, 200) << res->body;
+    compare(photo_ids[q], json::parse(res->body));
   }
   EXPECT_GT(compared, 100u);
+  EXPECT_GT(photo_compared, 50u);
   EXPECT_GT(nulls, 0u);  // the fashion catalogue has no prices: missing values were compared
 }
 
