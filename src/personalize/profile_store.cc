@@ -162,17 +162,22 @@ Result<std::vector<EventOutcome>> EmbeddedProfileStore::RecordBatch(const std::v
 }
 
 // A user touched by a group: their key, opt-out flag and profile as the group leaves it.
+// Write-through keeps a copy of the profile with the group's events applied, to write it with
+// them. Write-behind keeps the events instead, and applies them to the cached profile in place
+// once they are durable, which saves copying the profile.
 struct EmbeddedProfileStore::GroupState {
   std::string user_key;
   bool opted_out = false;
   bool changed = false;
-  UserProfile profile;
+  UserProfile profile;                        // write-through only
+  std::vector<const EventRecord*> recorded;  // write-behind only, in group order
 };
 
 Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
   std::lock_guard write_lock(write_mutex_);
   std::unordered_map<std::string, GroupState> users;  // by raw user id
   std::unordered_set<std::string> group_event_ids;   // event id keys recorded by this group
+  const bool write_through = group_.profile_flush_ms <= 0;
   WriteBatch batch;
 
   for (Writer* writer : group) {
@@ -188,9 +193,16 @@ Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
         Result<std::optional<std::string>> flag = kv_->Get(Family::kMeta, OptOutKey(user.user_key));
         if (!flag.ok()) return flag.status();
         user.opted_out = flag->has_value();
-        Result<std::optional<UserProfile>> loaded = LoadProfile(user.user_key);
-        if (!loaded.ok()) return loaded.status();
-        user.profile = loaded->value_or(UserProfile());
+        if (write_through) {
+          Result<std::optional<UserProfile>> loaded = LoadProfile(user.user_key);
+          if (!loaded.ok()) return loaded.status();
+          user.profile = loaded->value_or(UserProfile());
+        } else {
+          // Read before the write, so the profile can be updated without failing after it.
+          std::lock_guard cache_lock(cache_mutex_);
+          Result<const UserProfile*> cached = CachedProfileLocked(user.user_key);
+          if (!cached.ok()) return cached.status();
+        }
       }
       if (user.opted_out) {  // collection stopped at the user's request
         writer->outcomes.push_back(EventOutcome::kOptedOut);
@@ -218,7 +230,11 @@ Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
       TESSERA_RETURN_IF_ERROR(NextSequenceLocked(&sequence));
       batch.Put(Family::kEvents, EventKey(user.user_key, event.timestamp_ms, sequence),
                 StoredEventJson(event, user.user_key));
-      user.profile.Apply(event, *record.product, options_);
+      if (write_through) {
+        user.profile.Apply(event, *record.product, options_);
+      } else {
+        user.recorded.push_back(&record);
+      }
       user.changed = true;
       writer->outcomes.push_back(EventOutcome::kRecorded);
     }
@@ -228,7 +244,6 @@ Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
   // One synced write for the whole group: an acknowledged event survives a crash. The
   // profiles are derived from the events, so they are written behind unless write-through
   // was asked for.
-  const bool write_through = group_.profile_flush_ms <= 0;
   if (write_through) {
     for (const auto& [user_id, user] : users) {
       if (user.changed) batch.Put(Family::kProfiles, user.user_key, ProfileRecord(user.profile, sequence_));
@@ -241,8 +256,14 @@ Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
   std::lock_guard cache_lock(cache_mutex_);
   for (auto& [user_id, user] : users) {
     if (!user.changed) continue;
-    if (!write_through) dirty_.insert(user.user_key);
-    cache_[user.user_key] = std::move(user.profile);
+    if (write_through) {
+      cache_[user.user_key] = std::move(user.profile);
+      continue;
+    }
+    // A user without a stored profile starts from an empty one.
+    UserProfile& profile = cache_[user.user_key];
+    for (const EventRecord* record : user.recorded) profile.Apply(record->event, *record->product, options_);
+    dirty_.insert(user.user_key);
   }
   return Status::Ok();
 }
@@ -412,16 +433,23 @@ Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadProfile(const std::
   // The read from the store happens under cache_mutex_, so a profile a writer caches after its
   // write is never replaced by an older copy read before it.
   std::lock_guard cache_lock(cache_mutex_);
-  if (auto it = cache_.find(user_key); it != cache_.end()) return std::optional<UserProfile>(it->second);
+  Result<const UserProfile*> cached = CachedProfileLocked(user_key);
+  if (!cached.ok()) return cached.status();
+  if (*cached == nullptr) return std::optional<UserProfile>();
+  return std::optional<UserProfile>(**cached);
+}
+
+Result<const UserProfile*> EmbeddedProfileStore::CachedProfileLocked(const std::string& user_key) {
+  if (auto it = cache_.find(user_key); it != cache_.end()) return &it->second;
   Result<std::optional<std::string>> record = kv_->Get(Family::kProfiles, user_key);
   if (!record.ok()) return record.status();
-  if (!record->has_value()) return std::optional<UserProfile>();
+  if (!record->has_value()) return static_cast<const UserProfile*>(nullptr);
   Result<StoredProfile> stored = ParseProfileHeader(user_key, **record);
   if (!stored.ok()) return stored.status();
   Result<UserProfile> profile = ParseProfileJson(stored->json);
   if (!profile.ok()) return profile.status();
-  cache_[user_key] = *profile;
-  return std::optional<UserProfile>(std::move(profile).value());
+  auto [it, added] = cache_.insert_or_assign(user_key, std::move(profile).value());
+  return static_cast<const UserProfile*>(&it->second);
 }
 
 Result<UserProfile> EmbeddedProfileStore::RecomputeProfile(const std::vector<Event>& events,

@@ -165,6 +165,9 @@ class EmbeddedProfileStore final : public ProfileStore {
   void FlushPeriodically();
   Status ScanEvents(const std::string& prefix, const std::function<void(Event&&)>& visit);
   Result<std::optional<UserProfile>> LoadProfile(const std::string& user_key);
+  // The cached profile, read from the store into the cache when missing; null when the user has
+  // none. Precondition: cache_mutex_ held. The pointer is valid while it is held.
+  Result<const UserProfile*> CachedProfileLocked(const std::string& user_key);
   Result<UserProfile> RecomputeProfile(const std::vector<Event>& events, const ProductLookup& product_of) const;
   Result<size_t> EraseLocked(const std::string& user_key);
 
