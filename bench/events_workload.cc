@@ -77,14 +77,16 @@ Result<std::vector<Product>> ReadProducts(const std::string& fashion_dir, size_t
 }
 
 // An engine on its own store under `dir`, without photo models; `group_limit` 1 gives every
-// event its own synced write, as before group commit.
-Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, size_t group_limit, const std::vector<Product>& products,
-                                           const Clock* clock) {
+// event its own synced write, as before group commit, and `profile_flush_ms` 0 writes each
+// touched profile into its events' synced write, as before profiles were written behind.
+Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, size_t group_limit, int64_t profile_flush_ms,
+                                           const std::vector<Product>& products, const Clock* clock) {
   EngineOptions options;
   options.data_dir = dir.string();
   options.photo_encoder = "colour-shape";
   options.read_photo_text = false;
   options.event_group_limit = group_limit;
+  options.profile_flush_ms = profile_flush_ms;
   Result<std::unique_ptr<Engine>> engine = Engine::Open(options, clock);
   if (!engine.ok()) return engine.status();
   std::string jsonl;
@@ -337,9 +339,13 @@ int RunEventsWorkload(const EventsWorkloadOptions& options) {
 
   SystemClock clock;
   const fs::path root(options.data_dir);
-  Result<std::unique_ptr<Engine>> grouped = OpenEngine(root / "group-commit", GroupCommitOptions().max_group_events, *products, &clock);
+  const GroupCommitOptions defaults;
+  Result<std::unique_ptr<Engine>> grouped =
+      OpenEngine(root / "group-commit", defaults.max_group_events, defaults.profile_flush_ms, *products, &clock);
   if (!grouped.ok()) return fail(grouped.status());
-  Result<std::unique_ptr<Engine>> single = OpenEngine(root / "sync-per-event", 1, *products, &clock);
+  Result<std::unique_ptr<Engine>> through = OpenEngine(root / "write-through", defaults.max_group_events, 0, *products, &clock);
+  if (!through.ok()) return fail(through.status());
+  Result<std::unique_ptr<Engine>> single = OpenEngine(root / "sync-per-event", 1, 0, *products, &clock);
   if (!single.ok()) return fail(single.status());
 
   json out = {{"workload", "events"}, {"products", products->size()}};
@@ -347,7 +353,10 @@ int RunEventsWorkload(const EventsWorkloadOptions& options) {
   EventSource grouped_source(*products, 1000, options.seed, &clock);
   EventSource pages_source(*products, 1000, options.seed, &clock, EventSource::Mix::kPages);
   EventSource single_source(*products, 1000, options.seed, &clock);
+  EventSource through_source(*products, 1000, options.seed, &clock);
+  EventSource through_pages_source(*products, 1000, options.seed, &clock, EventSource::Mix::kPages);
   json durable = {{"batches_group_commit", json::array()}, {"page_batches_group_commit", json::array()},
+                  {"batches_write_through", json::array()}, {"page_batches_write_through", json::array()},
                   {"concurrent_single_group_commit", json::array()}, {"concurrent_single_sync_per_event", json::array()}};
   for (size_t batch_size : options.batch_sizes) {
     Result<json> batches = MeasureBatches(**grouped, grouped_source, batch_size, options);
@@ -357,6 +366,18 @@ int RunEventsWorkload(const EventsWorkloadOptions& options) {
     if (!pages.ok()) return fail(pages.status());
     durable["page_batches_group_commit"].push_back(*pages);
   }
+  // The same events with every touched profile in the synced write, for a same-run comparison.
+  // They run after the figures above, so the compactions their larger writes start run after
+  // those figures too.
+  for (size_t batch_size : options.batch_sizes) {
+    Result<json> through_batches = MeasureBatches(**through, through_source, batch_size, options);
+    if (!through_batches.ok()) return fail(through_batches.status());
+    durable["batches_write_through"].push_back(*through_batches);
+    Result<json> through_pages = MeasureBatches(**through, through_pages_source, batch_size, options);
+    if (!through_pages.ok()) return fail(through_pages.status());
+    durable["page_batches_write_through"].push_back(*through_pages);
+  }
+  through->reset();
   Result<json> event_by_event = MeasureEventByEvent(**single, single_source, options);
   if (!event_by_event.ok()) return fail(event_by_event.status());
   durable["batch_sent_event_by_event_sync_per_event"] = *event_by_event;

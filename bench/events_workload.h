@@ -11,7 +11,7 @@
 namespace tessera {
 
 struct EventsWorkloadOptions {
-  std::string data_dir;     // a folder that does not exist yet; two stores are created in it
+  std::string data_dir;     // a folder that does not exist yet; three stores are created in it
   std::string fashion_dir;  // real catalogue (styles.csv); its products are ingested without photos
   size_t products = 5000;   // the first this many products of the catalogue
   // Events per RecordEvents call, one figure each (at most Engine::kMaxEventBatch).

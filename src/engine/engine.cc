@@ -715,6 +715,12 @@ struct Engine::Rep {
       IndexLocked(shared, FieldTerms(*shared, text == photo_texts.end() ? std::string() : text->second), {}, {});
     }));
     RefreshPriceBandsLocked();
+    // Profiles are written behind their events: bring them up to date before any event is
+    // recorded. The lookup reads the index without locking, since index_mutex is held here.
+    TESSERA_RETURN_IF_ERROR(profiles->Recover([this](const std::string& id) -> std::shared_ptr<const Product> {
+      auto it = doc_by_id.find(id);
+      return it == doc_by_id.end() ? nullptr : product_by_doc[it->second];
+    }));
     std::vector<Event> recent;
     TESSERA_RETURN_IF_ERROR(LoadSignals(&recent));
     auto doc_of = [&](const std::string& id) { return DocOf(id); };
@@ -999,6 +1005,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   if (!keyer.ok()) return keyer.status();
   GroupCommitOptions group;
   group.max_group_events = std::max<size_t>(1, options.event_group_limit);
+  group.profile_flush_ms = options.profile_flush_ms;
   rep->user_keyer.emplace(*keyer);
   rep->sessions = std::make_unique<SessionTable>(options.session);
   rep->profiles = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile, std::move(keyer).value(), group);

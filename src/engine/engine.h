@@ -66,6 +66,9 @@ struct EngineOptions {
   // Events one group commit may hold (GroupCommitOptions); 1 gives every event its own synced
   // write, as before group commit.
   size_t event_group_limit = GroupCommitOptions().max_group_events;
+  // Milliseconds between writes of changed profiles behind their events (GroupCommitOptions);
+  // 0 writes each touched profile into its events' synced write.
+  int64_t profile_flush_ms = GroupCommitOptions().profile_flush_ms;
   // Seconds after an erasure or opt-out within which the store's files no longer hold the
   // erased data (one compaction for all erasures in that time); 0 compacts before the erasure
   // returns.

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 namespace tessera {
 namespace {
@@ -57,6 +58,47 @@ Result<Event> ParseStoredEvent(std::string_view key, std::string_view value) {
   Result<Event> event = EventFromJson(object, INT64_MAX - kMaxEventClockSkewMs);
   if (!event.ok()) return Status::Corruption("event '" + std::string(key) + "': " + event.status().message());
   return event;
+}
+
+// The sequence part of an event key, or 0 when the key has none.
+uint64_t EventKeySequence(std::string_view key) {
+  const std::string_view digits = key.substr(key.rfind('/') + 1);
+  uint64_t sequence = 0;
+  std::from_chars(digits.data(), digits.data() + digits.size(), sequence);
+  return sequence;
+}
+
+// A stored profile: "@<sequence>\n<profile JSON>", the sequence being the highest event sequence
+// the profile has applied.
+std::string ProfileRecord(const UserProfile& profile, uint64_t sequence) {
+  return "@" + std::to_string(sequence) + "\n" + profile.ToJson().dump();
+}
+
+// A profile record read back. Records written before the header existed are the bare JSON;
+// `headed` is false for them.
+struct StoredProfile {
+  bool headed = false;
+  uint64_t sequence = 0;
+  std::string_view json;
+};
+
+Result<StoredProfile> ParseProfileHeader(std::string_view key, std::string_view value) {
+  StoredProfile stored;
+  stored.json = value;
+  if (value.empty() || value.front() != '@') return stored;
+  const size_t newline = value.find('\n');
+  const auto [end, error] = std::from_chars(value.data() + 1, value.data() + std::min(newline, value.size()), stored.sequence);
+  if (newline == std::string_view::npos || error != std::errc() || end != value.data() + newline) {
+    return Status::Corruption("profile '" + std::string(key) + "' has a malformed sequence header");
+  }
+  stored.headed = true;
+  stored.json = value.substr(newline + 1);
+  return stored;
+}
+
+Result<UserProfile> ParseProfileJson(std::string_view json) {
+  nlohmann::json object = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  return UserProfile::FromJson(object);
 }
 
 }  // namespace
@@ -120,17 +162,22 @@ Result<std::vector<EventOutcome>> EmbeddedProfileStore::RecordBatch(const std::v
 }
 
 // A user touched by a group: their key, opt-out flag and profile as the group leaves it.
+// Write-through keeps a copy of the profile with the group's events applied, to write it with
+// them. Write-behind keeps the events instead, and applies them to the cached profile in place
+// once they are durable, which saves copying the profile.
 struct EmbeddedProfileStore::GroupState {
   std::string user_key;
   bool opted_out = false;
   bool changed = false;
-  UserProfile profile;
+  UserProfile profile;                        // write-through only
+  std::vector<const EventRecord*> recorded;  // write-behind only, in group order
 };
 
 Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
   std::lock_guard write_lock(write_mutex_);
   std::unordered_map<std::string, GroupState> users;  // by raw user id
   std::unordered_set<std::string> group_event_ids;   // event id keys recorded by this group
+  const bool write_through = group_.profile_flush_ms <= 0;
   WriteBatch batch;
 
   for (Writer* writer : group) {
@@ -146,9 +193,16 @@ Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
         Result<std::optional<std::string>> flag = kv_->Get(Family::kMeta, OptOutKey(user.user_key));
         if (!flag.ok()) return flag.status();
         user.opted_out = flag->has_value();
-        Result<std::optional<UserProfile>> loaded = LoadProfile(user.user_key);
-        if (!loaded.ok()) return loaded.status();
-        user.profile = loaded->value_or(UserProfile());
+        if (write_through) {
+          Result<std::optional<UserProfile>> loaded = LoadProfile(user.user_key);
+          if (!loaded.ok()) return loaded.status();
+          user.profile = loaded->value_or(UserProfile());
+        } else {
+          // Read before the write, so the profile can be updated without failing after it.
+          std::lock_guard cache_lock(cache_mutex_);
+          Result<const UserProfile*> cached = CachedProfileLocked(user.user_key);
+          if (!cached.ok()) return cached.status();
+        }
       }
       if (user.opted_out) {  // collection stopped at the user's request
         writer->outcomes.push_back(EventOutcome::kOptedOut);
@@ -176,17 +230,24 @@ Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
       TESSERA_RETURN_IF_ERROR(NextSequenceLocked(&sequence));
       batch.Put(Family::kEvents, EventKey(user.user_key, event.timestamp_ms, sequence),
                 StoredEventJson(event, user.user_key));
-      user.profile.Apply(event, *record.product, options_);
+      if (write_through) {
+        user.profile.Apply(event, *record.product, options_);
+      } else {
+        user.recorded.push_back(&record);
+      }
       user.changed = true;
       writer->outcomes.push_back(EventOutcome::kRecorded);
     }
   }
   if (batch.Count() == 0) return Status::Ok();  // only duplicates and opted-out users
 
-  // One profile write per touched user, and one synced write for the whole group: an
-  // acknowledged event survives a crash.
-  for (const auto& [user_id, user] : users) {
-    if (user.changed) batch.Put(Family::kProfiles, user.user_key, user.profile.ToJson().dump());
+  // One synced write for the whole group: an acknowledged event survives a crash. The
+  // profiles are derived from the events, so they are written behind unless write-through
+  // was asked for.
+  if (write_through) {
+    for (const auto& [user_id, user] : users) {
+      if (user.changed) batch.Put(Family::kProfiles, user.user_key, ProfileRecord(user.profile, sequence_));
+    }
   }
   batch.Put(Family::kMeta, kSequenceKey, std::to_string(sequence_));
   TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
@@ -194,14 +255,153 @@ Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
 
   std::lock_guard cache_lock(cache_mutex_);
   for (auto& [user_id, user] : users) {
-    if (user.changed) cache_[user.user_key] = std::move(user.profile);
+    if (!user.changed) continue;
+    if (write_through) {
+      cache_[user.user_key] = std::move(user.profile);
+      continue;
+    }
+    // A user without a stored profile starts from an empty one.
+    UserProfile& profile = cache_[user.user_key];
+    for (const EventRecord* record : user.recorded) profile.Apply(record->event, *record->product, options_);
+    dirty_.insert(user.user_key);
   }
+  return Status::Ok();
+}
+
+EmbeddedProfileStore::~EmbeddedProfileStore() {
+  if (flusher_.joinable()) {
+    {
+      std::lock_guard lock(flush_mutex_);
+      stopping_ = true;
+    }
+    flush_wake_.notify_all();
+    flusher_.join();
+  }
+  const Status flushed = Flush();
+  if (!flushed.ok()) spdlog::error("profiles not written at shutdown, recovered from events at the next open: {}", flushed.ToString());
+}
+
+void EmbeddedProfileStore::FlushPeriodically() {
+  std::unique_lock lock(flush_mutex_);
+  while (!stopping_) {
+    flush_wake_.wait_for(lock, std::chrono::milliseconds(group_.profile_flush_ms), [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    const Status flushed = Flush();
+    if (!flushed.ok()) spdlog::error("profiles not written behind, retried at the next flush: {}", flushed.ToString());
+    lock.lock();
+  }
+}
+
+Status EmbeddedProfileStore::Flush() {
+  // Under write_mutex_ every acknowledged event is applied to the cached profiles and no
+  // erasure runs, so each record holds exactly the events up to sequence_.
+  std::lock_guard write_lock(write_mutex_);
+  WriteBatch batch;
+  std::unordered_set<std::string> flushing;
+  {
+    std::lock_guard cache_lock(cache_mutex_);
+    if (dirty_.empty()) return Status::Ok();
+    for (const std::string& user_key : dirty_) {
+      batch.Put(Family::kProfiles, user_key, ProfileRecord(cache_.at(user_key), sequence_));
+    }
+    flushing.swap(dirty_);
+  }
+  // Unsynced: the events are durable, and a lost profile write is redone by Recover.
+  const Status written = kv_->Write(&batch, /*sync=*/false);
+  if (!written.ok()) {
+    std::lock_guard cache_lock(cache_mutex_);
+    dirty_.merge(flushing);
+  }
+  return written;
+}
+
+Status EmbeddedProfileStore::Recover(const ProductLookup& product_of) {
+  std::lock_guard write_lock(write_mutex_);
+  TESSERA_RETURN_IF_ERROR(LoadSequenceLocked());
+
+  // The sequence each stored profile has applied; a profile without the header was written
+  // with its events, so it has applied every stored event.
+  std::unordered_map<std::string, uint64_t> applied;
+  std::vector<std::string> unheaded;
+  Status parse_error;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kProfiles, "", [&](std::string_view key, std::string_view value) {
+    Result<StoredProfile> stored = ParseProfileHeader(key, value);
+    if (!stored.ok()) {
+      parse_error = stored.status();
+      return false;
+    }
+    applied[std::string(key)] = stored->headed ? stored->sequence : sequence_;
+    if (!stored->headed) unheaded.emplace_back(key);
+    return true;
+  }));
+  TESSERA_RETURN_IF_ERROR(parse_error);
+
+  // The events no stored profile has applied, by user; only those are parsed.
+  struct Pending {
+    uint64_t sequence;
+    Event event;
+  };
+  std::unordered_map<std::string, std::vector<Pending>> pending;
+  TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, "", [&](std::string_view key, std::string_view value) {
+    const std::string user_key(key.substr(0, key.find('/')));
+    const uint64_t sequence = EventKeySequence(key);
+    auto it = applied.find(user_key);
+    if (it != applied.end() && sequence <= it->second) return true;
+    Result<Event> event = ParseStoredEvent(key, value);
+    if (!event.ok()) {
+      parse_error = event.status();
+      return false;
+    }
+    pending[user_key].push_back({sequence, std::move(event).value()});
+    return true;
+  }));
+  TESSERA_RETURN_IF_ERROR(parse_error);
+
+  // Each such profile, brought up to date in the order the events were recorded.
+  static const Product kNoProduct;
+  WriteBatch batch;
+  std::unordered_map<std::string, UserProfile> recovered;
+  for (auto& [user_key, events] : pending) {
+    UserProfile profile;
+    if (applied.count(user_key) > 0) {
+      Result<std::optional<std::string>> record = kv_->Get(Family::kProfiles, user_key);
+      if (!record.ok()) return record.status();
+      Result<StoredProfile> stored = ParseProfileHeader(user_key, **record);
+      if (!stored.ok()) return stored.status();
+      Result<UserProfile> parsed = ParseProfileJson(stored->json);
+      if (!parsed.ok()) return parsed.status();
+      profile = std::move(parsed).value();
+    }
+    std::sort(events.begin(), events.end(), [](const Pending& a, const Pending& b) { return a.sequence < b.sequence; });
+    for (const Pending& pending_event : events) {
+      // NOTE: as in RecomputeProfile, an event whose product has left the catalogue adds to no facet.
+      const Event& event = pending_event.event;
+      const std::shared_ptr<const Product> product = event.product_id.empty() ? nullptr : product_of(event.product_id);
+      profile.Apply(event, product ? *product : kNoProduct, options_);
+    }
+    batch.Put(Family::kProfiles, user_key, ProfileRecord(profile, sequence_));
+    recovered[user_key] = std::move(profile);
+  }
+  // Profiles without the header get it now, before any event is recorded without them.
+  for (const std::string& user_key : unheaded) {
+    if (recovered.count(user_key) > 0) continue;
+    Result<std::optional<std::string>> record = kv_->Get(Family::kProfiles, user_key);
+    if (!record.ok()) return record.status();
+    batch.Put(Family::kProfiles, user_key, "@" + std::to_string(sequence_) + "\n" + **record);
+  }
+  if (batch.Count() == 0) return Status::Ok();
+  TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
+  if (!recovered.empty()) spdlog::info("profiles of {} users brought up to date with their events", recovered.size());
+
+  std::lock_guard cache_lock(cache_mutex_);
+  for (auto& [user_key, profile] : recovered) cache_[user_key] = std::move(profile);
   return Status::Ok();
 }
 
 // Precondition: write_mutex_ held. Event keys of one user and time differ by their sequence.
 // Stores written before the "event_sequence" key existed get it from a scan of every event key.
-Status EmbeddedProfileStore::NextSequenceLocked(uint64_t* sequence) {
+Status EmbeddedProfileStore::LoadSequenceLocked() {
   if (!sequence_loaded_) {
     Result<std::optional<std::string>> stored = kv_->Get(Family::kMeta, kSequenceKey);
     if (!stored.ok()) return stored.status();
@@ -213,15 +413,18 @@ Status EmbeddedProfileStore::NextSequenceLocked(uint64_t* sequence) {
       }
     } else {
       TESSERA_RETURN_IF_ERROR(kv_->Scan(Family::kEvents, "", [&](std::string_view key, std::string_view) {
-        const std::string_view digits = key.substr(key.rfind('/') + 1);
-        uint64_t used = 0;
-        std::from_chars(digits.data(), digits.data() + digits.size(), used);
-        sequence_ = std::max(sequence_, used);
+        sequence_ = std::max(sequence_, EventKeySequence(key));
         return true;
       }));
     }
     sequence_loaded_ = true;
   }
+  return Status::Ok();
+}
+
+// Precondition: write_mutex_ held.
+Status EmbeddedProfileStore::NextSequenceLocked(uint64_t* sequence) {
+  TESSERA_RETURN_IF_ERROR(LoadSequenceLocked());
   *sequence = ++sequence_;
   return Status::Ok();
 }
@@ -230,15 +433,23 @@ Result<std::optional<UserProfile>> EmbeddedProfileStore::LoadProfile(const std::
   // The read from the store happens under cache_mutex_, so a profile a writer caches after its
   // write is never replaced by an older copy read before it.
   std::lock_guard cache_lock(cache_mutex_);
-  if (auto it = cache_.find(user_key); it != cache_.end()) return std::optional<UserProfile>(it->second);
+  Result<const UserProfile*> cached = CachedProfileLocked(user_key);
+  if (!cached.ok()) return cached.status();
+  if (*cached == nullptr) return std::optional<UserProfile>();
+  return std::optional<UserProfile>(**cached);
+}
+
+Result<const UserProfile*> EmbeddedProfileStore::CachedProfileLocked(const std::string& user_key) {
+  if (auto it = cache_.find(user_key); it != cache_.end()) return &it->second;
   Result<std::optional<std::string>> record = kv_->Get(Family::kProfiles, user_key);
   if (!record.ok()) return record.status();
-  if (!record->has_value()) return std::optional<UserProfile>();
-  nlohmann::json object = nlohmann::json::parse(**record, nullptr, /*allow_exceptions=*/false);
-  Result<UserProfile> profile = UserProfile::FromJson(object);
+  if (!record->has_value()) return static_cast<const UserProfile*>(nullptr);
+  Result<StoredProfile> stored = ParseProfileHeader(user_key, **record);
+  if (!stored.ok()) return stored.status();
+  Result<UserProfile> profile = ParseProfileJson(stored->json);
   if (!profile.ok()) return profile.status();
-  cache_[user_key] = *profile;
-  return std::optional<UserProfile>(std::move(profile).value());
+  auto [it, added] = cache_.insert_or_assign(user_key, std::move(profile).value());
+  return static_cast<const UserProfile*>(&it->second);
 }
 
 Result<UserProfile> EmbeddedProfileStore::RecomputeProfile(const std::vector<Event>& events,
@@ -312,6 +523,7 @@ Result<size_t> EmbeddedProfileStore::EraseLocked(const std::string& user_key) {
   TESSERA_RETURN_IF_ERROR(kv_->Delete(Family::kProfiles, user_key, /*sync=*/true));
   std::lock_guard cache_lock(cache_mutex_);
   cache_.erase(user_key);
+  dirty_.erase(user_key);
   return *removed;
 }
 
@@ -350,7 +562,7 @@ Result<size_t> EmbeddedProfileStore::KeyRawUserIds() {
 
   TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
   std::lock_guard cache_lock(cache_mutex_);
-  cache_.clear();
+  std::erase_if(cache_, [&](const auto& entry) { return dirty_.count(entry.first) == 0; });
   return users;
 }
 
@@ -421,13 +633,16 @@ Result<size_t> EmbeddedProfileStore::Merge(const std::string& from_user_id, cons
     Result<UserProfile> recomputed = RecomputeProfile(all, product_of);
     if (!recomputed.ok()) return recomputed.status();
     profile = std::move(recomputed).value();
-    batch.Put(Family::kProfiles, to_key, profile->ToJson().dump());
+    TESSERA_RETURN_IF_ERROR(LoadSequenceLocked());
+    batch.Put(Family::kProfiles, to_key, ProfileRecord(*profile, sequence_));
   }
   if (!moving.empty()) batch.Put(Family::kMeta, kSequenceKey, std::to_string(sequence_));
   TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
 
   std::lock_guard cache_lock(cache_mutex_);
   cache_.erase(from_key);
+  dirty_.erase(from_key);
+  dirty_.erase(to_key);
   if (profile) cache_[to_key] = std::move(*profile);
   return moving.size();
 }
@@ -465,6 +680,7 @@ Result<std::vector<Event>> EmbeddedProfileStore::DeleteEventsBefore(int64_t cuto
   if (expired.empty()) return expired;
 
   // Each affected profile, recomputed from the events that remain.
+  TESSERA_RETURN_IF_ERROR(LoadSequenceLocked());
   std::unordered_map<std::string, std::optional<UserProfile>> profiles;
   for (const std::string& user_key : user_keys) {
     std::vector<Event> remaining;
@@ -478,13 +694,14 @@ Result<std::vector<Event>> EmbeddedProfileStore::DeleteEventsBefore(int64_t cuto
     }
     Result<UserProfile> recomputed = RecomputeProfile(remaining, product_of);
     if (!recomputed.ok()) return recomputed.status();
-    batch.Put(Family::kProfiles, user_key, recomputed->ToJson().dump());
+    batch.Put(Family::kProfiles, user_key, ProfileRecord(*recomputed, sequence_));
     profiles[user_key] = std::move(recomputed).value();
   }
   TESSERA_RETURN_IF_ERROR(kv_->Write(&batch, /*sync=*/true));
 
   std::lock_guard cache_lock(cache_mutex_);
   for (auto& [user_key, profile] : profiles) {
+    dirty_.erase(user_key);
     if (profile) {
       cache_[user_key] = std::move(*profile);
     } else {

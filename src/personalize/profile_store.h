@@ -3,13 +3,16 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "personalize/profile.h"
@@ -76,6 +79,11 @@ class ProfileStore {
   // the profile). Returns the deleted events; their user_id is the store's pseudonym, not the
   // raw id.
   virtual Result<std::vector<Event>> DeleteEventsBefore(int64_t cutoff_ms, const ProductLookup& product_of) = 0;
+
+  // Writes the profiles that changed since the last flush. Profiles are derived from the
+  // events, which are durable on their own, so a store may defer writing them. A store that
+  // writes them with the events has nothing to flush.
+  virtual Status Flush() { return Status::Ok(); }
 };
 
 // Limits of EmbeddedProfileStore's group commit.
@@ -83,24 +91,38 @@ struct GroupCommitOptions {
   // Events one group may hold; a caller's own batch always goes whole into its group, even when
   // larger. 1 gives every event its own synced write (no grouping).
   size_t max_group_events = 4096;
+  // How often changed profiles are written behind the events, unsynced, in milliseconds. 0
+  // writes every touched profile into the group's synced batch instead (write-through).
+  int64_t profile_flush_ms = 1000;
 };
 
 // Keys: events family "<user key>/<timestamp, 20 digits>/<sequence, 20 digits>" -> event JSON;
-// profiles family "<user key>" -> profile JSON. The user key is UserKeyer's keyed hash of the
-// user id, which is never stored raw. A stored event's user_id is the key without its '#'.
-// Keys never contain '/', so "<user key>/" is a prefix of exactly that user's events. The meta
-// key "event_sequence" holds the highest sequence used, so keys stay unique across reopens.
+// profiles family "<user key>" -> "@<sequence>\n" followed by the profile JSON, where the
+// sequence is the highest event sequence the profile has applied. The user key is UserKeyer's
+// keyed hash of the user id, which is never stored raw. A stored event's user_id is the key
+// without its '#'. Keys never contain '/', so "<user key>/" is a prefix of exactly that user's
+// events. The meta key "event_sequence" holds the highest sequence used, so keys stay unique
+// across reopens.
 //
 // Writes use group commit, as LevelDB's writer queue does: concurrent RecordBatch callers
 // queue up, the caller at the head (the leader) applies every queued event to the profiles in
-// memory and writes them in one WriteBatch with one WAL sync, then wakes the others with their
-// own outcomes. So N concurrent callers cost one sync, not N, and a profile touched by several
-// events of a group is written once.
+// memory and writes the group's events in one WriteBatch with one WAL sync, then wakes the
+// others with their own outcomes. So N concurrent callers cost one sync, not N.
+//
+// Profiles are written behind: the synced batch holds only events, event ids and the sequence;
+// changed profiles stay in memory and a background thread writes them, unsynced, every
+// profile_flush_ms and when the store is destroyed. After a crash, Recover re-applies to each
+// stored profile the events with a higher sequence than it has applied. Erase, SetOptOut,
+// Merge and DeleteEventsBefore still write or delete profiles in their own synced write.
 class EmbeddedProfileStore final : public ProfileStore {
  public:
   // Does not own `kv`, which must outlive the store.
   EmbeddedProfileStore(KvStore* kv, ProfileOptions options, UserKeyer keyer, GroupCommitOptions group = {})
-      : kv_(kv), options_(options), keyer_(std::move(keyer)), group_(group) {}
+      : kv_(kv), options_(options), keyer_(std::move(keyer)), group_(group) {
+    if (group_.profile_flush_ms > 0) flusher_ = std::thread([this] { FlushPeriodically(); });
+  }
+  // Flushes the changed profiles; a failed flush is logged, and Recover redoes it at the next open.
+  ~EmbeddedProfileStore() override;
 
   Result<std::vector<EventOutcome>> RecordBatch(const std::vector<EventRecord>& records) override;
   Result<std::optional<UserProfile>> Get(const std::string& user_id) override;
@@ -111,6 +133,14 @@ class EmbeddedProfileStore final : public ProfileStore {
   Result<size_t> Merge(const std::string& from_user_id, const std::string& to_user_id,
                        const ProductLookup& product_of) override;
   Result<std::vector<Event>> DeleteEventsBefore(int64_t cutoff_ms, const ProductLookup& product_of) override;
+  Status Flush() override;
+
+  // Brings the stored profiles up to date with the stored events after a crash. Each profile
+  // gets its user's events with a higher sequence than it has applied, in sequence order (a
+  // user without a stored profile gets every event), and the results go in one synced write.
+  // Profiles stored before the sequence header count as up to date. Call once after opening,
+  // before recording events. `product_of` supplies the events' products.
+  Status Recover(const ProductLookup& product_of);
 
   // Calls `visit` with every stored event of every user, in key order (user key, then time).
   // Each event's user_id is its user key without the '#', not the raw id. Fails with
@@ -130,9 +160,14 @@ class EmbeddedProfileStore final : public ProfileStore {
   struct GroupState;
 
   Status CommitGroup(const std::vector<Writer*>& group);
+  Status LoadSequenceLocked();
   Status NextSequenceLocked(uint64_t* sequence);
+  void FlushPeriodically();
   Status ScanEvents(const std::string& prefix, const std::function<void(Event&&)>& visit);
   Result<std::optional<UserProfile>> LoadProfile(const std::string& user_key);
+  // The cached profile, read from the store into the cache when missing; null when the user has
+  // none. Precondition: cache_mutex_ held. The pointer is valid while it is held.
+  Result<const UserProfile*> CachedProfileLocked(const std::string& user_key);
   Result<UserProfile> RecomputeProfile(const std::vector<Event>& events, const ProductLookup& product_of) const;
   Result<size_t> EraseLocked(const std::string& user_key);
 
@@ -147,13 +182,22 @@ class EmbeddedProfileStore final : public ProfileStore {
   // Guards writers_, the queue of RecordBatch callers; its head is the leader.
   std::mutex queue_mutex_;
   std::deque<Writer*> writers_;
-  // Guards cache_, the profiles read so far, updated only after their write is durable.
+  // Guards cache_, the profiles read so far, updated only after their events are durable, and
+  // dirty_, the keys of cached profiles newer than their stored copy. A dirty profile is never
+  // dropped from cache_ except by erasure.
   std::mutex cache_mutex_;
   std::unordered_map<std::string, UserProfile> cache_;
+  std::unordered_set<std::string> dirty_;
   // The last sequence given to an event key; loaded lazily under write_mutex_.
   uint64_t sequence_ = 0;
   bool sequence_loaded_ = false;
   std::atomic<uint64_t> synced_writes_ = 0;
+
+  // The write-behind thread; it waits on flush_wake_ until the next flush or stopping_.
+  std::thread flusher_;
+  std::mutex flush_mutex_;
+  std::condition_variable flush_wake_;
+  bool stopping_ = false;  // guarded by flush_mutex_
 };
 
 }  // namespace tessera

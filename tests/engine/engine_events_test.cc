@@ -1,10 +1,12 @@
 // Engine event paths on a real store: batches, retention and merging an anonymous shopper.
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
 #include "support/test_support.h"
@@ -41,13 +43,15 @@ class EngineEventsTest : public ::testing::Test {
     ASSERT_TRUE(report.ok()) << report.status().ToString();
   }
 
-  void Open(int retention_days = 365) {
+  // Opens the engine on `dir`, the fixture's folder when empty.
+  void Open(int retention_days = 365, int64_t profile_flush_ms = EngineOptions().profile_flush_ms, const fs::path& dir = {}) {
     engine_.reset();
     EngineOptions options;
-    options.data_dir = temp_dir_.path().string();
+    options.data_dir = (dir.empty() ? temp_dir_.path() : dir).string();
     options.photo_encoder = "colour-shape";
     options.read_photo_text = false;
     options.retention_days = retention_days;
+    options.profile_flush_ms = profile_flush_ms;
     Result<std::unique_ptr<Engine>> engine = Engine::Open(options, &clock_);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     engine_ = std::move(engine).value();
@@ -163,6 +167,33 @@ TEST_F(EngineEventsTest, MergeMovesAnonymousEventsToUser) {
   ASSERT_TRUE(profile->has_value());
   EXPECT_EQ((*profile)->event_count(), 3u);
   EXPECT_GT((*profile)->Share("article_type", "Sports Shoes"), 0.5);
+}
+
+TEST_F(EngineEventsTest, OpenRecoversProfilesNotWrittenBeforeCrash) {
+  Open(365, /*profile_flush_ms=*/3600 * 1000);  // no timed write-behind within the test
+  const int64_t now = clock_.NowMillis();
+  std::vector<Engine::EventOutcome> outcomes;
+  ASSERT_TRUE(engine_->RecordEvents({MakeEvent("shopper", "s1", now), MakeEvent("other", "s2", now)}, &outcomes).ok());
+  ASSERT_TRUE(engine_->RecordEvent(MakeEvent("shopper", "s3", now + 1)).ok());
+  std::map<std::string, std::string> acknowledged;
+  for (const std::string user : {"shopper", "other"}) {
+    Result<std::optional<UserProfile>> profile = engine_->Profile(user);
+    ASSERT_TRUE(profile.ok() && profile->has_value()) << user;
+    acknowledged[user] = (*profile)->ToJson().dump();
+  }
+
+  // The folder as a crash would leave it: the events synced, no profile written yet.
+  TempDir crashed("tessera-engine-crash-");
+  ASSERT_FALSE(crashed.path().empty()) << crashed.error();
+  fs::copy(temp_dir_.path(), crashed.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  Open(365, EngineOptions().profile_flush_ms, crashed.path());
+  for (const std::string user : {"shopper", "other"}) {
+    Result<std::optional<UserProfile>> profile = engine_->Profile(user);
+    ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+    ASSERT_TRUE(profile->has_value()) << user;
+    EXPECT_EQ((*profile)->ToJson().dump(), acknowledged[user]) << user;
+  }
+  EXPECT_EQ((*engine_->Profile("shopper"))->event_count(), 2u);
 }
 
 TEST_F(EngineEventsTest, MergeRejectsInvalidUserId) {

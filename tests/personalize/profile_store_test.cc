@@ -56,10 +56,11 @@ class ProfileStoreGroupTest : public ::testing::Test {
     Open();
   }
 
-  void Open(GroupCommitOptions group = {}) {
+  // Opens the store in `dir`, the fixture's folder when empty.
+  void Open(GroupCommitOptions group = {}, const fs::path& dir = {}) {
     profiles_.reset();
     kv_.reset();
-    Result<std::unique_ptr<KvStore>> kv = KvStore::Open(temp_dir_.path().string());
+    Result<std::unique_ptr<KvStore>> kv = KvStore::Open((dir.empty() ? temp_dir_.path() : dir).string());
     ASSERT_TRUE(kv.ok()) << kv.status().ToString();
     kv_ = std::move(kv).value();
     profiles_ = std::make_unique<EmbeddedProfileStore>(kv_.get(), options_, UserKeyer(std::string(32, 'k')), group);
@@ -284,6 +285,123 @@ TEST_F(ProfileStoreGroupTest, DeleteBeforeCutoffRecomputesProfiles) {
   EXPECT_TRUE(again->empty());
   Open();
   EXPECT_FALSE(Get("u2").has_value());
+  EXPECT_EQ(Get("u1")->event_count(), 2u);
+}
+
+// Group commit whose write-behind thread never runs within a test: profiles reach the store
+// only by Flush or when the store is destroyed.
+GroupCommitOptions WithoutTimedFlush() {
+  GroupCommitOptions group;
+  group.profile_flush_ms = 3600 * 1000;
+  return group;
+}
+
+// Whether the profiles family holds a record for `user`.
+bool HoldsProfile(KvStore& kv, const std::string& user) {
+  Result<std::optional<std::string>> record = kv.Get(Family::kProfiles, UserKeyer(std::string(32, 'k')).Key(user));
+  EXPECT_TRUE(record.ok()) << record.status().ToString();
+  return record.ok() && record->has_value();
+}
+
+TEST_F(ProfileStoreGroupTest, ProfilesRecoveredFromEventsAfterCrash) {
+  Open(WithoutTimedFlush());
+  const std::vector<std::string> users = {"u0", "u1", "u2", "u3"};
+  const std::vector<std::string> colours = {"red", "blue", "green"};
+  std::map<std::string, std::vector<Event>> sent;
+  int64_t time = kNowMs;
+  auto send_round = [&](const std::vector<std::string>& senders) {
+    std::vector<Event> batch;
+    for (const std::string& user : senders) {
+      const Event event = MakeEvent(user, colours[sent[user].size() % colours.size()], time += kHourMs);
+      sent[user].push_back(event);
+      batch.push_back(event);
+    }
+    RecordBatch(batch);
+  };
+  // u0 has every event in its stored profile, u1 and u2 some, and u3 none: its first event
+  // comes after the flush.
+  for (int round = 0; round < 3; ++round) send_round({"u0", "u1", "u2"});
+  ASSERT_TRUE(profiles_->Flush().ok());
+  for (int round = 0; round < 4; ++round) send_round({"u1", "u2", "u3"});
+
+  // The folder as a crash would leave it: the events synced, the later profiles never written.
+  TempDir crashed("tessera-profile-crash-");
+  ASSERT_FALSE(crashed.path().empty()) << crashed.error();
+  fs::copy(temp_dir_.path(), crashed.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  std::map<std::string, std::string> acknowledged;
+  for (const std::string& user : users) {
+    ASSERT_TRUE(Get(user).has_value()) << user;
+    acknowledged[user] = Get(user)->ToJson().dump();
+  }
+
+  Open(WithoutTimedFlush(), crashed.path());
+  ASSERT_FALSE(HoldsProfile(*kv_, "u3"));
+  ASSERT_TRUE(profiles_->Recover(Lookup()).ok());
+  for (const std::string& user : users) {
+    ASSERT_TRUE(Get(user).has_value()) << user;
+    EXPECT_EQ(Get(user)->ToJson().dump(), acknowledged[user]) << user;
+    EXPECT_EQ(Get(user)->ToJson(), ExpectedProfile(sent[user]).ToJson()) << user;
+  }
+
+  // Recover wrote the profiles it rebuilt: a second crash needs nothing from the first.
+  Open(WithoutTimedFlush(), crashed.path());
+  ASSERT_TRUE(HoldsProfile(*kv_, "u3"));
+  for (const std::string& user : users) EXPECT_EQ(Get(user)->ToJson().dump(), acknowledged[user]) << user;
+  send_round({"u3"});
+  EXPECT_EQ(Get("u3")->ToJson(), ExpectedProfile(sent["u3"]).ToJson());
+}
+
+TEST_F(ProfileStoreGroupTest, RecoverAddsNothingToUpToDateProfiles) {
+  RecordBatch({MakeEvent("u1", "red", kNowMs), MakeEvent("u1", "blue", kNowMs + kHourMs)});
+  Open();  // destroying the store flushed the profile
+  ASSERT_TRUE(profiles_->Recover(Lookup()).ok());
+  ASSERT_TRUE(Get("u1").has_value());
+  EXPECT_EQ(Get("u1")->ToJson(), ExpectedProfile({MakeEvent("u1", "red", kNowMs),
+                                                  MakeEvent("u1", "blue", kNowMs + kHourMs)}).ToJson());
+}
+
+TEST_F(ProfileStoreGroupTest, ErasureAndMergeLeaveNoProfileBehind) {
+  Open(WithoutTimedFlush());
+  RecordBatch({MakeEvent("gone", "red", kNowMs), MakeEvent("opted", "blue", kNowMs), MakeEvent("anon-4", "green", kNowMs),
+               MakeEvent("dave", "red", kNowMs + kHourMs)});
+  // Each profile is newer in memory than in the store when it is erased.
+  ASSERT_TRUE(profiles_->Erase("gone").ok());
+  ASSERT_TRUE(profiles_->SetOptOut("opted", true).ok());
+  ASSERT_TRUE(profiles_->Merge("anon-4", "dave", Lookup()).ok());
+  ASSERT_TRUE(profiles_->Flush().ok());
+  for (const char* user : {"gone", "opted", "anon-4"}) {
+    EXPECT_FALSE(HoldsProfile(*kv_, user)) << user;
+    EXPECT_FALSE(Get(user).has_value()) << user;
+  }
+
+  Open(WithoutTimedFlush());
+  ASSERT_TRUE(profiles_->Recover(Lookup()).ok());
+  for (const char* user : {"gone", "opted", "anon-4"}) {
+    EXPECT_FALSE(HoldsProfile(*kv_, user)) << user;
+    EXPECT_FALSE(Get(user).has_value()) << user;
+  }
+  ASSERT_TRUE(Get("dave").has_value());
+  EXPECT_EQ(Get("dave")->event_count(), 2u);
+}
+
+TEST_F(ProfileStoreGroupTest, ProfileWithoutSequenceHeaderCountsAsUpToDate) {
+  RecordBatch({MakeEvent("u1", "red", kNowMs)});
+  ASSERT_TRUE(profiles_->Flush().ok());
+  // A profile as versions before the header wrote it: the bare JSON, written with its events.
+  const std::string user_key = UserKeyer(std::string(32, 'k')).Key("u1");
+  const UserProfile stored = ExpectedProfile({MakeEvent("u1", "red", kNowMs)});
+  ASSERT_TRUE(kv_->Put(Family::kProfiles, user_key, stored.ToJson().dump(), /*sync=*/true).ok());
+  Open(WithoutTimedFlush());
+  ASSERT_TRUE(profiles_->Recover(Lookup()).ok());
+  EXPECT_EQ(Get("u1")->ToJson(), stored.ToJson());
+
+  // The header is added at once, so a later event missing from the stored profile is recovered.
+  RecordBatch({MakeEvent("u1", "blue", kNowMs + kHourMs)});
+  TempDir crashed("tessera-profile-crash-");
+  ASSERT_FALSE(crashed.path().empty()) << crashed.error();
+  fs::copy(temp_dir_.path(), crashed.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  Open(WithoutTimedFlush(), crashed.path());
+  ASSERT_TRUE(profiles_->Recover(Lookup()).ok());
   EXPECT_EQ(Get("u1")->event_count(), 2u);
 }
 
