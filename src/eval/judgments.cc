@@ -207,6 +207,24 @@ std::vector<const Candidate*> SampleEvenly(std::array<std::vector<const Candidat
   return chosen;
 }
 
+// The products' graded attributes, normalized once, and the indexes of the products of each
+// known article type, because only products of the query's article type can have a grade above 0.
+struct CatalogueFacets {
+  std::vector<Facets> facets;
+  std::map<std::string, std::vector<size_t>> by_article_type;
+};
+
+CatalogueFacets NormalizeCatalogue(const std::vector<Product>& products) {
+  CatalogueFacets catalogue;
+  catalogue.facets.reserve(products.size());
+  for (size_t i = 0; i < products.size(); ++i) {
+    catalogue.facets.push_back(FacetsOf(products[i].attributes));
+    const std::string& article_type = catalogue.facets.back().article_type;
+    if (IsKnown(article_type)) catalogue.by_article_type[article_type].push_back(i);
+  }
+  return catalogue;
+}
+
 std::string QueryId(size_t index, char prefix = 'q') {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%c%04zu", prefix, index + 1);
@@ -349,15 +367,9 @@ int GradeProduct(const Product& product, const std::map<std::string, std::string
 
 std::vector<JudgedQuery> DeriveJudgedQueries(const std::vector<Product>& products,
                                              const JudgmentOptions& options) {
-  // Normalize once and group by article type, because only products of the query's article
-  // type can have a grade above 0.
-  std::vector<Facets> facets;
-  facets.reserve(products.size());
-  std::map<std::string, std::vector<size_t>> by_article_type;
-  for (size_t i = 0; i < products.size(); ++i) {
-    facets.push_back(FacetsOf(products[i].attributes));
-    if (IsKnown(facets.back().article_type)) by_article_type[facets.back().article_type].push_back(i);
-  }
+  CatalogueFacets catalogue = NormalizeCatalogue(products);
+  const std::vector<Facets>& facets = catalogue.facets;
+  std::map<std::string, std::vector<size_t>>& by_article_type = catalogue.by_article_type;
 
   std::array<CandidateMap, kTemplateCount> candidates;
   for (const Facets& product : facets) AddCandidatesOf(product, candidates);
@@ -401,13 +413,9 @@ std::vector<JudgedQuery> DeriveJudgedQueries(const std::vector<Product>& product
 
 std::vector<JudgedQuery> DerivePhotoJudgedQueries(const std::vector<Product>& products,
                                                   const PhotoJudgmentOptions& options) {
-  std::vector<Facets> facets;
-  facets.reserve(products.size());
-  std::map<std::string, std::vector<size_t>> by_article_type;
-  for (size_t i = 0; i < products.size(); ++i) {
-    facets.push_back(FacetsOf(products[i].attributes));
-    if (IsKnown(facets.back().article_type)) by_article_type[facets.back().article_type].push_back(i);
-  }
+  CatalogueFacets catalogue = NormalizeCatalogue(products);
+  const std::vector<Facets>& facets = catalogue.facets;
+  std::map<std::string, std::vector<size_t>>& by_article_type = catalogue.by_article_type;
 
   // The query a product's photo stands for: its article type, and its colour and gender when
   // known. Unisex names no gender.
