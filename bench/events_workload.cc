@@ -47,9 +47,9 @@ double ProcessCpuSeconds() {
   return static_cast<double>(now.tv_sec) + now.tv_nsec * 1e-9;
 }
 
-// Events over wall-clock seconds, and over the process's CPU seconds since `cpu_start`: on a
-// shared machine the wall clock also counts time the core spent on other processes, and the
-// CPU figure is what one dedicated core would sustain (when the disk keeps up).
+// Events over wall-clock seconds, and over the process's CPU seconds since `cpu_start`. On a
+// shared machine the wall clock also counts time the core spent on other processes, so the CPU
+// figure is what one dedicated core would sustain when the disk keeps up.
 json RateJson(size_t events, double seconds, double cpu_start) {
   const double cpu_seconds = ProcessCpuSeconds() - cpu_start;
   return {{"events", events},
@@ -76,8 +76,8 @@ Result<std::vector<Product>> ReadProducts(const std::string& fashion_dir, size_t
   return products;
 }
 
-// An engine on its own store under `dir`, without photo models; `group_limit` 1 gives every
-// event its own synced write, as before group commit, and `profile_flush_ms` 0 writes each
+// Opens an engine on its own store under `dir`, without photo models. `group_limit` 1 gives
+// every event its own synced write, as before group commit. `profile_flush_ms` 0 writes each
 // touched profile into its events' synced write, as before profiles were written behind.
 Result<std::unique_ptr<Engine>> OpenEngine(const fs::path& dir, size_t group_limit, int64_t profile_flush_ms,
                                            const std::vector<Product>& products, const Clock* clock) {

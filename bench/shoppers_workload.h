@@ -1,7 +1,7 @@
 // The shoppers workload: simulated shoppers (eval/shopper_simulator.h) click through the real
-// engine, and nDCG@10 of their next queries is measured after 0, 1, 3 and 10 events, for the
-// unpersonalized ranking, the engine's personalization and a count-based baseline, all in the
-// same run. docs/personalization.md describes the simulation.
+// engine. The nDCG@10 of their next queries is measured after 0, 1, 3 and 10 events for the
+// unpersonalized ranking, the engine's personalization and a count-based baseline, in one run.
+// docs/personalization.md describes the simulation.
 #pragma once
 
 #include <cstddef>
@@ -26,9 +26,9 @@ struct ShoppersWorkloadOptions {
   ClickModelOptions clicks;
 };
 
-// Opens the engine on a manual clock, runs the splits and prints one JSON object: per split and
-// checkpoint, the mean nDCG@10 of each arm, the lifts over the unpersonalized ranking, the
-// fraction of shoppers whose next query changed after their first click, and search latency.
+// Opens the engine on a manual clock, runs the splits and prints one JSON object. Per split and
+// checkpoint it contains the mean nDCG@10 of each arm, the lifts over the unpersonalized ranking,
+// the fraction of shoppers whose next query changed after their first click, and search latency.
 int RunShoppersWorkload(const ShoppersWorkloadOptions& options);
 
 }  // namespace tessera

@@ -101,7 +101,7 @@ struct GroupCommitOptions {
 // sequence is the highest event sequence the profile has applied. The user key is UserKeyer's
 // keyed hash of the user id, which is never stored raw. A stored event's user_id is the key
 // without its '#'. Keys never contain '/', so "<user key>/" is a prefix of exactly that user's
-// events. The meta key "event_sequence" holds the highest sequence used, so keys stay unique
+// events. The meta key "event_sequence" contains the highest sequence used, so keys stay unique
 // across reopens.
 //
 // Writes use group commit, as LevelDB's writer queue does: concurrent RecordBatch callers

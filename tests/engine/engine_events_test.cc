@@ -178,7 +178,8 @@ TEST_F(EngineEventsTest, OpenRecoversProfilesNotWrittenBeforeCrash) {
   std::map<std::string, std::string> acknowledged;
   for (const std::string user : {"shopper", "other"}) {
     Result<std::optional<UserProfile>> profile = engine_->Profile(user);
-    ASSERT_TRUE(profile.ok() && profile->has_value()) << user;
+    ASSERT_TRUE(profile.ok()) << user;
+    ASSERT_TRUE(profile->has_value()) << user;
     acknowledged[user] = (*profile)->ToJson().dump();
   }
 

@@ -296,7 +296,7 @@ GroupCommitOptions WithoutTimedFlush() {
   return group;
 }
 
-// Whether the profiles family holds a record for `user`.
+// Whether the profiles family contains a record for `user`.
 bool HoldsProfile(KvStore& kv, const std::string& user) {
   Result<std::optional<std::string>> record = kv.Get(Family::kProfiles, UserKeyer(std::string(32, 'k')).Key(user));
   EXPECT_TRUE(record.ok()) << record.status().ToString();
