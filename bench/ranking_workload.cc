@@ -117,16 +117,8 @@ Result<std::map<std::string, MethodMetrics>> EvaluateHeldOut(const Engine& engin
     if (!q.ok()) return Status(q.status().code(), "query " + query.id + " '" + query.text + "': " + q.status().message());
     if (q->labels.empty()) continue;  // train-ranker and train-click-model skip these too
 
-    // Rows are in retrieval order, so the row index orders the hybrid without a model.
     const size_t n = q->labels.size();
-    std::vector<float> bm25(n), retrieval(n);
-    for (size_t r = 0; r < n; ++r) {
-      const float b = q->rows.features.At(r, Feature::kBm25f);
-      bm25[r] = std::isnan(b) ? -1.0f : b;
-      retrieval[r] = -static_cast<float>(r);
-    }
-    methods["bm25f"].Add(query, RankedIds(*q, bm25));
-    methods["retrieval"].Add(query, RankedIds(*q, retrieval));
+    AddBaselines(*q, &methods);
     for (const auto& [name, model] : models.learned) {
       methods[name].Add(query, RankedIds(*q, model->Predict(q->rows.features.values(), n)));
     }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "common/hash.h"
@@ -91,6 +92,24 @@ std::vector<std::string> RankedIds(const QueryRows& q, const std::vector<float>&
   return ids;
 }
 
+Result<std::vector<QueryRows>> ExtractAll(const Engine& engine, const std::vector<JudgedQuery>& queries) {
+  std::vector<QueryRows> all;
+  all.reserve(queries.size());
+  Progress extracting("features", queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const JudgedQuery& query = queries[i];
+    Result<QueryRows> q = ExtractQuery(engine, query);
+    if (!q.ok()) {
+      const std::string what = query.kind == kPhotoQueryKind ? "photo of product '" + query.photo_product_id + "'"
+                                                             : "'" + query.text + "'";
+      return Status(q.status().code(), "query " + query.id + " " + what + ": " + q.status().message());
+    }
+    all.push_back(std::move(q).value());
+    extracting.Show(i + 1);
+  }
+  return all;
+}
+
 Progress::Progress(std::string label, size_t total)
     : label_(std::move(label)), total_(total), terminal_(isatty(fileno(stderr)) != 0) {}
 
@@ -123,6 +142,18 @@ nlohmann::json MethodMetrics::ToJson() const {
                 {"mrr_at_10", Summarize(mrr.at(key)).mean}};
   }
   return out;
+}
+
+void AddBaselines(const QueryRows& q, std::map<std::string, MethodMetrics>* methods) {
+  const size_t n = q.labels.size();
+  std::vector<float> bm25(n), retrieval(n);
+  for (size_t r = 0; r < n; ++r) {
+    const float b = q.rows.features.At(r, Feature::kBm25f);
+    bm25[r] = std::isnan(b) ? -1.0f : b;
+    retrieval[r] = -static_cast<float>(r);
+  }
+  (*methods)["bm25f"].Add(*q.query, RankedIds(q, bm25));
+  (*methods)["retrieval"].Add(*q.query, RankedIds(q, retrieval));
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {

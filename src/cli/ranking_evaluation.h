@@ -51,6 +51,9 @@ struct QueryRows {
 // Fails with kNotFound when the photo query's product has no photo vector.
 Result<QueryRows> ExtractQuery(const Engine& engine, const JudgedQuery& query);
 
+// Runs ExtractQuery on every query, showing progress on stderr. Fails naming the query that failed.
+Result<std::vector<QueryRows>> ExtractAll(const Engine& engine, const std::vector<JudgedQuery>& queries);
+
 // Draws a progress line on stderr: redrawn in place on a terminal, every 10% otherwise.
 class Progress {
  public:
@@ -74,6 +77,10 @@ struct MethodMetrics {
   void Add(const JudgedQuery& query, const std::vector<std::string>& ranked);
   nlohmann::json ToJson() const;
 };
+
+// Adds the two baselines of `q` to `methods`: "bm25f" (the candidates ordered by BM25F, missing
+// last) and "retrieval" (the row order, which is the hybrid retrieval without a model).
+void AddBaselines(const QueryRows& q, std::map<std::string, MethodMetrics>* methods);
 
 double SecondsSince(std::chrono::steady_clock::time_point start);
 

@@ -110,17 +110,11 @@ Status RunTrainClickModel(const Engine& engine, const TrainClickModelOptions& op
   }
 
   // Feature rows of every judged query's candidates, and its logged ranking.
-  std::vector<QueryRows> all;
+  Result<std::vector<QueryRows>> extracted = ExtractAll(engine, *queries);
+  if (!extracted.ok()) return extracted.status();
+  const std::vector<QueryRows> all = std::move(extracted).value();
   std::vector<std::vector<size_t>> orders;
   std::vector<LoggedQuery> logged;
-  Progress extracting("features", queries->size());
-  for (size_t i = 0; i < queries->size(); ++i) {
-    const JudgedQuery& query = (*queries)[i];
-    Result<QueryRows> q = ExtractQuery(engine, query);
-    if (!q.ok()) return Status(q.status().code(), "query " + query.id + " '" + query.text + "': " + q.status().message());
-    all.push_back(std::move(q).value());
-    extracting.Show(i + 1);
-  }
   for (const QueryRows& q : all) {
     orders.push_back(RetrievalOrder(q.rows.features));
     LoggedQuery entry{q.query, {}};
@@ -196,18 +190,13 @@ Status RunTrainClickModel(const Engine& engine, const TrainClickModelOptions& op
     const size_t n = q.labels.size();
     std::vector<ClickProductInput> products(n);
     std::vector<const ClickProductInput*> pointers(n);
-    std::vector<float> bm25(n), retrieval(n);
     for (size_t r = 0; r < n; ++r) {
       const std::string& id = q.rows.product_ids[r];
       Result<std::vector<float>> photo = engine.PhotoVector(id);
       products[r] = {titles[id], photo.ok() ? std::move(photo).value() : std::vector<float>{}};
       pointers[r] = &products[r];
-      const float b = q.rows.features.At(r, Feature::kBm25f);
-      bm25[r] = std::isnan(b) ? -1.0f : b;
-      retrieval[r] = -static_cast<float>(r);
     }
-    methods["bm25f"].Add(*q.query, RankedIds(q, bm25));
-    methods["retrieval"].Add(*q.query, RankedIds(q, retrieval));
+    AddBaselines(q, &methods);
     const std::vector<float> scores = model->Score(data.queries[qi], pointers, q.rows.features);
     methods["neural_click"].Add(*q.query, RankedIds(q, scores));
 

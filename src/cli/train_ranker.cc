@@ -84,15 +84,9 @@ Status RunTrainRanker(const Engine& engine, const TrainRankerOptions& options, s
   }
 
   // Feature rows of every query, through the serving code.
-  std::vector<QueryRows> all;
-  Progress extracting("features", queries->size());
-  for (size_t i = 0; i < queries->size(); ++i) {
-    const JudgedQuery& query = (*queries)[i];
-    Result<QueryRows> q = ExtractQuery(engine, query);
-    if (!q.ok()) return Status(q.status().code(), "query " + query.id + " '" + query.text + "': " + q.status().message());
-    all.push_back(std::move(q).value());
-    extracting.Show(i + 1);
-  }
+  Result<std::vector<QueryRows>> extracted = ExtractAll(engine, *queries);
+  if (!extracted.ok()) return extracted.status();
+  std::vector<QueryRows> all = std::move(extracted).value();
   const double extract_seconds = SecondsSince(start);
 
   RankingDataset train, validation;
@@ -135,14 +129,7 @@ Status RunTrainRanker(const Engine& engine, const TrainRankerOptions& options, s
   std::map<std::string, MethodMetrics> methods;
   for (const QueryRows* q : test) {
     const size_t n = q->labels.size();
-    std::vector<float> bm25(n), retrieval(n);
-    for (size_t r = 0; r < n; ++r) {
-      const float b = q->rows.features.At(r, Feature::kBm25f);
-      bm25[r] = std::isnan(b) ? -1.0f : b;
-      retrieval[r] = -static_cast<float>(r);
-    }
-    methods["bm25f"].Add(*q->query, RankedIds(*q, bm25));
-    methods["retrieval"].Add(*q->query, RankedIds(*q, retrieval));
+    AddBaselines(*q, &methods);
     for (const auto& [kind, model] : models) {
       methods[RankerKindName(kind)].Add(*q->query, RankedIds(*q, model->Predict(q->rows.features.values(), n)));
     }
