@@ -5,7 +5,7 @@
 # Usage: scripts/speak-judged-queries.sh JUDGMENTS.jsonl OUT_DIR [EVERY]
 #   JUDGMENTS.jsonl  judged queries, e.g. from `tessera eval --write-judgments FILE`
 #   OUT_DIR          created when missing
-#   EVERY            speak every EVERY-th English query (default 4); the rest stay typed
+#   EVERY            speak every EVERY-th English query (default 4), so the rest stay typed.
 # Queries with non-ASCII text (the Chinese variants) are skipped, because the en-us voice
 # cannot read them.
 set -euo pipefail

@@ -100,9 +100,9 @@ Result<std::vector<QueryRows>> ExtractAll(const Engine& engine, const std::vecto
     const JudgedQuery& query = queries[i];
     Result<QueryRows> q = ExtractQuery(engine, query);
     if (!q.ok()) {
-      const std::string what = query.kind == kPhotoQueryKind ? "photo of product '" + query.photo_product_id + "'"
+      const std::string description = query.kind == kPhotoQueryKind ? "photo of product '" + query.photo_product_id + "'"
                                                              : "'" + query.text + "'";
-      return Status(q.status().code(), "query " + query.id + " " + what + ": " + q.status().message());
+      return Status(q.status().code(), "query " + query.id + " " + description + ": " + q.status().message());
     }
     all.push_back(std::move(q).value());
     extracting.Show(i + 1);

@@ -2,8 +2,8 @@
 // for measuring personalization offline. docs/personalization.md states every parameter.
 //
 // A shopper prefers one gender and one colour, drawn from the catalogue's columns. They search
-// with judged queries that name neither (an article type, with or without a usage), and click
-// results with a probability that falls with the rank (examination) and rises with how well
+// with judged queries that name neither (an article type, with or without a usage). They click
+// a result with a probability that falls with its rank (examination) and rises with how well
 // the product fits the query and their preferences. The relevance a shopper sees in a result is
 // the query's judged grade plus one per preference the product matches.
 #pragma once

@@ -52,9 +52,9 @@ class PersonalReranker {
                BoostExplanation* explanation) const;
 
   // Sets personal_boost (the boost plus the session term, times `scale`, the ranker's
-  // personal_scale) and score of every item from `profile` and re-sorts them, best first; ties
-  // keep their order. `product_of` returns the product of a DocId; `session_term` (may be empty:
-  // no session) returns the session term of a DocId, as SessionTerm computes it.
+  // personal_scale) and score of every item from `profile`, then re-sorts them, best first, with
+  // ties in their order. `product_of` returns the product of a DocId. `session_term` returns the
+  // session term of a DocId, as SessionTerm computes it, and is empty when there is no session.
   void Rerank(std::vector<RankedItem>* items, const UserProfile& profile, int64_t now_ms,
               const ProfileOptions& profile_options, const std::function<const Product&(DocId)>& product_of,
               double scale = 1.0, const std::function<double(DocId)>& session_term = {}) const;

@@ -104,9 +104,9 @@ struct GroupCommitOptions {
 // events. The meta key "event_sequence" contains the highest sequence used, so keys stay unique
 // across reopens.
 //
-// Writes use group commit, as LevelDB's writer queue does: concurrent RecordBatch callers
-// queue up, the caller at the head (the leader) applies every queued event to the profiles in
-// memory and writes the group's events in one WriteBatch with one WAL sync, then wakes the
+// Writes use group commit, as LevelDB's writer queue does. Concurrent RecordBatch callers
+// queue up. The caller at the head (the leader) applies every queued event to the profiles in
+// memory, writes the group's events in one WriteBatch with one WAL sync, and then wakes the
 // others with their own outcomes. So N concurrent callers cost one sync, not N.
 //
 // Profiles are written behind: the synced batch holds only events, event ids and the sequence;

@@ -25,7 +25,7 @@ struct SessionOptions {
   // has fallen to 1/16) is dropped, and events older than that are not replayed at start.
   double expire_half_lives = 4.0;
   // Sessions kept in memory at most; the least recently updated is dropped first. A session in
-  // the default 256-dimensional joint space holds 2 KiB of sums plus its keys, so the default
+  // the default 256-dimensional joint space takes 2 KiB of sums plus its keys, so the default
   // bounds them near 120 MiB.
   size_t max_sessions = 50'000;
 

@@ -284,7 +284,7 @@ TEST_F(ServerEndToEnd, ErasedShopperLosesPersonalization) {
   Post("/api/events", event.dump(), "application/json");
   EXPECT_EQ(Get("/api/users/shopper-erase/profile")["events"], 1);
 
-  // The export holds everything kept about the shopper: events, profile and opt-out flag.
+  // The export contains everything kept about the shopper: events, profile and opt-out flag.
   const json exported = Get("/api/users/shopper-erase/export");
   ASSERT_EQ(exported["events"].size(), 1u);
   EXPECT_EQ(exported["events"][0]["user_id"], "shopper-erase");
