@@ -153,6 +153,9 @@ int main(int argc, char** argv) {
   serve->add_option("--port", server_options.port, "TCP port to listen on")->capture_default_str();
   serve->add_option("--web-dir", server_options.web_dir, "Folder with the storefront files")->capture_default_str();
   serve->add_option("--threads", server_options.threads, "Request worker threads")->capture_default_str();
+  serve->add_option("--slow-request-ms", server_options.slow_request_ms,
+                    "Requests slower than this many milliseconds are logged as slow")
+      ->capture_default_str();
 
   // search
   CLI::App* search = app.add_subcommand("search", "Run one query and print the results as JSON");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -258,7 +259,12 @@ struct HttpServer::Rep {
   LogRateLimiter client_error_log;
   int bound_port = 0;  // set by Bind
 
+  std::vector<RouteInfo> routes;
+
   void RegisterRoutes();
+  // Registers `handler` for `method` and `pattern` and records the route. Every request to it
+  // goes through this one wrapper, which times it and logs it when slow.
+  void Add(const char* method, const char* pattern, const char* name, Access access, httplib::Server::Handler handler);
   void HandleSearch(const httplib::Request& req, httplib::Response& res, const char* kind);
 };
 
@@ -301,6 +307,26 @@ void HttpServer::Rep::HandleSearch(const httplib::Request& req, httplib::Respons
   SendJson(res, 200, SearchResponseJson(*response, request->explain));
 }
 
+void HttpServer::Rep::Add(const char* method, const char* pattern, const char* name, Access access,
+                          httplib::Server::Handler handler) {
+  routes.push_back({method, pattern, name, access});
+  auto wrapped = [this, name, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+    const auto start = std::chrono::steady_clock::now();
+    handler(req, res);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    if (ms >= options.slow_request_ms) spdlog::warn("slow request: {} {} ({}) took {} ms", req.method, req.path, name, ms);
+  };
+  const std::string_view m(method);
+  if (m == "GET") server.Get(pattern, std::move(wrapped));
+  else if (m == "POST") server.Post(pattern, std::move(wrapped));
+  else if (m == "PUT") server.Put(pattern, std::move(wrapped));
+  else if (m == "DELETE") server.Delete(pattern, std::move(wrapped));
+  else {
+    spdlog::critical("route {} has unknown method {}", name, method);
+    std::abort();
+  }
+}
+
 void HttpServer::Rep::RegisterRoutes() {
   server.set_payload_max_length(options.max_body_bytes);
   // Without TCP_NODELAY, a response written as headers then body waits for the client's delayed
@@ -338,22 +364,22 @@ void HttpServer::Rep::RegisterRoutes() {
     SendError(res, Status::Internal("the server failed on this request: " + what));
   });
 
-  server.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) {
+  Add("GET", "/api/health", "health", Access::kOpen, [this](const httplib::Request&, httplib::Response& res) {
     const EngineStats stats = engine->Stats();
     SendJson(res, 200, {{"status", "ok"}, {"products", stats.products}, {"photo_vectors", stats.photo_vectors},
                         {"speech_ready", stats.speech_ready}});
   });
 
-  server.Get("/api/search", [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "text"); });
-  server.Post("/api/search/image", [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "image"); });
-  server.Post("/api/search/voice", [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "voice"); });
+  Add("GET", "/api/search", "search.text", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "text"); });
+  Add("POST", "/api/search/image", "search.image", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "image"); });
+  Add("POST", "/api/search/voice", "search.voice", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) { HandleSearch(req, res, "voice"); });
 
-  server.Get(R"(/api/products/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("GET", R"(/api/products/([^/]+))", "products.get", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<Product> product = engine->GetProduct(req.matches[1]);
     if (!product.ok()) return SendError(res, product.status());
     SendJson(res, 200, ProductJson(*product));
   });
-  server.Get(R"(/api/products/([^/]+)/image)", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("GET", R"(/api/products/([^/]+)/image)", "products.image", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<Product> product = engine->GetProduct(req.matches[1]);
     if (!product.ok()) return SendError(res, product.status());
     for (const std::string& path : product->image_paths) {
@@ -364,7 +390,7 @@ void HttpServer::Rep::RegisterRoutes() {
     }
     SendError(res, Status::NotFound("product '" + product->id + "' has no readable photo"));
   });
-  server.Put(R"(/api/products/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("PUT", R"(/api/products/([^/]+))", "products.upsert", Access::kAdmin, [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> body = ParseBody(req);
     if (!body.ok()) return SendError(res, body.status());
     if (body->is_object() && !body->contains("id")) (*body)["id"] = req.matches[1].str();
@@ -379,13 +405,13 @@ void HttpServer::Rep::RegisterRoutes() {
     if (!stored.ok()) return SendError(res, stored);
     SendJson(res, 200, ProductJson(*product));
   });
-  server.Delete(R"(/api/products/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("DELETE", R"(/api/products/([^/]+))", "products.delete", Access::kAdmin, [this](const httplib::Request& req, httplib::Response& res) {
     Status deleted = engine->Delete(req.matches[1]);
     if (!deleted.ok()) return SendError(res, deleted);
     SendJson(res, 200, {{"deleted", req.matches[1].str()}});
   });
   // Bulk import: a JSONL body, one product (or {"op":"delete"}) per line; per-line errors.
-  server.Post("/api/products/import", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("POST", "/api/products/import", "products.import", Access::kAdmin, [this](const httplib::Request& req, httplib::Response& res) {
     std::istringstream in(req.body);
     Result<IngestReport> report = engine->IngestJsonl(in, "");
     if (!report.ok()) return SendError(res, report.status());
@@ -400,7 +426,7 @@ void HttpServer::Rep::RegisterRoutes() {
   // One event object, or {"events": [...]} of up to Engine::kMaxEventBatch. A batch is
   // per-event, not all-or-nothing: it stops at the first invalid event, and the events before it
   // are recorded (one synced write for all of them) and counted in the response beside the error.
-  server.Post("/api/events", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("POST", "/api/events", "events", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> body = ParseBody(req);
     if (!body.ok()) return SendError(res, body.status());
     std::vector<json> items;
@@ -442,19 +468,19 @@ void HttpServer::Rep::RegisterRoutes() {
 
   // The ranker in use, and a reload of its model file (the path the server was started with),
   // swapped in without dropping requests.
-  server.Get("/api/models", [this](const httplib::Request&, httplib::Response& res) {
+  Add("GET", "/api/models", "models.status", Access::kAnalytics, [this](const httplib::Request&, httplib::Response& res) {
     const RankerInfo info = engine->ranker_info();
     json report = info.report.empty() ? json(nullptr) : json::parse(info.report, nullptr, /*allow_exceptions=*/false);
     SendJson(res, 200, {{"ranker", {{"name", info.name}, {"path", info.path}, {"report", report}}}});
   });
-  server.Post("/api/models/ranker/reload", [this](const httplib::Request&, httplib::Response& res) {
+  Add("POST", "/api/models/ranker/reload", "models.reload", Access::kAdmin, [this](const httplib::Request&, httplib::Response& res) {
     Status loaded = engine->LoadRanker();
     if (!loaded.ok()) return SendError(res, loaded);
     const RankerInfo info = engine->ranker_info();
     SendJson(res, 200, {{"reloaded", true}, {"ranker", {{"name", info.name}, {"path", info.path}}}});
   });
 
-  server.Get(R"(/api/users/([^/]+)/profile)", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("GET", R"(/api/users/([^/]+)/profile)", "users.profile", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<std::optional<UserProfile>> profile = engine->Profile(req.matches[1]);
     if (!profile.ok()) return SendError(res, profile.status());
     json out = {{"user_id", req.matches[1].str()}, {"events", 0}, {"affinities", json::object()}};
@@ -464,7 +490,7 @@ void HttpServer::Rep::RegisterRoutes() {
     }
     SendJson(res, 200, out);
   });
-  server.Get(R"(/api/users/([^/]+)/export)", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("GET", R"(/api/users/([^/]+)/export)", "users.export", Access::kAdmin, [this](const httplib::Request& req, httplib::Response& res) {
     Result<std::vector<Event>> events = engine->UserEvents(req.matches[1]);
     if (!events.ok()) return SendError(res, events.status());
     Result<std::optional<UserProfile>> profile = engine->Profile(req.matches[1]);
@@ -477,7 +503,7 @@ void HttpServer::Rep::RegisterRoutes() {
                         {"profile", profile->has_value() ? (*profile)->ToJson() : json(nullptr)}});
   });
   // {"opted_out": true} erases the user's data and stops collecting it; false resumes.
-  server.Put(R"(/api/users/([^/]+)/opt-out)", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("PUT", R"(/api/users/([^/]+)/opt-out)", "users.opt_out.set", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> body = ParseBody(req);
     if (!body.ok()) return SendError(res, body.status());
     if (!body->is_object() || !body->contains("opted_out") || !(*body)["opted_out"].is_boolean() || body->size() != 1) {
@@ -487,14 +513,14 @@ void HttpServer::Rep::RegisterRoutes() {
     if (!set.ok()) return SendError(res, set);
     SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"opted_out", (*body)["opted_out"]}});
   });
-  server.Get(R"(/api/users/([^/]+)/opt-out)", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("GET", R"(/api/users/([^/]+)/opt-out)", "users.opt_out.get", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<bool> opted_out = engine->OptedOut(req.matches[1]);
     if (!opted_out.ok()) return SendError(res, opted_out.status());
     SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"opted_out", *opted_out}});
   });
   // {"from": "<anonymous id>"}: on login, the anonymous session's events move to this user, whose
   // profile is recomputed, and the anonymous user is erased, in one atomic write.
-  server.Post(R"(/api/users/([^/]+)/merge)", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("POST", R"(/api/users/([^/]+)/merge)", "users.merge", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> body = ParseBody(req);
     if (!body.ok()) return SendError(res, body.status());
     if (!body->is_object() || !body->contains("from") || !(*body)["from"].is_string() || body->size() != 1) {
@@ -505,7 +531,7 @@ void HttpServer::Rep::RegisterRoutes() {
     if (!moved.ok()) return SendError(res, moved.status());
     SendJson(res, 200, {{"user_id", req.matches[1].str()}, {"merged_from", from}, {"events_moved", *moved}});
   });
-  server.Delete(R"(/api/users/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  Add("DELETE", R"(/api/users/([^/]+))", "users.erase", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<size_t> erased = engine->EraseUser(req.matches[1]);
     if (!erased.ok()) return SendError(res, erased.status());
     SendJson(res, 200, {{"erased", true}, {"events_removed", *erased}});
@@ -513,13 +539,13 @@ void HttpServer::Rep::RegisterRoutes() {
 
   if (!options.web_dir.empty()) {
     const fs::path web(options.web_dir);
-    server.Get("/", [web](const httplib::Request&, httplib::Response& res) {
+    Add("GET", "/", "storefront.page", Access::kOpen, [web](const httplib::Request&, httplib::Response& res) {
       if (auto page = ReadFileBytes((web / "index.html").string())) {
         return res.set_content(*page, "text/html; charset=utf-8");
       }
       SendError(res, Status::NotFound("storefront page missing from " + web.string()));
     });
-    server.Get(R"(/static/([A-Za-z0-9_.-]+))", [web](const httplib::Request& req, httplib::Response& res) {
+    Add("GET", R"(/static/([A-Za-z0-9_.-]+))", "storefront.file", Access::kOpen, [web](const httplib::Request& req, httplib::Response& res) {
       const fs::path path = web / req.matches[1].str();
       if (auto file = ReadFileBytes(path.string())) return res.set_content(*file, ContentTypeFor(path));
       SendError(res, Status::NotFound("no file '" + req.matches[1].str() + "' in the storefront"));
@@ -558,5 +584,7 @@ Status HttpServer::Run() {
 }
 
 void HttpServer::Stop() { rep_->server.stop(); }
+
+const std::vector<RouteInfo>& HttpServer::routes() const { return rep_->routes; }
 
 }  // namespace tessera

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "engine/engine.h"
@@ -16,6 +17,21 @@ struct HttpServerOptions {
   std::string web_dir;                     // storefront files; "" serves the API only
   size_t max_body_bytes = 25u << 20;       // largest accepted upload (photo or voice), bytes
   int threads = 8;
+  int slow_request_ms = 1000;              // requests slower than this are logged with their route
+};
+
+// The role a caller needs for a route. kOpen routes (health, the storefront's files) need none;
+// kSearch is the role a storefront is given (search, product pages, events, the shopper's own profile);
+// kAnalytics reads the engine's state; kAdmin changes the catalogue and the models.
+enum class Access { kOpen, kSearch, kAnalytics, kAdmin };
+
+// One registered route: the HTTP method, the path pattern as registered (a regular expression
+// for routes with parameters), a stable name for logs and metrics, and the access it needs.
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+  std::string name;
+  Access access;
 };
 
 // Maps a Status code to its HTTP status code.
@@ -35,6 +51,9 @@ class HttpServer {
   // Binds if needed and serves until Stop is called from another thread or a signal handler.
   Status Run();
   void Stop();
+
+  // Returns every route the server serves, in registration order.
+  const std::vector<RouteInfo>& routes() const;
 
  private:
   struct Rep;
