@@ -272,8 +272,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--products", scale.products, "Synthetic products the scale workload ingests")->capture_default_str();
   app.add_option("--seed", scale.seed,
-                 "Seed of the scale workload's synthetic catalogue and query sample, and of the replay "
-                 "workload's item vectors")
+                 "Seed of the scale workload's synthetic catalogue and query sample, of the replay "
+                 "workload's item vectors, and of the multimodal workload's joint-space training")
       ->capture_default_str();
   ReplayWorkloadOptions replay;
   app.add_option("--behaviour", replay.behaviour_dir, "Folder of click logs that the replay workload reads")
@@ -284,6 +284,9 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   std::string photo_encoder = "mobilenet-pooled+colour-shape";
+  bool reuse_ingest = false;
+  app.add_flag("--reuse-ingest", reuse_ingest,
+               "multimodal: keep the catalogue already ingested in --data-dir by an earlier run and only retrain");
   app.add_option("--photo-encoder", photo_encoder, "Photo encoder of the multimodal workload's engine")
       ->capture_default_str();
   VectorWorkloadOptions vector_options;
@@ -347,6 +350,8 @@ int main(int argc, char** argv) {
     multimodal.synonyms_path = synonyms;
     multimodal.photo_queries = queries;
     multimodal.photo_encoder = photo_encoder;
+    multimodal.training_seed = scale.seed;
+    multimodal.reuse_ingest = reuse_ingest;
     return RunMultimodalWorkload(multimodal);
   }
   if (workload == "replay") {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -112,7 +113,13 @@ int RunMultimodalWorkload(const MultimodalWorkloadOptions& options) {
     std::cerr << status.ToString() << "\n";
     return 1;
   };
-  if (fs::exists(options.data_dir)) return fail(Status::InvalidArgument(options.data_dir + " exists: give a new folder"));
+  if (options.reuse_ingest) {
+    if (!fs::exists(fs::path(options.data_dir) / "store")) {
+      return fail(Status::NotFound(options.data_dir + " has no store to reuse: run once without --reuse-ingest"));
+    }
+  } else if (fs::exists(options.data_dir)) {
+    return fail(Status::InvalidArgument(options.data_dir + " exists: give a new folder, or --reuse-ingest"));
+  }
 
   // The catalogue, with the photos of held-out products removed.
   std::vector<Product> catalogue;
@@ -140,9 +147,25 @@ int RunMultimodalWorkload(const MultimodalWorkloadOptions& options) {
   {
     Result<std::unique_ptr<Engine>> engine = OpenEngine(options, &clock, "sum", false);
     if (!engine.ok()) return fail(engine.status());
-    std::istringstream in(jsonl.str());
-    Result<IngestReport> report = (*engine)->IngestJsonl(in, "");
-    if (!report.ok()) return fail(report.status());
+    if (options.reuse_ingest) {
+      // The reused store must hold this catalogue with the held-out photos left out.
+      const size_t stored = (*engine)->Stats().products;
+      if (stored != catalogue.size()) {
+        return fail(Status::InvalidArgument(options.data_dir + " holds " + std::to_string(stored) + " products, not " +
+                                            std::to_string(catalogue.size()) + ": give a new folder"));
+      }
+      for (const Product& query : held_out) {
+        Result<std::vector<float>> stored_photo = (*engine)->PhotoVector(query.id);
+        if (stored_photo.ok() && !stored_photo->empty()) {
+          return fail(Status::InvalidArgument(options.data_dir + " has a photo of held-out product '" + query.id +
+                                              "': give a new folder"));
+        }
+      }
+    } else {
+      std::istringstream in(jsonl.str());
+      Result<IngestReport> report = (*engine)->IngestJsonl(in, "");
+      if (!report.ok()) return fail(report.status());
+    }
   }
   std::string photo_encoder;
   {
@@ -153,6 +176,7 @@ int RunMultimodalWorkload(const MultimodalWorkloadOptions& options) {
   TrainEncodersOptions train;
   train.data_dir = options.data_dir;
   train.photo_encoder = photo_encoder;
+  train.training.seed = options.training_seed;
   std::ostringstream train_report;
   if (Status trained = RunTrainEncoders(train, train_report); !trained.ok()) return fail(trained);
 
@@ -170,6 +194,24 @@ int RunMultimodalWorkload(const MultimodalWorkloadOptions& options) {
     (void)baseline.Upsert(static_cast<DocId>(baseline_ids.size()), colour_shape.Encode(*image));
     baseline_ids.push_back(product.id);
   }
+
+  // The pretrained backbone alone. The photo encoder's vectors concatenate the backbone's and
+  // the colour-and-shape encoder's, so the backbone part of a stored vector, normalized, ranks
+  // photos by the backbone's cosine.
+  const size_t colour_shape_dimension = colour_shape.dimension();
+  const bool has_backbone_part = photo_encoder.find('+') != std::string::npos;
+  const auto backbone_part = [&](const std::vector<float>& vector) {
+    std::vector<float> part(vector.begin(), vector.end() - static_cast<std::ptrdiff_t>(colour_shape_dimension));
+    double norm = 0;
+    for (float x : part) norm += double(x) * x;
+    if (norm > 0) {
+      for (float& x : part) x = static_cast<float>(x / std::sqrt(norm));
+    }
+    return part;
+  };
+  std::unique_ptr<ExactVectorIndex> backbone;
+  std::vector<std::string> backbone_ids;
+  PhotoPrecision backbone_precision;
 
   json photo = json::object();
   json text_with_joint = json::object();
@@ -190,6 +232,22 @@ int RunMultimodalWorkload(const MultimodalWorkloadOptions& options) {
       if (fusion != "sum") continue;
 
       photo_precision.Add(query, Ids(*engine.Nearest(Engine::Space::kPhoto, *vector, 11, true)), by_id);
+      if (has_backbone_part) {
+        if (!backbone) {
+          backbone = std::make_unique<ExactVectorIndex>(vector->size() - colour_shape_dimension);
+          for (const Product& product : catalogue) {
+            Result<std::vector<float>> stored = engine.PhotoVector(product.id);
+            if (!stored.ok() || stored->empty()) continue;
+            (void)backbone->Upsert(static_cast<DocId>(backbone_ids.size()), backbone_part(*stored));
+            backbone_ids.push_back(product.id);
+          }
+        }
+        std::vector<std::string> backbone_ranked;
+        for (const VectorHit& hit : backbone->Search(backbone_part(*vector), 11, nullptr)) {
+          backbone_ranked.push_back(backbone_ids[hit.doc]);
+        }
+        backbone_precision.Add(query, backbone_ranked, by_id);
+      }
       Result<DecodedImage> image = DecodeImage(bytes);
       std::vector<std::string> baseline_ranked;
       for (const VectorHit& hit : baseline.Search(colour_shape.Encode(*image), 11, nullptr)) {
@@ -215,9 +273,9 @@ int RunMultimodalWorkload(const MultimodalWorkloadOptions& options) {
       ExactVectorIndex photos_only(engine.joint_model()->dimension());
       std::vector<std::string> photo_ids;
       for (const Product& product : catalogue) {
-        if (product.image_paths.empty()) continue;
-        Result<std::vector<float>> vector = engine.EncodePhoto(ReadBytes(product.image_paths[0]));
-        if (!vector.ok()) continue;
+        // The vector stored at ingest: the same encoder, without decoding the photo again.
+        Result<std::vector<float>> vector = engine.PhotoVector(product.id);
+        if (!vector.ok() || vector->empty()) continue;
         Result<std::vector<float>> projected = engine.joint_model()->ProjectPhoto(*vector);
         if (!projected.ok()) continue;
         (void)photos_only.Upsert(static_cast<DocId>(photo_ids.size()), *projected);
@@ -239,6 +297,7 @@ int RunMultimodalWorkload(const MultimodalWorkloadOptions& options) {
   }
   photo["colour_shape_baseline"] = baseline_precision.ToJson();
   photo["photo_encoder_" + photo_encoder] = photo_precision.ToJson();
+  if (has_backbone_part) photo["backbone_alone"] = backbone_precision.ToJson();
   photo["engine_photo_search"] = engine_precision.ToJson();
   {
     Result<std::unique_ptr<Engine>> engine = OpenEngine(options, &clock, "sum", false);
@@ -248,6 +307,7 @@ int RunMultimodalWorkload(const MultimodalWorkloadOptions& options) {
 
   json out = {{"workload", "multimodal"},
               {"photo_encoder", photo_encoder},
+              {"training_seed", options.training_seed},
               {"held_out_photo_queries", held_out.size()},
               {"photo_queries", photo},
               {"words_to_photos", words_to_photos},
