@@ -73,15 +73,5 @@ else
 fi
 
 # The reference classifier the tests compare with: nsfwjs on the pure-JavaScript TensorFlow.js
-# CPU backend, pinned by package-lock.json. --ignore-scripts skips install scripts, which may
-# download from hosts other than the npm registry. A stamp with the lock file's digest skips
-# the reinstall when nothing changed.
-lock_digest="$(sha256sum "$reference_dir/package-lock.json" | cut -d' ' -f1)"
-stamp="$reference_dir/node_modules/.tessera-lock-sha256"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_digest" ]; then
-  echo "fetch-models: nsfwjs reference tools already installed in $reference_dir"
-else
-  echo "fetch-models: installing the nsfwjs reference tools in $reference_dir"
-  (cd "$reference_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  echo "$lock_digest" > "$stamp"
-fi
+# CPU backend, pinned by package-lock.json.
+./scripts/npm-ci-pinned.sh "$reference_dir" fetch-models

@@ -49,16 +49,6 @@ fi
 
 ./scripts/fetch-models.sh
 
-# playwright-core for the storefront's browser tests, pinned by package-lock.json. It drives
-# Debian's Chromium; --ignore-scripts keeps it from downloading browsers of its own. A stamp with
-# the lock file's digest skips the reinstall when nothing changed.
-browser_dir=tests/browser
-lock_digest="$(sha256sum "$browser_dir/package-lock.json" | cut -d' ' -f1)"
-stamp="$browser_dir/node_modules/.tessera-lock-sha256"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_digest" ]; then
-  echo "setup: browser test tools already installed in $browser_dir"
-else
-  echo "setup: installing the browser test tools in $browser_dir"
-  (cd "$browser_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  echo "$lock_digest" > "$stamp"
-fi
+# playwright-core for the storefront's browser tests. It drives Debian's Chromium, and the
+# pinned install skips its install script, which would download browsers of its own.
+./scripts/npm-ci-pinned.sh tests/browser setup
