@@ -43,8 +43,13 @@ const RECORDING_MS = 4000;
 function synthesizeSpeech(folder) {
   const spoken = join(folder, 'spoken.wav');
   const padded = join(folder, 'voice.wav');
-  execFileSync('espeak-ng', ['-v', 'en-us', '-s', '140', '-w', spoken, SPOKEN_QUERY]);
-  execFileSync('sox', [spoken, padded, 'pad', String(SILENCE_BEFORE_S), String(SILENCE_AFTER_S)]);
+  try {
+    execFileSync('espeak-ng', ['-v', 'en-us', '-s', '140', '-w', spoken, SPOKEN_QUERY]);
+    execFileSync('sox', [spoken, padded, 'pad', String(SILENCE_BEFORE_S), String(SILENCE_AFTER_S)]);
+  } catch (error) {
+    throw new Error(`synthesizing "${SPOKEN_QUERY}" failed (${error.message}): ` +
+      'install espeak-ng and sox, for example with scripts/setup.sh');
+  }
   return padded;
 }
 
