@@ -923,11 +923,18 @@ function renderContributions(explain) {
   else dom.whyUnused.textContent = t('why.unused', { n: formatNumber(unused) });
 }
 
-// Lists the shopper's boost per facet of the product and the session term.
+// Lists the shopper's boost per facet of the product and the session term, in the units of
+// `personal_boost` so that the rows add up to it.
 function renderPersonalBoost(product, explain) {
-  const byFacet = Object.entries(explain.personal_boost_by_facet ?? {})
+  const rawByFacet = Object.entries(explain.personal_boost_by_facet ?? {})
     .filter(([, value]) => typeof value === 'number' && Number.isFinite(value) && value !== 0);
   const session = typeof explain.personal_boost_session === 'number' ? explain.personal_boost_session : 0;
+
+  // The API sends the facet terms before the ranker's personal scale is applied and the session
+  // term after, so personal_boost = scale * (sum of facet terms) + session term.
+  const facetSum = rawByFacet.reduce((total, [, value]) => total + value, 0);
+  const facetScale = facetSum > 0 ? ((product.personal_boost ?? 0) - session) / facetSum : 1;
+  const byFacet = rawByFacet.map(([facet, value]) => [facet, value * facetScale]);
   const amounts = [...byFacet.map(([, value]) => Math.abs(value)), Math.abs(session)];
   const maxMagnitude = Math.max(...amounts, Number.EPSILON);
 

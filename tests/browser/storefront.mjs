@@ -364,6 +364,21 @@ const cases = [
     assert.ok(newIndex >= 0, 'the clicked product is still on the first page');
     assert.ok(newIndex < index, `the clicked product moved up from ${index} to ${newIndex}`);
     assert.ok(await page.locator('#results-grid li.card .card-badge').count() > 0, 'boosted results are marked');
+
+    // The clicked product's explanation shows the boost it gets from the shopper's profile.
+    const explained = nextResponseJson(page, '/api/search', { q: 'casual shoes', user: shopper, explain: 'true' });
+    await page.locator('#why-toggle').check();
+    const withReasons = await explained;
+    const position = (await cardIds(page, withReasons)).indexOf(clicked.id);
+    assert.ok(position >= 0, 'the clicked product is on the explained page');
+    await page.locator('#results-grid li.card .card-why').nth(position).click();
+    const boosts = page.locator('#why-personal li');
+    await boosts.filter({ hasText: `Colour: ${clicked.attributes.colour}` }).waitFor({ timeout: TIMEOUT_MS });
+    const amounts = (await page.locator('#why-personal .contribution-value').allTextContents()).map(Number);
+    const sum = amounts.reduce((total, value) => total + value, 0);
+    const expected = withReasons.results[position].personal_boost;
+    assert.ok(Math.abs(sum - expected) < 0.001 * amounts.length + 1e-3,
+      `the boost rows add up to the personal boost ${expected}, not ${sum}`);
   }],
 
   ['the language switch translates the page', async (page) => {
