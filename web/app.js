@@ -62,6 +62,23 @@ const MESSAGES = {
     'why.score': 'Score',
     'why.base': 'Base score',
     'why.boost': 'Personal boost',
+    'why.title': 'Why this result',
+    'why.open': 'Why?',
+    'why.openLabel': 'Why “{title}” is here',
+    'why.ranker': 'Ordered by the {ranker} ranker.',
+    'why.contributions': 'What the ranker weighed',
+    'why.contributionsHint': "Each feature's contribution to the base score. Bias and contributions add up to the base score.",
+    'why.bias': 'Bias',
+    'why.featureValue': 'value {value}',
+    'why.missingValue': 'no value',
+    'why.unused': '{n} other features contributed nothing.',
+    'why.unusedOne': '1 other feature contributed nothing.',
+    'why.personal': 'Your personal boost',
+    'why.facetBoost': '{facet}: {value}',
+    'why.session': 'Products viewed in this session (similarity {cosine})',
+    'why.noBoost': 'No personal boost: this shopper has no profile yet.',
+    'why.missing': 'This result was loaded without an explanation. Search again to see it.',
+    'results.boosted': 'For you',
     'pager.label': 'Pages',
     'pager.prev': 'Previous',
     'pager.next': 'Next',
@@ -85,6 +102,35 @@ const MESSAGES = {
     'facet.brand': 'Brand',
     'facet.price_band': 'Price range',
     'facet.category': 'Category',
+    'feature.retrieval_score': 'Retrieval score',
+    'feature.bm25f': 'Word match, all fields (BM25F)',
+    'feature.bm25_title': 'Word match in the title',
+    'feature.bm25_brand': 'Word match in the brand',
+    'feature.bm25_category': 'Word match in the category',
+    'feature.bm25_attributes': 'Word match in colour, gender, usage or season',
+    'feature.bm25_description': 'Word match in the description',
+    'feature.bm25_photo_text': 'Word match in text on the photo',
+    'feature.coverage': 'Share of query words matched',
+    'feature.words_dropped': 'Query words dropped',
+    'feature.exact_match': 'Every word matched as typed',
+    'feature.typo_edits': 'Typo corrections',
+    'feature.synonym_words': 'Words matched through a synonym',
+    'feature.cosine_photo': 'Similarity to the query photo',
+    'feature.cosine_fused': 'Text and photo similarity',
+    'feature.cosine_text': 'Text similarity',
+    'feature.cosine_joint_photo': "Similarity to the product's photo",
+    'feature.cosine_photo_text': 'Similarity to text on the photo',
+    'feature.popularity': 'Popularity',
+    'feature.click_through': 'Click-through rate',
+    'feature.price': 'Price',
+    'feature.price_band': 'Price among similar products',
+    'feature.age_years': 'Years since release',
+    'feature.has_photo': 'Has a photo',
+    'feature.personal_article_type': 'Your interest in this product type',
+    'feature.personal_colour': 'Your interest in this colour',
+    'feature.personal_gender': 'Your interest in this gender',
+    'feature.personal_brand': 'Your interest in this brand',
+    'feature.personal_strength': 'How much your profile counts',
     'attr.gender': 'Gender',
     'attr.colour': 'Colour',
     'attr.article_type': 'Product type',
@@ -141,6 +187,23 @@ const MESSAGES = {
     'why.score': '得分',
     'why.base': '基础得分',
     'why.boost': '个性化加权',
+    'why.title': '排序原因',
+    'why.open': '原因',
+    'why.openLabel': '“{title}”为何出现在这里',
+    'why.ranker': '由 {ranker} 排序模型排序。',
+    'why.contributions': '排序模型考虑的因素',
+    'why.contributionsHint': '每个特征对基础得分的贡献。偏置与各项贡献之和等于基础得分。',
+    'why.bias': '偏置',
+    'why.featureValue': '取值 {value}',
+    'why.missingValue': '无取值',
+    'why.unused': '另有 {n} 个特征没有贡献。',
+    'why.unusedOne': '另有 1 个特征没有贡献。',
+    'why.personal': '个性化加权',
+    'why.facetBoost': '{facet}：{value}',
+    'why.session': '本次浏览过的商品（相似度 {cosine}）',
+    'why.noBoost': '没有个性化加权：该购物者还没有画像。',
+    'why.missing': '该结果加载时没有附带解释。请重新搜索后查看。',
+    'results.boosted': '为你推荐',
     'pager.label': '分页',
     'pager.prev': '上一页',
     'pager.next': '下一页',
@@ -164,6 +227,35 @@ const MESSAGES = {
     'facet.brand': '品牌',
     'facet.price_band': '价格区间',
     'facet.category': '类别',
+    'feature.retrieval_score': '召回得分',
+    'feature.bm25f': '所有字段的词匹配（BM25F）',
+    'feature.bm25_title': '标题中的词匹配',
+    'feature.bm25_brand': '品牌中的词匹配',
+    'feature.bm25_category': '类别中的词匹配',
+    'feature.bm25_attributes': '颜色、性别、用途或季节中的词匹配',
+    'feature.bm25_description': '描述中的词匹配',
+    'feature.bm25_photo_text': '图片文字中的词匹配',
+    'feature.coverage': '匹配的查询词比例',
+    'feature.words_dropped': '被舍弃的查询词',
+    'feature.exact_match': '所有词按原样匹配',
+    'feature.typo_edits': '拼写纠正',
+    'feature.synonym_words': '通过同义词匹配的词',
+    'feature.cosine_photo': '与查询图片的相似度',
+    'feature.cosine_fused': '图文联合相似度',
+    'feature.cosine_text': '文本相似度',
+    'feature.cosine_joint_photo': '与商品图片的相似度',
+    'feature.cosine_photo_text': '与图片文字的相似度',
+    'feature.popularity': '热度',
+    'feature.click_through': '点击率',
+    'feature.price': '价格',
+    'feature.price_band': '在同类商品中的价格位置',
+    'feature.age_years': '上市年数',
+    'feature.has_photo': '有图片',
+    'feature.personal_article_type': '你对该商品类型的兴趣',
+    'feature.personal_colour': '你对该颜色的兴趣',
+    'feature.personal_gender': '你对该性别分类的兴趣',
+    'feature.personal_brand': '你对该品牌的兴趣',
+    'feature.personal_strength': '你的画像权重',
     'attr.gender': '性别',
     'attr.colour': '颜色',
     'attr.article_type': '商品类型',
@@ -235,6 +327,8 @@ const state = {
   loading: false,
   showScores: false, // the "Why this result" score breakdown is visible
   detailProduct: null,
+  profileChanged: false, // an event was accepted after the shown results were fetched
+  whyProduct: null, // result shown in the "Why this result" panel
 };
 
 // ---------------------------------------------------------------------------
@@ -342,6 +436,9 @@ function searchParams(extra = {}) {
   }
   params.set('page', String(state.page));
   params.set('per_page', String(PER_PAGE));
+  // Explanations add about 1.8 KB of JSON per result (24 "shirt" results with the LambdaMART
+  // ranker), so they are requested only while the panel's toggle is on.
+  if (state.showScores) params.set('explain', 'true');
   return params;
 }
 
@@ -432,6 +529,7 @@ async function runSearch() {
   }
 
   const controller = startRequest();
+  state.profileChanged = false;
   setLoading(true);
   try {
     let response;
@@ -513,6 +611,7 @@ async function startVoiceSearch(wavBlob) {
   state.page = 1;
 
   const controller = startRequest();
+  state.profileChanged = false;
   setLoading(true);
   try {
     const response = await requestJson(`/api/search/voice?${searchParams()}`, {
@@ -714,7 +813,17 @@ function renderCard(product) {
   if (price) body.append(element('p', 'card-price', price));
   const meta = productMeta(product);
   if (meta) body.append(element('p', 'card-meta', meta));
+  if (product.personal_boost > 0) body.append(element('p', 'card-badge', t('results.boosted')));
   body.append(renderWhy(product));
+
+  // Sits above the title button's overlay, so it opens the explanation and records no click.
+  if (state.showScores) {
+    const whyButton = element('button', 'card-why', t('why.open'));
+    whyButton.type = 'button';
+    whyButton.setAttribute('aria-label', t('why.openLabel', { title: product.title || product.id }));
+    whyButton.addEventListener('click', () => openWhy(product));
+    body.append(whyButton);
+  }
 
   item.append(body);
   return item;
@@ -755,6 +864,119 @@ function renderQueryInfo() {
 }
 
 // ---------------------------------------------------------------------------
+// "Why this result" panel, drawn from the `explain` object of explain=true
+
+// Returns the UI label of `name` under `prefix` ("feature.", "facet."), or the
+// name itself with spaces when the tables have none, e.g. for a feature a newer
+// server added.
+function labelFor(prefix, name) {
+  const key = `${prefix}${name}`;
+  const label = t(key);
+  return label === key ? name.replace(/_/g, ' ') : label;
+}
+
+function formatContribution(value) {
+  return formatNumber(value, { minimumFractionDigits: 3, maximumFractionDigits: 3, signDisplay: 'exceptZero' });
+}
+
+// One row of the panel: a label, an optional detail line, the signed amount and
+// a bar scaled to `maxMagnitude`, green when it raises the score, red when it
+// lowers it.
+function renderContributionRow(label, detail, amount, maxMagnitude) {
+  const item = element('li', amount < 0 ? 'negative' : 'positive');
+  const text = element('span', 'contribution-label', label);
+  if (detail) text.append(element('small', '', detail));
+  const bar = element('span', 'contribution-bar');
+  const fill = element('span', 'contribution-fill');
+  fill.style.width = `${Math.round((Math.abs(amount) / maxMagnitude) * 100)}%`;
+  bar.append(fill);
+  item.append(text, bar, element('span', 'contribution-value', formatContribution(amount)));
+  return item;
+}
+
+function featureValueText(value) {
+  if (value === null || value === undefined) return t('why.missingValue');
+  return t('why.featureValue', { value: formatNumber(value, { maximumFractionDigits: 3 }) });
+}
+
+// Lists the ranker's non-zero contributions, largest magnitude first, after its bias.
+function renderContributions(explain) {
+  const features = explain.features ?? {};
+  const entries = Object.entries(explain.contributions ?? {})
+    .filter(([, value]) => typeof value === 'number' && Number.isFinite(value));
+  const used = entries.filter(([, value]) => value !== 0)
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]) || a[0].localeCompare(b[0]));
+  const maxMagnitude = Math.max(...used.map(([, value]) => Math.abs(value)), Number.EPSILON);
+
+  const rows = [];
+  if (typeof explain.bias === 'number' && explain.bias !== 0) {
+    rows.push(renderContributionRow(t('why.bias'), '', explain.bias, Math.max(maxMagnitude, Math.abs(explain.bias))));
+  }
+  for (const [name, value] of used) {
+    rows.push(renderContributionRow(labelFor('feature.', name), featureValueText(features[name]), value, maxMagnitude));
+  }
+  dom.whyContributions.replaceChildren(...rows);
+
+  const unused = entries.length - used.length;
+  if (unused === 0) dom.whyUnused.textContent = '';
+  else if (unused === 1) dom.whyUnused.textContent = t('why.unusedOne');
+  else dom.whyUnused.textContent = t('why.unused', { n: formatNumber(unused) });
+}
+
+// Lists the shopper's boost per facet of the product and the session term, in the units of
+// `personal_boost` so that the rows add up to it.
+function renderPersonalBoost(product, explain) {
+  const rawByFacet = Object.entries(explain.personal_boost_by_facet ?? {})
+    .filter(([, value]) => typeof value === 'number' && Number.isFinite(value) && value !== 0);
+  const session = typeof explain.personal_boost_session === 'number' ? explain.personal_boost_session : 0;
+
+  // The API sends the facet terms before the ranker's personal scale is applied and the session
+  // term after, so personal_boost = scale * (sum of facet terms) + session term.
+  const facetSum = rawByFacet.reduce((total, [, value]) => total + value, 0);
+  const facetScale = facetSum > 0 ? ((product.personal_boost ?? 0) - session) / facetSum : 1;
+  const byFacet = rawByFacet.map(([facet, value]) => [facet, value * facetScale]);
+  const amounts = [...byFacet.map(([, value]) => Math.abs(value)), Math.abs(session)];
+  const maxMagnitude = Math.max(...amounts, Number.EPSILON);
+
+  const rows = byFacet
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]) || a[0].localeCompare(b[0]))
+    .map(([facet, value]) => {
+      const productValue = facet === 'brand' ? product.brand : product.attributes?.[facet];
+      const label = t('why.facetBoost', { facet: labelFor('facet.', facet), value: productValue ?? '–' });
+      return renderContributionRow(label, '', value, maxMagnitude);
+    });
+  if (session !== 0) {
+    const cosine = formatNumber(explain.session_cosine ?? 0, { maximumFractionDigits: 2 });
+    rows.push(renderContributionRow(t('why.session', { cosine }), '', session, maxMagnitude));
+  }
+  dom.whyPersonal.replaceChildren(...rows);
+  dom.whyPersonalEmpty.textContent = rows.length === 0 ? t('why.noBoost') : '';
+}
+
+function renderWhyPanel(product) {
+  const explain = product.explain;
+  dom.whyProduct.textContent = product.title || product.id;
+  dom.whyTotals.replaceChildren(...renderWhy(product).children);
+  if (!explain) {
+    dom.whyRanker.textContent = t('why.missing');
+    dom.whyContributions.replaceChildren();
+    dom.whyUnused.textContent = '';
+    dom.whyPersonal.replaceChildren();
+    dom.whyPersonalEmpty.textContent = '';
+    return;
+  }
+  dom.whyRanker.textContent = t('why.ranker', { ranker: explain.ranker || state.response?.ranker || '–' });
+  renderContributions(explain);
+  renderPersonalBoost(product, explain);
+}
+
+function openWhy(product) {
+  state.whyProduct = product;
+  renderWhyPanel(product);
+  if (!dom.whyPanel.open) dom.whyPanel.showModal();
+}
+
+// ---------------------------------------------------------------------------
 // Detail view and events
 
 async function sendEvent(type, productId) {
@@ -768,6 +990,7 @@ async function sendEvent(type, productId) {
       body: JSON.stringify({ user_id: state.shopper, type, product_id: productId }),
       contentType: 'application/json',
     });
+    state.profileChanged = true;
     return true;
   } catch (error) {
     reportError(error);
@@ -877,8 +1100,7 @@ function rankFacet(name) {
 // because the API does not bound affinity weights.
 function renderAffinityGroup(name, weights) {
   const group = element('section', 'affinity-group');
-  const key = `facet.${name}`;
-  group.append(element('h3', '', t(key) === key ? name.replace(/_/g, ' ') : t(key)));
+  group.append(element('h3', '', labelFor('facet.', name)));
 
   const entries = Object.entries(weights)
     .filter(([, weight]) => typeof weight === 'number' && Number.isFinite(weight))
@@ -1013,7 +1235,14 @@ async function toggleRecording() {
   }
   let stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    // Echo cancellation, noise suppression and gain control, on by default for calls, distort
+    // speech for the recognizer. Through Chromium 156's fake microphone, espeak-ng saying
+    // "leather belt" was transcribed with a median confidence of 0.18 with them and 0.37 without
+    // (3 recordings each, each sent 3 times).
+    // NOTE: measured with synthetic speech only; a real microphone in a noisy room is untested.
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
   } catch (error) {
     showMessage(t('error.microphone', { detail: error.message || error.name }));
     return;
@@ -1163,6 +1392,7 @@ function applyLanguage(lang) {
   renderProfile();
   renderHealth();
   if (state.detailProduct && dom.detail.open) renderDetail(state.detailProduct);
+  if (state.whyProduct && dom.whyPanel.open) renderWhyPanel(state.whyProduct);
 }
 
 function setShopper(value) {
@@ -1254,6 +1484,14 @@ function bindDom() {
     detailWhy: $('detail-why'),
     addToCart: $('add-to-cart'),
     cartStatus: $('cart-status'),
+    whyPanel: $('why-panel'),
+    whyProduct: $('why-product'),
+    whyRanker: $('why-ranker'),
+    whyTotals: $('why-totals'),
+    whyContributions: $('why-contributions'),
+    whyUnused: $('why-unused'),
+    whyPersonal: $('why-personal'),
+    whyPersonalEmpty: $('why-personal-empty'),
   });
 }
 
@@ -1307,6 +1545,8 @@ function bindEvents() {
     writeStorage(STORAGE_KEYS.showScores, state.showScores ? '1' : '0');
     dom.grid.classList.toggle('show-scores', state.showScores);
     dom.detailWhy.hidden = !state.showScores;
+    // The shown results were fetched without explanations, so fetch them again with them.
+    if (state.showScores && state.mode !== 'none') runSearch();
   });
 
   dom.pagePrev.addEventListener('click', () => goToPage(state.page - 1));
@@ -1319,6 +1559,15 @@ function bindEvents() {
   });
   dom.detail.addEventListener('close', () => {
     state.detailProduct = null;
+    // The shown ranking predates the events sent from the dialog. The server applies an event
+    // before acknowledging it, so searching again shows the shopper's updated ranking.
+    if (state.profileChanged && state.mode !== 'none') runSearch();
+  });
+  dom.whyPanel.addEventListener('click', (event) => {
+    if (event.target === dom.whyPanel) dom.whyPanel.close();
+  });
+  dom.whyPanel.addEventListener('close', () => {
+    state.whyProduct = null;
   });
 
   setupDropZone();

@@ -302,8 +302,10 @@ TEST_F(ServerEndToEnd, ErasedShopperLosesPersonalization) {
 }
 
 // The storefront in Debian's Chromium, driven by tests/browser/storefront.mjs (playwright-core,
-// installed by scripts/setup.sh): typing, a photo refined with words, the language switch, and a
-// shopper's profile built by adding to the cart and then erased.
+// installed by scripts/setup.sh). It types, filters by facets and price, searches with a photo from
+// the picker and one dropped on the page, and records speech from Chromium's fake microphone. It
+// also opens "why this result", re-ranks a shopper by a click, switches the language, and erases
+// the shopper's profile.
 TEST_F(ServerEndToEnd, StorefrontWorksInTheBrowser) {
   const fs::path photo = DataDir() / "fashion" / "images" / "15970.jpg";  // the slice's first product
   ASSERT_TRUE(fs::exists(photo)) << photo;
@@ -312,7 +314,8 @@ TEST_F(ServerEndToEnd, StorefrontWorksInTheBrowser) {
   const std::string command = "TESSERA_URL=http://127.0.0.1:" + std::to_string(port_) +
                               " TESSERA_PHOTO=" + photo.string() + " node " + script.string() + " > " +
                               log.string() + " 2>&1";
-  EXPECT_EQ(RunCommand(command), 0) << ReadFile(log) << "\n(scripts/setup.sh installs Chromium and playwright-core)";
+  EXPECT_EQ(RunCommand(command), 0) << ReadFile(log)
+                                   << "\n(scripts/setup.sh installs Chromium, playwright-core, espeak-ng and sox)";
 }
 
 TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {
