@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <string_view>
 
 namespace tessera {
@@ -15,6 +17,13 @@ inline uint64_t Fnv1a64(std::string_view bytes, uint64_t hash = 1469598103934665
     hash *= kFnvPrime;
   }
   return hash;
+}
+
+// Returns `value` as 16 lower-case hex digits.
+inline std::string HexDigits(uint64_t value) {
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(value));
+  return hex;
 }
 
 }  // namespace tessera

@@ -67,10 +67,12 @@ Result<ModelFileParts> ReadModelFile(const ModelFileKind& kind, const std::strin
     return Status::Corruption(what + " file " + path + " is truncated or has trailing bytes (payload)");
   }
   const size_t checksum_at = payload_at + payload_length;
-  if (Fnv1a64(file.substr(0, checksum_at)) != ReadLittleEndian(file, checksum_at, 8)) {
+  const uint64_t checksum = ReadLittleEndian(file, checksum_at, 8);
+  if (Fnv1a64(file.substr(0, checksum_at)) != checksum) {
     return Status::Corruption(what + " file " + path + " fails its checksum: the file is damaged, retrain or copy it again");
   }
-  return ModelFileParts{std::string(file.substr(20, header_length)), std::string(file.substr(payload_at, payload_length))};
+  return ModelFileParts{std::string(file.substr(20, header_length)), std::string(file.substr(payload_at, payload_length)),
+                        checksum};
 }
 
 Status WriteFileAtomically(const std::string& path, std::string_view bytes) {

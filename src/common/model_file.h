@@ -24,6 +24,7 @@ struct ModelFileKind {
 struct ModelFileParts {
   std::string header;   // JSON text
   std::string payload;
+  uint64_t checksum = 0;  // the file's FNV-1a 64, which changes with any byte of the model
 };
 
 // Packs `header` and `payload` into file bytes of `kind`.

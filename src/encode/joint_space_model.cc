@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/hash.h"
 #include "common/model_file.h"
 #include "encode/joint_space_net.h"
 
@@ -200,6 +201,7 @@ Result<std::unique_ptr<JointSpaceModel>> JointSpaceModel::Load(const std::string
   }
   (*model)->rep_->net->eval();
   (*model)->rep_->provenance = provenance;
+  (*model)->rep_->provenance.fingerprint = HexDigits(parts->checksum);
   return model;
 }
 

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/hash.h"
 #include "encode/joint_space_net.h"
 
 namespace tessera {
@@ -292,9 +293,7 @@ std::string JointSpaceDataHash(const std::vector<JointSpacePair>& pairs) {
     hash = Fnv1a64(pair->extra_text, hash);
     hash = Fnv1a64(std::string_view(reinterpret_cast<const char*>(pair->photo.data()), pair->photo.size() * sizeof(float)), hash);
   }
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(hash));
-  return hex;
+  return HexDigits(hash);
 }
 
 Result<JointSpaceTrainingResult> TrainJointSpace(const std::vector<JointSpacePair>& input,

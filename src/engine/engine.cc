@@ -667,14 +667,16 @@ struct Engine::Rep {
       return Status::Ok();
     }
     joint_model = std::move(model).value();
-    // The space is named after the model's training data and the fusion, so vectors of another
-    // model or fusion are never mixed into its index.
-    const std::string name = "joint-" + options.joint.fusion + "-" + joint_model->provenance().data_hash;
+    // The space is named after the model file and the fusion, so vectors of another model or
+    // fusion are never mixed into its index. The training data's hash is not enough: a model
+    // retrained on the same data with another seed or options gives other vectors.
+    const std::string& fingerprint = joint_model->provenance().fingerprint;
+    // NOTE: the vectors and index file of an earlier model are not deleted.
+    const std::string name = "joint-" + options.joint.fusion + "-" + fingerprint;
     joint_space = std::make_unique<VectorSpace>(SpaceOptions(name, JointDimension()));
     for (size_t i = 0; i < kJointParts; ++i) {
-      VectorSpaceOptions part = SpaceOptions("joint-part-" + std::string(kJointPartNames[i]) + "-" +
-                                                 joint_model->provenance().data_hash,
-                                             joint_model->dimension());
+      VectorSpaceOptions part =
+          SpaceOptions("joint-part-" + std::string(kJointPartNames[i]) + "-" + fingerprint, joint_model->dimension());
       part.index_kind = "exact";
       joint_parts[i] = std::make_unique<VectorSpace>(part);
     }

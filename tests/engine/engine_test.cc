@@ -12,6 +12,7 @@
 
 #include "encode/image_encoder.h"
 #include "encode/joint_space_trainer.h"
+#include "engine/joint_text.h"
 #include "personalize/user_key.h"
 #include "store/kv_store.h"
 #include "support/test_support.h"
@@ -503,8 +504,16 @@ class EngineSessionTest : public EngineTest {
     options_.photo_encoder = "colour-shape";
     EngineTest::SetUp();
     if (HasFatalFailure()) return;
+    TrainModel(/*seed=*/42);
+    if (HasFatalFailure()) return;
+    Open();
+    ASSERT_NE(engine_->joint_model(), nullptr);
+  }
 
+  // Trains a small joint model on the catalogue's titles and saves it where the engine loads it.
+  void TrainModel(uint64_t seed) {
     JointSpaceTrainingOptions training;
+    training.seed = seed;
     training.config.dimension = 16;
     training.config.text_embedding_dim = 16;
     training.config.photo_hidden_dim = 16;
@@ -531,8 +540,21 @@ class EngineSessionTest : public EngineTest {
     ASSERT_TRUE(trained.ok()) << trained.status().ToString();
 
     ASSERT_TRUE(trained->model->Save((dir_ / "models" / "joint-space.model").string()).ok());
-    Open();
-    ASSERT_NE(engine_->joint_model(), nullptr);
+  }
+
+  // Returns the similarity of each product's stored joint vector to the vector the loaded model
+  // gives its text. The products have no photo, so the two are the same vector.
+  std::vector<float> SelfSimilarities() {
+    std::vector<float> similarities;
+    for (const Product& product : engine_->AllProducts()) {
+      Result<std::vector<float>> query = engine_->JointQueryVector(JointSpaceProductText(product), {});
+      EXPECT_TRUE(query.ok()) << query.status().ToString();
+      if (!query.ok()) continue;
+      Result<std::vector<Engine::Neighbour>> nearest = engine_->Nearest(Engine::Space::kJoint, *query, 1, true);
+      EXPECT_TRUE(nearest.ok()) << nearest.status().ToString();
+      if (nearest.ok() && !nearest->empty()) similarities.push_back(nearest->front().similarity);
+    }
+    return similarities;
   }
 
   // The hits of "shirt" for `user` in `session`, with explanations.
@@ -557,6 +579,22 @@ class EngineSessionTest : public EngineTest {
     return engine_->RecordEvent(event);
   }
 };
+
+// A model retrained on the same products with another seed gives other vectors, so the engine
+// computes the products' joint vectors again instead of keeping those of the earlier model.
+TEST_F(EngineSessionTest, RetrainedModelRecomputesJointVectors) {
+  for (float similarity : SelfSimilarities()) EXPECT_NEAR(similarity, 1.0f, 1e-4f);
+  const std::string before = engine_->joint_model()->provenance().fingerprint;
+
+  TrainModel(/*seed=*/7);
+  ASSERT_FALSE(HasFatalFailure());
+  Open();
+  ASSERT_NE(engine_->joint_model(), nullptr);
+  EXPECT_NE(engine_->joint_model()->provenance().fingerprint, before);
+  const std::vector<float> after = SelfSimilarities();
+  EXPECT_EQ(after.size(), engine_->AllProducts().size());
+  for (float similarity : after) EXPECT_NEAR(similarity, 1.0f, 1e-4f);
+}
 
 TEST_F(EngineSessionTest, SessionTermShowsInExplain) {
   SearchRequest request;
