@@ -170,7 +170,8 @@ int main(int argc, char** argv) {
                     "The one origin (scheme://host[:port]) whose browser requests get CORS headers; default none");
   serve->add_option("--rate-limit", rate_limits,
                     "Requests a second per caller and their burst, as ROLE=PER_SECOND[/BURST] (defaults: search=100/200, "
-                    "analytics=20/40, admin=100/200; 0 turns a limit off); repeat for several roles");
+                    "analytics=20/40, admin=100/200; 0 turns a limit off); repeat for several roles. Without --api-keys, "
+                    "limits apply per client address only when this option is given");
   serve->add_option("--max-query-bytes", access.max_query_bytes, "Largest query string, bytes")->capture_default_str();
   serve->add_option("--max-json-body-bytes", access.max_json_body_bytes,
                     "Largest body of the JSON routes (events, products, users), bytes")

@@ -116,6 +116,7 @@ Status ParseRateLimitFlag(const std::string& text, AccessOptions* options) {
     case Role::kAnalytics: options->analytics_rate = limit; break;
     case Role::kAdmin: options->admin_rate = limit; break;
   }
+  options->limit_open_server = true;
   return Status::Ok();
 }
 
@@ -130,7 +131,9 @@ Status AccessGate::Load() {
       return Status::InvalidArgument("--storefront-key-file needs --api-keys: the key must be one of the keys file's");
     }
     spdlog::warn("no --api-keys file: every route, including the admin routes, is open to anyone who can reach "
-                 "the server; rate limits apply per client address");
+                 "the server");
+    spdlog::info(options_.limit_open_server ? "rate limits apply per client address"
+                                            : "no rate limits: give --rate-limit to limit each client address");
     return Status::Ok();
   }
 
@@ -225,21 +228,23 @@ bool AccessGate::Handle(const httplib::Request& req, httplib::Response& res) con
     }
   }
 
-  // Rate limit. A search key is public (the storefront page carries it), so its buckets are per
-  // key and client address; other keys have one bucket each.
-  const std::optional<Role> role = caller ? std::optional<Role>(caller->role) : std::nullopt;
-  const RateLimit& limit = LimitFor(role, route.access);
-  std::string bucket = caller ? "key " + caller->key_id : "address " + req.remote_addr;
-  if (caller && caller->role == Role::kSearch) bucket += " from " + req.remote_addr;
-  const double wait_seconds = limiter_.Acquire(bucket, limit, RateLimiter::Clock::now());
-  if (wait_seconds > 0) {
-    const int retry_after = static_cast<int>(std::ceil(wait_seconds));
-    res.set_header("Retry-After", std::to_string(retry_after));
-    const std::string caller_name =
-        caller ? "key " + caller->key_id + " (role " + RoleName(caller->role) + ")" : "this client address";
-    return reject(429, "rate_limited",
-                  "too many requests from " + caller_name + ": the limit is " + RateText(limit) + "; retry after " +
-                      std::to_string(retry_after) + " s");
+  // Rate limit, always with keys and on an open server only when --rate-limit is given. A search
+  // key is public (the storefront page carries it), so its buckets are per key and client
+  // address. Other keys have one bucket each.
+  if (keys_ || options_.limit_open_server) {
+    const std::optional<Role> role = caller ? std::optional<Role>(caller->role) : std::nullopt;
+    const RateLimit& limit = LimitFor(role, route.access);
+    std::string bucket = caller ? "key " + caller->key_id : "address " + req.remote_addr;
+    if (caller && caller->role == Role::kSearch) bucket += " from " + req.remote_addr;
+    if (const double wait_seconds = limiter_.Acquire(bucket, limit, RateLimiter::Clock::now()); wait_seconds > 0) {
+      const int retry_after = static_cast<int>(std::ceil(wait_seconds));
+      res.set_header("Retry-After", std::to_string(retry_after));
+      const std::string caller_name =
+          caller ? "key " + caller->key_id + " (role " + RoleName(caller->role) + ")" : "this client address";
+      return reject(429, "rate_limited",
+                    "too many requests from " + caller_name + ": the limit is " + RateText(limit) + "; retry after " +
+                        std::to_string(retry_after) + " s");
+    }
   }
 
   if (const std::optional<size_t> length = ContentLength(req); length && *length > BodyLimit(route)) {

@@ -33,10 +33,14 @@ struct AccessOptions {
   RateLimit search_rate{100, 200};
   RateLimit analytics_rate{20, 40};
   RateLimit admin_rate{100, 200};
+  // Whether the limits apply without a keys file. Off by default, so an open server behaves as
+  // before keys existed; ParseRateLimitFlag turns it on.
+  bool limit_open_server = false;
 };
 
-// Parses a --rate-limit value, ROLE=PER_SECOND[/BURST] (e.g. "search=50/100"), into `options`. A
-// missing burst is twice the rate; a rate of 0 turns the role's limit off.
+// Parses a --rate-limit value, ROLE=PER_SECOND[/BURST] (e.g. "search=50/100"), into `options`, and
+// turns on the limits of an open server. A missing burst is twice the rate; a rate of 0 turns
+// the role's limit off.
 Status ParseRateLimitFlag(const std::string& text, AccessOptions* options);
 
 }  // namespace tessera

@@ -349,6 +349,7 @@ TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {
 
 TEST_F(ServerEndToEnd, OpenServerWarnsAtStart) {
   EXPECT_NE(ReadFile(log_).find("no --api-keys file"), std::string::npos) << ReadFile(log_);
+  EXPECT_NE(ReadFile(log_).find("no rate limits"), std::string::npos) << ReadFile(log_);
 }
 
 TEST_F(ServerEndToEnd, UpsertAndDeleteAreLiveAndSurviveRestart) {
