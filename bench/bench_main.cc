@@ -17,6 +17,7 @@
 //   tessera_bench --behaviour ../shared/data/behaviour replay
 //                                            # next-click replay on click logs: HR@20, MRR@20
 //   tessera_bench --data-dir COPY shoppers     # simulated shoppers: nDCG@10 lift of personalization
+//   tessera_bench --data-dir NEW api          # latency the access gate adds, keyed against open
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -40,6 +41,7 @@
 #include "eval/judgments.h"
 #include "eval/metrics.h"
 #include "eval/query_variants.h"
+#include "api_workload.h"
 #include "events_workload.h"
 #include "scale_workload.h"
 #include "sqlite_fts_peer.h"
@@ -310,9 +312,11 @@ int main(int argc, char** argv) {
   app.add_option("--baseline-weight", shoppers.baseline.weight, "shoppers: weight of the count-based baseline's counts")
       ->capture_default_str();
   std::string workload;
-  app.add_option("workload", workload, "relevance, photo, voice, vectors, multimodal, ranking, scale, replay, events or shoppers")
+  app.add_option("workload", workload,
+                 "relevance, photo, voice, vectors, multimodal, ranking, scale, replay, events, shoppers or api")
       ->required()
-      ->check(CLI::IsMember({"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay", "events", "shoppers"}));
+      ->check(CLI::IsMember(
+          {"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay", "events", "shoppers", "api"}));
   EventsWorkloadOptions events;
   app.add_option("--event-batch-sizes", events.batch_sizes, "Events per batch, one figure each (events workload)")
       ->capture_default_str();
@@ -334,6 +338,11 @@ int main(int argc, char** argv) {
     return RunScale(scale);
   }
 
+  if (workload == "api") {
+    ApiWorkloadOptions api;
+    api.data_dir = data_dir;
+    return RunApiWorkload(api);
+  }
   if (workload == "events") {
     events.data_dir = data_dir;
     events.fashion_dir = scale.fashion_dir;

@@ -30,6 +30,8 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(xgboost CONFIG REQUIRED)
 
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# SHA-256 of API keys and random new keys (Debian's libssl-dev).
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
 pkg_check_modules(TESSERACT REQUIRED IMPORTED_TARGET tesseract lept)

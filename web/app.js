@@ -390,11 +390,16 @@ class ApiError extends Error {
   }
 }
 
+// The search-role API key that the server writes into the page when it requires
+// keys (docs/api-security.md); empty when the server is open.
+const SEARCH_KEY = document.querySelector('meta[name="tessera-search-key"]')?.content ?? '';
+
 // Sends a request and returns the parsed JSON body. Throws ApiError with the
 // server's error message for 4xx/5xx responses, and rethrows AbortError.
 async function requestJson(path, { method = 'GET', body, contentType, signal } = {}) {
   const headers = { Accept: 'application/json' };
   if (contentType) headers['Content-Type'] = contentType;
+  if (SEARCH_KEY) headers['X-Tessera-Key'] = SEARCH_KEY;
 
   let response;
   try {

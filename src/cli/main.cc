@@ -1,5 +1,5 @@
 // The `tessera` command: ingest, serve, search, eval, delete, train-encoders, features,
-// train-ranker, train-click-model.
+// train-ranker, train-click-model, keys.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -25,6 +25,7 @@
 #include "eval/judgments.h"
 #include "eval/metrics.h"
 #include "eval/query_variants.h"
+#include "serve/api_keys.h"
 #include "serve/http_server.h"
 
 namespace {
@@ -156,6 +157,43 @@ int main(int argc, char** argv) {
   serve->add_option("--slow-request-ms", server_options.slow_request_ms,
                     "Requests slower than this many milliseconds are logged as slow")
       ->capture_default_str();
+
+  // serve: API keys, CORS and request limits (docs/api-security.md)
+  tessera::AccessOptions& access = server_options.access;
+  std::vector<std::string> rate_limits;
+  serve->add_option("--api-keys", access.keys_file,
+                    "Keys file (ROLE SHA256 [LABEL] per line, written by `tessera keys create`); without it every "
+                    "route is open");
+  serve->add_option("--storefront-key-file", access.storefront_key_file,
+                    "File containing a search-role key of the keys file, which the storefront page is given");
+  serve->add_option("--cors-origin", access.cors_origin,
+                    "The one origin (scheme://host[:port]) whose browser requests get CORS headers; default none");
+  serve->add_option("--rate-limit", rate_limits,
+                    "Requests a second per caller and their burst, as ROLE=PER_SECOND[/BURST] (defaults: search=100/200, "
+                    "analytics=20/40, admin=100/200; 0 turns a limit off); repeat for several roles. Without --api-keys, "
+                    "limits apply per client address only when this option is given");
+  serve->add_option("--max-query-bytes", access.max_query_bytes, "Largest query string, bytes")->capture_default_str();
+  serve->add_option("--max-json-body-bytes", access.max_json_body_bytes,
+                    "Largest body of the JSON routes (events, products, users), bytes")
+      ->capture_default_str();
+  serve->add_option("--max-upload-bytes", server_options.max_body_bytes, "Largest photo or voice upload, bytes")
+      ->capture_default_str();
+  serve->add_option("--max-import-bytes", access.max_import_body_bytes, "Largest bulk import body, bytes")
+      ->capture_default_str();
+
+  // keys
+  CLI::App* keys = app.add_subcommand("keys", "Create and list API keys");
+  keys->require_subcommand(1);
+  std::string keys_file, key_role = "search", key_label;
+  CLI::App* keys_create = keys->add_subcommand(
+      "create", "Print a new random key once and append its role and SHA-256 (never the key) to the keys file");
+  keys_create->add_option("--api-keys", keys_file, "Keys file to append to (created with mode 0600 if missing)")->required();
+  keys_create->add_option("--role", key_role, "search, analytics or admin")
+      ->check(CLI::IsMember({"search", "analytics", "admin"}))
+      ->capture_default_str();
+  keys_create->add_option("--label", key_label, "Free text stored beside the hash, e.g. storefront");
+  CLI::App* keys_list = keys->add_subcommand("list", "Print each key's id (first 8 hex digits of its SHA-256), role and label");
+  keys_list->add_option("--api-keys", keys_file, "Keys file to read")->required();
 
   // search
   CLI::App* search = app.add_subcommand("search", "Run one query and print the results as JSON");
@@ -332,6 +370,26 @@ int main(int argc, char** argv) {
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
 
+  // Keys need no store.
+  if (*keys_create) {
+    tessera::Result<std::string> key = tessera::GenerateApiKey();
+    if (!key.ok()) return Fail(key.status());
+    tessera::Result<tessera::ApiKeyEntry> entry =
+        tessera::AppendApiKey(keys_file, *key, *tessera::RoleFromName(key_role), key_label);
+    if (!entry.ok()) return Fail(entry.status());
+    std::cout << *key << "\n";
+    spdlog::info("added {} key {} to {}; the key is printed only this once", key_role, entry->key_id, keys_file);
+    return 0;
+  }
+  if (*keys_list) {
+    tessera::Result<tessera::ApiKeys> loaded = tessera::ApiKeys::Load(keys_file);
+    if (!loaded.ok()) return Fail(loaded.status());
+    for (const tessera::ApiKeyEntry& entry : loaded->entries()) {
+      std::cout << entry.key_id << "\t" << tessera::RoleName(entry.role) << "\t" << entry.label << "\n";
+    }
+    return 0;
+  }
+
   // Trains from the store alone, so it runs before the engine opens (and locks) the store.
   if (*train) {
     train_options.data_dir = options.data_dir;
@@ -350,6 +408,10 @@ int main(int argc, char** argv) {
     return trained.ok() ? 0 : Fail(trained);
   }
 
+  for (const std::string& limit : rate_limits) {
+    Status parsed = tessera::ParseRateLimitFlag(limit, &server_options.access);
+    if (!parsed.ok()) return Fail(parsed);
+  }
   options.query.time_budget = std::chrono::milliseconds(time_budget_ms);
   for (const std::string& setting : field_weights) {
     const size_t equals = setting.find('=');

@@ -44,9 +44,19 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
+  // Returns a copy that names `field`, the request field or parameter the error is about, so that
+  // the HTTP layer can report it beside the message.
+  Status WithField(std::string field) const {
+    Status copy = *this;
+    copy.field_ = std::move(field);
+    return copy;
+  }
+
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The request field or parameter the error is about; "" when there is none.
+  const std::string& field() const { return field_; }
 
   // "invalid_argument: price -3 is negative ..." or "ok".
   std::string ToString() const;
@@ -54,6 +64,7 @@ class [[nodiscard]] Status {
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string field_;
 };
 
 // A value or the Status explaining why there is none. Constructing a Result from an OK Status is a

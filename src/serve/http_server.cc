@@ -17,6 +17,8 @@
 #include "common/files.h"
 #include "common/text.h"
 #include "ingest/jsonl_reader.h"
+#include "serve/access.h"
+#include "serve/api_error.h"
 
 namespace tessera {
 namespace {
@@ -30,8 +32,7 @@ void SendJson(httplib::Response& res, int status, const json& body) {
 }
 
 void SendError(httplib::Response& res, const Status& status) {
-  SendJson(res, HttpStatusFor(status.code()),
-           {{"error", {{"code", StatusCodeName(status.code())}, {"message", status.message()}}}});
+  SendJson(res, HttpStatusFor(status.code()), ApiErrorJson(StatusCodeName(status.code()), status.message(), status.field()));
 }
 
 Result<json> ParseBody(const httplib::Request& req) {
@@ -48,7 +49,8 @@ Result<size_t> ParseCount(const httplib::Request& req, const char* name, size_t 
   size_t value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size()) {
-    return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(text) + "': send a positive whole number");
+    return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(text) + "': send a positive whole number")
+        .WithField(name);
   }
   return value;
 }
@@ -59,7 +61,8 @@ Result<std::optional<double>> ParsePrice(const httplib::Request& req, const char
   double value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
-    return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(text) + "': send a number such as 499.5");
+    return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(text) + "': send a number such as 499.5")
+        .WithField(name);
   }
   return std::optional<double>(value);
 }
@@ -71,7 +74,7 @@ Result<bool> ParseFlag(const httplib::Request& req, const char* name, bool fallb
   const std::string value = req.get_param_value(name);
   if (value == "true" || value == "1") return true;
   if (value == "false" || value == "0") return false;
-  return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(value) + "': use true or false");
+  return Status::InvalidArgument(std::string(name) + " is '" + Excerpt(value) + "': use true or false").WithField(name);
 }
 
 // Joins every value of a repeated parameter with commas (gender=Men&gender=Women -> "Men,Women").
@@ -94,7 +97,8 @@ Result<SearchRequest> ParseSearchParams(const httplib::Request& req) {
     if (!kKnown.count(name)) {
       return Status::InvalidArgument("unknown parameter '" + Excerpt(name) +
                                      "': use q, user, session, category, gender, colour, price_min, price_max, page, "
-                                     "per_page, explain, prefix, facets, missing");
+                                     "per_page, explain, prefix, facets, missing")
+          .WithField(name);
     }
   }
   SearchRequest request;
@@ -260,10 +264,14 @@ struct HttpServer::Rep {
   int bound_port = 0;  // set by Bind
 
   std::vector<RouteInfo> routes;
+  std::unique_ptr<AccessGate> gate;  // set by InstallAccessGate, after RegisterRoutes
 
   void RegisterRoutes();
+  // Checks keys, roles, rate limits, sizes and CORS on every request before routing (serve/access.h).
+  void InstallAccessGate();
   // Registers `handler` for `method` and `pattern` and records the route. Every request to it
-  // goes through this one wrapper, which times it and logs it when slow.
+  // goes through this one wrapper, which rejects it unless the access gate admitted it, checks
+  // the body size, times it and logs it when slow.
   void Add(const char* method, const char* pattern, const char* name, Access access, httplib::Server::Handler handler);
   void HandleSearch(const httplib::Request& req, httplib::Response& res, const char* kind);
 };
@@ -272,6 +280,7 @@ HttpServer::HttpServer(Engine* engine, HttpServerOptions options) : rep_(std::ma
   rep_->engine = engine;
   rep_->options = std::move(options);
   rep_->RegisterRoutes();
+  rep_->InstallAccessGate();
 }
 
 HttpServer::~HttpServer() = default;
@@ -310,7 +319,18 @@ void HttpServer::Rep::HandleSearch(const httplib::Request& req, httplib::Respons
 void HttpServer::Rep::Add(const char* method, const char* pattern, const char* name, Access access,
                           httplib::Server::Handler handler) {
   routes.push_back({method, pattern, name, access});
-  auto wrapped = [this, name, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+  auto wrapped = [this, name, index = routes.size() - 1, handler = std::move(handler)](const httplib::Request& req,
+                                                                                        httplib::Response& res) {
+    // The gate admitted the request before its body was read. A chunked body (no Content-Length)
+    // can only be checked against the route's limit here, after it has been read.
+    if (!AccessGate::Admitted(index)) {
+      spdlog::critical("route {} was dispatched for {} {} without the access check", name, req.method, req.path);
+      return SendError(res, Status::Internal("the request was not checked for access, so it is rejected"));
+    }
+    if (const size_t limit = gate->BodyLimit(routes[index]); req.body.size() > limit) {
+      return SendError(res, Status::TooLarge("the request body is " + std::to_string(req.body.size()) +
+                                             " bytes, above the limit of " + std::to_string(limit) + " bytes for " + name));
+    }
     const auto start = std::chrono::steady_clock::now();
     handler(req, res);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
@@ -327,8 +347,16 @@ void HttpServer::Rep::Add(const char* method, const char* pattern, const char* n
   }
 }
 
+void HttpServer::Rep::InstallAccessGate() {
+  gate = std::make_unique<AccessGate>(options.access, options.max_body_bytes, &routes);
+  server.set_payload_max_length(gate->LargestBodyLimit());
+  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return gate->Handle(req, res) ? httplib::Server::HandlerResponse::Handled
+                                  : httplib::Server::HandlerResponse::Unhandled;
+  });
+}
+
 void HttpServer::Rep::RegisterRoutes() {
-  server.set_payload_max_length(options.max_body_bytes);
   // Without TCP_NODELAY, a response written as headers then body waits for the client's delayed
   // ACK: the events workload measured a single-event POST at a 99 ms median with Nagle's
   // algorithm on, against the few milliseconds of its synced write.
@@ -379,7 +407,7 @@ void HttpServer::Rep::RegisterRoutes() {
     if (!product.ok()) return SendError(res, product.status());
     SendJson(res, 200, ProductJson(*product));
   });
-  Add("GET", R"(/api/products/([^/]+)/image)", "products.image", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
+  Add("GET", R"(/api/products/([^/]+)/image)", "products.image", Access::kOpen, [this](const httplib::Request& req, httplib::Response& res) {
     Result<Product> product = engine->GetProduct(req.matches[1]);
     if (!product.ok()) return SendError(res, product.status());
     for (const std::string& path : product->image_paths) {
@@ -399,7 +427,8 @@ void HttpServer::Rep::RegisterRoutes() {
     if (!product.ok()) return SendError(res, product.status());
     if (product->id != req.matches[1].str()) {
       return SendError(res, Status::InvalidArgument("field 'id' '" + Excerpt(product->id) +
-                                                    "' differs from the id in the path"));
+                                                    "' differs from the id in the path")
+                                .WithField("id"));
     }
     Status stored = engine->Upsert(*product);
     if (!stored.ok()) return SendError(res, stored);
@@ -431,7 +460,9 @@ void HttpServer::Rep::RegisterRoutes() {
     if (!body.ok()) return SendError(res, body.status());
     std::vector<json> items;
     if (body->is_object() && body->contains("events")) {
-      if (!(*body)["events"].is_array()) return SendError(res, Status::InvalidArgument("field 'events' must be an array"));
+      if (!(*body)["events"].is_array()) {
+        return SendError(res, Status::InvalidArgument("field 'events' must be an array").WithField("events"));
+      }
       if (body->size() != 1) return SendError(res, Status::InvalidArgument("a batch has only the field 'events'"));
       for (const json& e : (*body)["events"]) items.push_back(e);
     } else {
@@ -462,7 +493,7 @@ void HttpServer::Rep::RegisterRoutes() {
                 {"duplicates", count(Engine::EventOutcome::kDuplicate)},
                 {"opted_out", count(Engine::EventOutcome::kOptedOut)}};
     if (invalid.ok()) return SendJson(res, 200, out);
-    out["error"] = {{"code", StatusCodeName(invalid.code())}, {"message", invalid.message()}};
+    out["error"] = ApiErrorJson(StatusCodeName(invalid.code()), invalid.message(), invalid.field())["error"];
     SendJson(res, HttpStatusFor(invalid.code()), out);
   });
 
@@ -490,7 +521,7 @@ void HttpServer::Rep::RegisterRoutes() {
     }
     SendJson(res, 200, out);
   });
-  Add("GET", R"(/api/users/([^/]+)/export)", "users.export", Access::kAdmin, [this](const httplib::Request& req, httplib::Response& res) {
+  Add("GET", R"(/api/users/([^/]+)/export)", "users.export", Access::kAnalytics, [this](const httplib::Request& req, httplib::Response& res) {
     Result<std::vector<Event>> events = engine->UserEvents(req.matches[1]);
     if (!events.ok()) return SendError(res, events.status());
     Result<std::optional<UserProfile>> profile = engine->Profile(req.matches[1]);
@@ -507,7 +538,7 @@ void HttpServer::Rep::RegisterRoutes() {
     Result<json> body = ParseBody(req);
     if (!body.ok()) return SendError(res, body.status());
     if (!body->is_object() || !body->contains("opted_out") || !(*body)["opted_out"].is_boolean() || body->size() != 1) {
-      return SendError(res, Status::InvalidArgument("send {\"opted_out\": true} or {\"opted_out\": false}"));
+      return SendError(res, Status::InvalidArgument("send {\"opted_out\": true} or {\"opted_out\": false}").WithField("opted_out"));
     }
     Status set = engine->SetOptOut(req.matches[1], (*body)["opted_out"].get<bool>());
     if (!set.ok()) return SendError(res, set);
@@ -524,7 +555,8 @@ void HttpServer::Rep::RegisterRoutes() {
     Result<json> body = ParseBody(req);
     if (!body.ok()) return SendError(res, body.status());
     if (!body->is_object() || !body->contains("from") || !(*body)["from"].is_string() || body->size() != 1) {
-      return SendError(res, Status::InvalidArgument("send {\"from\": \"<anonymous user id>\"} and no other field"));
+      return SendError(res, Status::InvalidArgument("send {\"from\": \"<anonymous user id>\"} and no other field")
+                                .WithField("from"));
     }
     const std::string from = (*body)["from"].get<std::string>();
     Result<size_t> moved = engine->MergeUsers(from, req.matches[1]);
@@ -539,9 +571,9 @@ void HttpServer::Rep::RegisterRoutes() {
 
   if (!options.web_dir.empty()) {
     const fs::path web(options.web_dir);
-    Add("GET", "/", "storefront.page", Access::kOpen, [web](const httplib::Request&, httplib::Response& res) {
+    Add("GET", "/", "storefront.page", Access::kOpen, [this, web](const httplib::Request&, httplib::Response& res) {
       if (auto page = ReadFileBytes((web / "index.html").string())) {
-        return res.set_content(*page, "text/html; charset=utf-8");
+        return res.set_content(gate->InjectStorefrontKey(std::move(*page)), "text/html; charset=utf-8");
       }
       SendError(res, Status::NotFound("storefront page missing from " + web.string()));
     });
@@ -551,16 +583,11 @@ void HttpServer::Rep::RegisterRoutes() {
       SendError(res, Status::NotFound("no file '" + req.matches[1].str() + "' in the storefront"));
     });
   }
-  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404 && res.body.empty()) {
-      SendError(res, Status::NotFound("no route for " + req.method + " " + Excerpt(req.path) + ": see the API in README.md"));
-    } else if (res.status == 413) {
-      SendError(res, Status::TooLarge("the request body is above the server's limit: send a smaller file"));
-    }
-  });
+  server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) { gate->FillLibraryError(req, res); });
 }
 
 Status HttpServer::Bind() {
+  TESSERA_RETURN_IF_ERROR(rep_->gate->Load());
   const std::string& host = rep_->options.host;
   const int port = rep_->options.port;
   const int bound = port == 0 ? rep_->server.bind_to_any_port(host) : (rep_->server.bind_to_port(host, port) ? port : -1);

@@ -8,6 +8,7 @@
 
 #include "common/status.h"
 #include "engine/engine.h"
+#include "serve/access_options.h"
 
 namespace tessera {
 
@@ -18,11 +19,13 @@ struct HttpServerOptions {
   size_t max_body_bytes = 25u << 20;       // largest accepted upload (photo or voice), bytes
   int threads = 8;
   int slow_request_ms = 1000;              // requests slower than this are logged with their route
+  AccessOptions access;                    // API keys, CORS, request limits (serve/access.h)
 };
 
-// The role a caller needs for a route. kOpen routes (health, the storefront's files) need none;
-// kSearch is the role a storefront is given (search, product pages, events, the shopper's own profile);
-// kAnalytics reads the engine's state; kAdmin changes the catalogue and the models.
+// The role a caller needs for a route. kOpen routes (health, the storefront's files, product photos)
+// need none. kSearch is the role a storefront is given (search, product pages, events, the
+// shopper's own profile). kAnalytics reads the engine's state. kAdmin changes the catalogue and the
+// models. An admin key may call every route (serve/access.h).
 enum class Access { kOpen, kSearch, kAnalytics, kAdmin };
 
 // One registered route: the HTTP method, the path pattern as registered (a regular expression
@@ -43,8 +46,9 @@ class HttpServer {
   HttpServer(Engine* engine, HttpServerOptions options);
   ~HttpServer();
 
-  // Binds the listening socket; Run calls it when it has not been called. Returns kIoError
-  // when the address cannot be bound.
+  // Loads the API keys and binds the listening socket; Run calls it when it has not been called.
+  // Returns kIoError when the address cannot be bound, and the error of AccessGate::Load when the
+  // keys file or the storefront key is missing or invalid.
   Status Bind();
   // The bound port (the chosen one when options.port is 0); 0 before Bind.
   int port() const;

@@ -345,8 +345,14 @@ TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {
   const json unknown_parameter = Get("/api/search?q=shirt&colur=red", 400);
   EXPECT_NE(unknown_parameter["error"]["message"].get<std::string>().find("colur"), std::string::npos);
 
-  const json huge_query = Get("/api/search?q=" + std::string(5000, 'a'), 400);
+  // Above the 1024-byte query limit but within --max-query-bytes (4096).
+  const json huge_query = Get("/api/search?q=" + std::string(2000, 'a'), 400);
   EXPECT_EQ(huge_query["error"]["code"], "invalid_argument");
+}
+
+TEST_F(ServerEndToEnd, OpenServerWarnsAtStart) {
+  EXPECT_NE(ReadFile(log_).find("no --api-keys file"), std::string::npos) << ReadFile(log_);
+  EXPECT_NE(ReadFile(log_).find("no rate limits"), std::string::npos) << ReadFile(log_);
 }
 
 TEST_F(ServerEndToEnd, UpsertAndDeleteAreLiveAndSurviveRestart) {
