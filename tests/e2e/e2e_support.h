@@ -55,18 +55,25 @@ inline std::string ReadFile(const fs::path& path) {
   return bytes.str();
 }
 
-// A server process on loopback, stopped with SIGTERM when destroyed.
+// A server process on loopback, stopped with SIGTERM when destroyed. `extra_args` follow
+// `serve --host 127.0.0.1 --port PORT`.
 class ServerProcess {
  public:
-  ServerProcess(const fs::path& data_dir, int port, const fs::path& log) : port_(port) {
+  ServerProcess(const fs::path& data_dir, int port, const fs::path& log, const std::vector<std::string>& extra_args = {})
+      : port_(port) {
+    const std::string port_text = std::to_string(port);
+    const std::string synonyms = std::string(TESSERA_SOURCE_DIR) + "/config/synonyms/fashion.txt";
+    std::vector<std::string> args = {TESSERA_BINARY, "--data-dir", data_dir.string(), "--synonyms", synonyms, "serve",
+                                     "--host",       "127.0.0.1",  "--port",          port_text};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
-      const std::string port_text = std::to_string(port);
       freopen(log.c_str(), "a", stdout);
       freopen(log.c_str(), "a", stderr);
-      const std::string synonyms = std::string(TESSERA_SOURCE_DIR) + "/config/synonyms/fashion.txt";
-      execl(TESSERA_BINARY, TESSERA_BINARY, "--data-dir", data_dir.c_str(), "--synonyms", synonyms.c_str(), "serve",
-            "--host", "127.0.0.1", "--port", port_text.c_str(), static_cast<char*>(nullptr));
+      execv(TESSERA_BINARY, argv.data());
       _exit(127);
     }
   }
