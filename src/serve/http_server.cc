@@ -244,7 +244,7 @@ struct HttpServer::Rep {
   // server is beyond capacity, and counts and times it.
   void Serve(const char* name, RouteMetrics* route_metrics, const httplib::Server::Handler& handler,
              const httplib::Request& req, httplib::Response& res);
-  // Answers 503 with Retry-After, and closes the connection so that the client reconnects.
+  // Sends 503 with Retry-After, and closes the connection so that the client reconnects.
   void Shed(httplib::Response& res);
   // Logs one response of 400 or above with its request id; repeats of each kind are rate-limited.
   void LogErrorResponse(const httplib::Request& req, const httplib::Response& res);
@@ -335,7 +335,7 @@ void HttpServer::Rep::Serve(const char* name, RouteMetrics* route_metrics, const
     handler(req, res);
   } catch (...) {
     metrics.RequestFinished();
-    route_metrics->Observe(500, elapsed());  // the exception handler answers 500
+    route_metrics->Observe(500, elapsed());  // the exception handler sends 500
     throw;
   }
   metrics.RequestFinished();
@@ -364,10 +364,12 @@ void HttpServer::Rep::Shed(httplib::Response& res) {
 // Every error response is logged with its message, which names the value and never a secret,
 // and the request id the client got. Each kind (client errors, server errors, shed requests) is
 // logged at most LogRateLimiter::kPerSecond times a second, so that a misbehaving client or an
-// overload cannot flood the log; the number left out is reported on the next logged line.
+// overload cannot flood the log. The next logged line of that kind reports the number left out.
 void HttpServer::Rep::LogErrorResponse(const httplib::Request& req, const httplib::Response& res) {
   const bool shed = res.status == 503 && res.has_header("Retry-After");
-  const LogKind kind = shed ? LogKind::kShed : res.status >= 500 ? LogKind::kServerError : LogKind::kClientError;
+  LogKind kind = LogKind::kClientError;
+  if (shed) kind = LogKind::kShed;
+  else if (res.status >= 500) kind = LogKind::kServerError;
   const size_t skipped = log_limiter.Admit(kind);
   if (skipped == LogRateLimiter::kRejected) return;
 
