@@ -244,7 +244,8 @@ struct HttpServer::Rep {
   // server is beyond capacity, and counts and times it.
   void Serve(const char* name, RouteMetrics* route_metrics, const httplib::Server::Handler& handler,
              const httplib::Request& req, httplib::Response& res);
-  // Sends 503 with Retry-After, and closes the connection so that the client reconnects.
+  // Sends 503 with Retry-After and Connection: close, so that the client closes the connection
+  // and reconnects; cpp-httplib itself closes it after at most 5 requests.
   void Shed(httplib::Response& res);
   // Logs one response of 400 or above with its request id; repeats of each kind are rate-limited.
   void LogErrorResponse(const httplib::Request& req, const httplib::Response& res);

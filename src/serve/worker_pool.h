@@ -21,9 +21,11 @@ namespace tessera {
 // connections already wait.
 //
 // A connection that arrives at a full queue goes to a separate shedding thread instead. There,
-// ShedCurrentConnection() is true, and the route wrapper responds to each request with 503 and
-// Retry-After and closes the connection, which takes microseconds. Shed connections queue
+// ShedCurrentConnection() is true, and the route wrapper responds to each request with 503,
+// Retry-After and Connection: close, which takes microseconds. Shed connections queue
 // without limit, because dropping a task would leak its socket, but they drain fast.
+// NOTE: there is one shedding thread, so a client that keeps a shed connection open without
+// sending holds it for up to cpp-httplib's keep-alive timeout (5 s) and delays the others.
 class WorkerPool final : public httplib::TaskQueue {
  public:
   // Starts `threads` workers (at least 1) and the shedding thread. At most `max_queued`
