@@ -22,6 +22,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libxapian-dev libsqlite3-dev
   imagemagick espeak-ng sox fonts-wqy-microhei curl
+  # HTTP load test of the server (bench/load-test.sh)
+  wrk
   # storefront tests in a real browser, driven by playwright-core (tests/browser)
   chromium
 )

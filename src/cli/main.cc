@@ -4,10 +4,13 @@
 #include <charconv>
 #include <cmath>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,10 +20,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/option_values.h"
+#include "cli/stop_signals.h"
 #include "cli/train_click_model.h"
 #include "cli/train_encoders.h"
 #include "cli/train_ranker.h"
 #include "common/files.h"
+#include "common/structured_log.h"
 #include "engine/engine.h"
 #include "eval/judgments.h"
 #include "eval/metrics.h"
@@ -32,12 +38,6 @@ namespace {
 
 using tessera::Engine;
 using tessera::Status;
-
-tessera::HttpServer* g_server = nullptr;
-
-void HandleStopSignal(int) {
-  if (g_server != nullptr) g_server->Stop();
-}
 
 int Fail(const Status& status) {
   spdlog::error("{}", status.ToString());
@@ -83,15 +83,58 @@ struct RelevanceValues {
   }
 };
 
+// Serves until SIGINT or SIGTERM. Then it stops accepting connections and waits up to
+// `shutdown_timeout_seconds` (0: without limit) for the requests in flight. When they do not
+// finish in time it logs so and ends the process with exit code 1: every acknowledged event is
+// already synced, and profiles not yet written are rebuilt from the events at the next start.
+Status RunServer(Engine& engine, const tessera::HttpServerOptions& server_options, double shutdown_timeout_seconds) {
+  tessera::HttpServer server(&engine, server_options);
+  std::mutex drained_mutex;
+  std::condition_variable drained_wake;
+  bool drained = false;
+  tessera::StopSignalWatcher watcher([&](int signal) {
+    tessera::LogEvent(spdlog::level::info, "server stopping",
+                      {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}, {"in_flight", server.in_flight()},
+                       {"shutdown_timeout_s", shutdown_timeout_seconds}});
+    server.Stop();
+    std::unique_lock lock(drained_mutex);
+    const auto finished = [&] { return drained; };
+    if (shutdown_timeout_seconds <= 0) return drained_wake.wait(lock, finished);
+    if (drained_wake.wait_for(lock, std::chrono::duration<double>(shutdown_timeout_seconds), finished)) return;
+    tessera::LogEvent(spdlog::level::err, "shutdown timed out, exiting with requests still in flight",
+                      {{"in_flight", server.in_flight()}, {"shutdown_timeout_s", shutdown_timeout_seconds}});
+    spdlog::default_logger()->flush();
+    std::_Exit(1);
+  });
+  const Status served = server.Run();
+  {
+    std::lock_guard lock(drained_mutex);
+    drained = true;
+  }
+  drained_wake.notify_all();
+  return served;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Tessera: multimodal product search with real-time personalization"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", TESSERA_VERSION);
+  // Options of the whole command may follow the subcommand (tessera serve --config FILE).
+  app.fallthrough();
+  app.set_config("--config", "",
+                 "TOML file of option values: global options at the top, subcommand options under a table named "
+                 "after the subcommand, e.g. [serve]; options given on the command line override it "
+                 "(config/tessera.example.toml)");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "Log lines on standard error: text (key=value) or json (one object a line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   tessera::EngineOptions options;
   app.add_option("--data-dir", options.data_dir, "Folder for the store and speech model (created if missing)")
       ->capture_default_str();
-  app.add_option("--synonyms", options.synonyms_path, "Solr-format synonym file applied to queries");
+  app.add_option("--synonyms", options.synonyms_path, "Solr-format synonym file applied to queries (default: none)");
   std::vector<std::string> field_weights;
   app.add_option("--field-weight", field_weights,
                  "BM25F weight of a text field, as FIELD=WEIGHT (fields and defaults: title 0.6, brand 0.7, "
@@ -147,15 +190,36 @@ int main(int argc, char** argv) {
   ingest->add_flag("--skip-speech", skip_speech, "Do not rebuild the speech model after ingesting");
 
   // serve
-  CLI::App* serve = app.add_subcommand("serve", "Serve the HTTP API and the storefront");
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Serve the HTTP API and the storefront. Global options (tessera --help) may follow serve, e.g. --config FILE");
   tessera::HttpServerOptions server_options;
   server_options.web_dir = TESSERA_WEB_DIR;
   serve->add_option("--host", server_options.host, "Address to listen on")->capture_default_str();
-  serve->add_option("--port", server_options.port, "TCP port to listen on")->capture_default_str();
-  serve->add_option("--web-dir", server_options.web_dir, "Folder with the storefront files")->capture_default_str();
-  serve->add_option("--threads", server_options.threads, "Request worker threads")->capture_default_str();
+  serve->add_option("--port", server_options.port, "TCP port to listen on (0: any free port)")->capture_default_str();
+  serve->add_option("--web-dir", server_options.web_dir, "Folder with the storefront files (\"\": serve the API only)")
+      ->capture_default_str();
+  serve->add_option("--threads", server_options.threads,
+                    "Worker threads; each serves one connection at a time, for all its keep-alive requests")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   serve->add_option("--slow-request-ms", server_options.slow_request_ms,
                     "Requests slower than this many milliseconds are logged as slow")
+      ->capture_default_str();
+  // Operations: load shedding and graceful shutdown.
+  serve->add_option("--max-queued-connections", server_options.max_queued_connections,
+                    "Connections that may wait for a busy worker; beyond them, requests are answered 503 with "
+                    "Retry-After at once (0: no limit, never shed)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  serve->add_option("--retry-after", server_options.retry_after_seconds,
+                    "Seconds a shed request's Retry-After header asks the client to wait")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  double shutdown_timeout_seconds = 30;
+  serve->add_option("--shutdown-timeout", shutdown_timeout_seconds,
+                    "Seconds SIGTERM or SIGINT waits for requests in flight before exiting with code 1 anyway "
+                    "(0: no limit)")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
 
   // serve: API keys, CORS and request limits (docs/api-security.md)
@@ -200,14 +264,14 @@ int main(int argc, char** argv) {
   tessera::SearchRequest request;
   std::string image_path, voice_path;
   search->add_option("query", request.text, "Query text");
-  search->add_option("--user", request.user_id, "Shopper id to personalize for");
+  search->add_option("--user", request.user_id, "Shopper id to personalize for (default: none, not personalized)");
   search->add_option("--session", request.session_id,
                      "Session whose session vector personalizes (default: the shopper's latest)");
   search->add_option("--image", image_path, "Search by this photo");
   search->add_option("--voice", voice_path, "Search by this recording (WAV, FLAC, Ogg)");
-  search->add_option("--category", request.filters.category, "Category filter");
-  search->add_option("--gender", request.filters.gender, "Gender filter");
-  search->add_option("--colour", request.filters.colour, "Colour filter");
+  search->add_option("--category", request.filters.category, "Category filter, comma-separated values (default: any)");
+  search->add_option("--gender", request.filters.gender, "Gender filter, comma-separated values (default: any)");
+  search->add_option("--colour", request.filters.colour, "Colour filter, comma-separated values (default: any)");
   search->add_option("--per-page", request.per_page, "Results per page")->capture_default_str();
   search->add_flag("--explain", request.explain, "Print every result's feature values and their contributions");
 
@@ -369,6 +433,14 @@ int main(int argc, char** argv) {
   }
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
+  tessera::SetLogFormat(*tessera::LogFormatFromName(log_format));
+  if (*serve) {
+    // Before the engine starts its threads, so that they inherit the mask (stop_signals.h).
+    tessera::BlockStopSignals();
+    std::vector<tessera::LogField> start_fields = {{"version", TESSERA_VERSION}};
+    for (tessera::LogField& field : tessera::OptionValues(app)) start_fields.push_back(std::move(field));
+    tessera::LogEvent(spdlog::level::info, "server starting", start_fields);
+  }
 
   // Keys need no store.
   if (*keys_create) {
@@ -448,13 +520,14 @@ int main(int argc, char** argv) {
   }
 
   if (*serve) {
-    tessera::HttpServer server(engine.get(), server_options);
-    g_server = &server;
-    std::signal(SIGINT, HandleStopSignal);
-    std::signal(SIGTERM, HandleStopSignal);
-    Status served = server.Run();
-    g_server = nullptr;
-    return served.ok() ? 0 : Fail(served);
+    server_options.version = TESSERA_VERSION;
+    Status served = RunServer(*engine, server_options, shutdown_timeout_seconds);
+    if (!served.ok()) return Fail(served);
+    const tessera::EngineStats stats = engine->Stats();
+    engine.reset();  // writes the profiles still behind their events, then closes the store
+    tessera::LogEvent(spdlog::level::info, "server stopped",
+                      {{"profile_events_flushed", stats.unflushed_events}, {"data_dir", options.data_dir}});
+    return 0;
   }
 
   if (*search) {

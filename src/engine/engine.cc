@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +63,19 @@ namespace fs = std::filesystem;
 std::vector<FieldSpec> TextFields() {
   return {{"title", 0.6f},      {"brand", 0.7f},       {"category", 1.5f},
           {"attributes", 0.8f}, {"description", 0.2f}, {"photo_text", 0.3f}};
+}
+
+// Returns the checksum a model file stores in its last 8 bytes (common/model_file.h) as 16 hex
+// digits, which names one training run's model; "" when the file is unreadable or too short.
+std::string ModelFileVersion(const std::string& path) {
+  if (path.empty()) return "";
+  const std::optional<std::string> bytes = ReadFileBytes(path);
+  if (!bytes || bytes->size() < 8) return "";
+  uint64_t checksum = 0;
+  for (size_t i = 0; i < 8; ++i) checksum |= uint64_t(static_cast<unsigned char>((*bytes)[bytes->size() - 8 + i])) << (8 * i);
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(checksum));
+  return hex;
 }
 
 // Products are ingested in batches of this many records: one store write and one index lock each.
@@ -197,6 +211,7 @@ struct Engine::Rep {
   mutable std::mutex ranker_mutex;
   std::shared_ptr<const Ranker> ranker = std::make_shared<RetrievalScoreRanker>();
   std::string ranker_path;  // "" for the retrieval score
+  std::string ranker_version;  // ModelFileVersion of ranker_path
 
   std::shared_ptr<const Ranker> CurrentRanker() const {
     std::lock_guard lock(ranker_mutex);
@@ -1056,6 +1071,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
     if (model.ok()) {
       rep->ranker = std::move(model).value();
       rep->ranker_path = rep->DefaultRankerPath();
+      rep->ranker_version = ModelFileVersion(rep->ranker_path);
       spdlog::info("ranker {} loaded from {}", rep->ranker->name(), rep->ranker_path);
     } else {
       spdlog::error("ranker model not loaded, ranking by retrieval score: {}", model.status().ToString());
@@ -1206,6 +1222,7 @@ void Engine::UseRanker(std::shared_ptr<const Ranker> ranker, const std::string& 
   std::lock_guard lock(rep_->ranker_mutex);
   rep_->ranker = ranker ? std::move(ranker) : std::make_shared<RetrievalScoreRanker>();
   rep_->ranker_path = source;
+  rep_->ranker_version = ModelFileVersion(source);
 }
 
 Status Engine::LoadRanker(const std::string& path) {
@@ -1223,7 +1240,7 @@ Status Engine::LoadRanker(const std::string& path) {
 
 RankerInfo Engine::ranker_info() const {
   std::lock_guard lock(rep_->ranker_mutex);
-  RankerInfo info{rep_->ranker->name(), rep_->ranker_path, ""};
+  RankerInfo info{rep_->ranker->name(), rep_->ranker_path, "", rep_->ranker_version};
   if (const auto* learned = dynamic_cast<const XgboostRanker*>(rep_->ranker.get())) info.report = learned->report().dump();
   return info;
 }
@@ -1466,6 +1483,11 @@ EngineStats Engine::Stats(bool with_memory) const {
     if (with_memory) stats.index_bytes = rep_->text_index.MemoryBytes();
   }
   stats.sessions = rep_->sessions->size();
+  const WriteBehindLag lag = rep_->profiles->Lag();
+  stats.unflushed_events = lag.events;
+  if (lag.oldest) {
+    stats.oldest_unflushed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - *lag.oldest).count();
+  }
   std::lock_guard lock(rep_->speech_mutex);
   stats.speech_ready = rep_->speech != nullptr;
   return stats;

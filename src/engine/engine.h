@@ -132,6 +132,9 @@ struct RankerInfo {
   std::string name;    // "retrieval-score", "linear" or "lambdamart"
   std::string path;    // the model file; "" for the retrieval score
   std::string report;  // the model's training report (JSON); "" for the retrieval score
+  // The model file's stored checksum in hex, which changes with every training run; "" for the
+  // retrieval score.
+  std::string version;
 };
 
 struct SearchResponse {
@@ -161,6 +164,10 @@ struct EngineStats {
   size_t index_bytes = 0;
   bool speech_ready = false;
   size_t sessions = 0;  // session vectors held in memory
+  // Events acknowledged whose profile changes are not yet written behind them, and how long ago
+  // the oldest of them was acknowledged (0 when there is none).
+  uint64_t unflushed_events = 0;
+  double oldest_unflushed_seconds = 0;
 };
 
 // Thread safety: every public method may be called concurrently. Searches share a read lock on

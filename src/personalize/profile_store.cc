@@ -264,6 +264,9 @@ Status EmbeddedProfileStore::CommitGroup(const std::vector<Writer*>& group) {
     UserProfile& profile = cache_[user.user_key];
     for (const EventRecord* record : user.recorded) profile.Apply(record->event, *record->product, options_);
     dirty_.insert(user.user_key);
+    if (unflushed_events_.fetch_add(user.recorded.size()) == 0) {
+      oldest_unflushed_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+    }
   }
   return Status::Ok();
 }
@@ -301,7 +304,11 @@ Status EmbeddedProfileStore::Flush() {
   std::unordered_set<std::string> flushing;
   {
     std::lock_guard cache_lock(cache_mutex_);
-    if (dirty_.empty()) return Status::Ok();
+    if (dirty_.empty()) {
+      unflushed_events_.store(0);  // their users were erased since
+      oldest_unflushed_ns_.store(0);
+      return Status::Ok();
+    }
     for (const std::string& user_key : dirty_) {
       batch.Put(Family::kProfiles, user_key, ProfileRecord(cache_.at(user_key), sequence_));
     }
@@ -309,11 +316,25 @@ Status EmbeddedProfileStore::Flush() {
   }
   // Unsynced: the events are durable, and a lost profile write is redone by Recover.
   const Status written = kv_->Write(&batch, /*sync=*/false);
+  std::lock_guard cache_lock(cache_mutex_);
   if (!written.ok()) {
-    std::lock_guard cache_lock(cache_mutex_);
     dirty_.merge(flushing);
+    return written;
   }
+  // write_mutex_ is still held, so no event was applied since the records were taken.
+  unflushed_events_.store(0);
+  oldest_unflushed_ns_.store(0);
   return written;
+}
+
+WriteBehindLag EmbeddedProfileStore::Lag() const {
+  WriteBehindLag lag;
+  lag.events = unflushed_events_.load();
+  const int64_t oldest_ns = oldest_unflushed_ns_.load();
+  if (lag.events > 0 && oldest_ns != 0) {
+    lag.oldest = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(oldest_ns));
+  }
+  return lag;
 }
 
 Status EmbeddedProfileStore::Recover(const ProductLookup& product_of) {

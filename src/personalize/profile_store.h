@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -36,6 +37,13 @@ struct EventRecord {
 
 // Returns the catalogue product with `id`, or null when the catalogue has none.
 using ProductLookup = std::function<std::shared_ptr<const Product>(const std::string& id)>;
+
+// Events acknowledged whose profile changes a write-behind store has not written yet.
+struct WriteBehindLag {
+  uint64_t events = 0;
+  // When the oldest of those events was acknowledged; nullopt when `events` is 0.
+  std::optional<std::chrono::steady_clock::time_point> oldest;
+};
 
 // Thread safety: every method may be called concurrently.
 class ProfileStore {
@@ -84,6 +92,10 @@ class ProfileStore {
   // events, which are durable on their own, so a store may defer writing them. A store that
   // writes them with the events has nothing to flush.
   virtual Status Flush() { return Status::Ok(); }
+
+  // The events whose profile changes wait for the next Flush; a store that writes profiles with
+  // their events has none.
+  virtual WriteBehindLag Lag() const { return {}; }
 };
 
 // Limits of EmbeddedProfileStore's group commit.
@@ -134,6 +146,8 @@ class EmbeddedProfileStore final : public ProfileStore {
                        const ProductLookup& product_of) override;
   Result<std::vector<Event>> DeleteEventsBefore(int64_t cutoff_ms, const ProductLookup& product_of) override;
   Status Flush() override;
+  // Lock-free, so that metrics can read it on every scrape.
+  WriteBehindLag Lag() const override;
 
   // Brings the stored profiles up to date with the stored events after a crash. Each profile
   // gets its user's events with a higher sequence than it has applied, in sequence order (a
@@ -188,6 +202,11 @@ class EmbeddedProfileStore final : public ProfileStore {
   std::mutex cache_mutex_;
   std::unordered_map<std::string, UserProfile> cache_;
   std::unordered_set<std::string> dirty_;
+  // Events applied to dirty profiles since the last successful flush, and the steady-clock time
+  // (nanoseconds since its epoch) the first of them was acknowledged; written under cache_mutex_.
+  // NOTE: erasing a user with unflushed events leaves them counted until the next flush.
+  std::atomic<uint64_t> unflushed_events_ = 0;
+  std::atomic<int64_t> oldest_unflushed_ns_ = 0;
   // The last sequence given to an event key; loaded lazily under write_mutex_.
   uint64_t sequence_ = 0;
   bool sequence_loaded_ = false;

@@ -15,10 +15,15 @@
 #include <spdlog/spdlog.h>
 
 #include "common/files.h"
+#include "common/structured_log.h"
 #include "common/text.h"
 #include "ingest/jsonl_reader.h"
 #include "serve/access.h"
 #include "serve/api_error.h"
+#include "serve/log_rate_limiter.h"
+#include "serve/metrics.h"
+#include "serve/request_id.h"
+#include "serve/worker_pool.h"
 
 namespace tessera {
 namespace {
@@ -224,43 +229,12 @@ int HttpStatusFor(StatusCode code) {
   return 500;
 }
 
-// Admits at most kPerSecond calls a second. Thread-safe.
-class LogRateLimiter {
- public:
-  static constexpr size_t kPerSecond = 20;
-  static constexpr size_t kRejected = static_cast<size_t>(-1);
-
-  // Returns kRejected when this second's quota is spent; otherwise the number of calls rejected
-  // since the last admitted one.
-  size_t Admit() {
-    std::lock_guard lock(mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - window_start_ >= std::chrono::seconds(1)) {
-      window_start_ = now;
-      admitted_ = 0;
-    }
-    if (admitted_ >= kPerSecond) {
-      ++rejected_;
-      return kRejected;
-    }
-    ++admitted_;
-    const size_t rejected = rejected_;
-    rejected_ = 0;
-    return rejected;
-  }
-
- private:
-  std::mutex mutex_;
-  std::chrono::steady_clock::time_point window_start_;
-  size_t admitted_ = 0;
-  size_t rejected_ = 0;
-};
-
 struct HttpServer::Rep {
   Engine* engine;
   HttpServerOptions options;
   httplib::Server server;
-  LogRateLimiter client_error_log;
+  LogRateLimiter log_limiter;
+  ServerMetrics metrics;
   int bound_port = 0;  // set by Bind
 
   std::vector<RouteInfo> routes;
@@ -274,6 +248,16 @@ struct HttpServer::Rep {
   // the body size, times it and logs it when slow.
   void Add(const char* method, const char* pattern, const char* name, Access access, httplib::Server::Handler handler);
   void HandleSearch(const httplib::Request& req, httplib::Response& res, const char* kind);
+  // Runs `handler` for one request of the route `name`: sets its request id, sheds it when the
+  // server is beyond capacity, and counts and times it.
+  void Serve(const char* name, RouteMetrics* route_metrics, const httplib::Server::Handler& handler,
+             const httplib::Request& req, httplib::Response& res);
+  // Sends 503 with Retry-After and Connection: close, so that the client closes the connection
+  // and reconnects; cpp-httplib itself closes it after at most 5 requests.
+  void Shed(httplib::Response& res);
+  // Logs one response of 400 or above with its request id; repeats of each kind are rate-limited.
+  void LogErrorResponse(const httplib::Request& req, const httplib::Response& res);
+  void RegisterOperationsRoutes();
 };
 
 HttpServer::HttpServer(Engine* engine, HttpServerOptions options) : rep_(std::make_unique<Rep>()) {
@@ -319,8 +303,9 @@ void HttpServer::Rep::HandleSearch(const httplib::Request& req, httplib::Respons
 void HttpServer::Rep::Add(const char* method, const char* pattern, const char* name, Access access,
                           httplib::Server::Handler handler) {
   routes.push_back({method, pattern, name, access});
-  auto wrapped = [this, name, index = routes.size() - 1, handler = std::move(handler)](const httplib::Request& req,
-                                                                                        httplib::Response& res) {
+  RouteMetrics* route_metrics = metrics.AddRoute(name, method);
+  auto wrapped = [this, name, index = routes.size() - 1, route_metrics, handler = std::move(handler)](
+                     const httplib::Request& req, httplib::Response& res) {
     // The gate admitted the request before its body was read. A chunked body (no Content-Length)
     // can only be checked against the route's limit here, after it has been read.
     if (!AccessGate::Admitted(index)) {
@@ -331,10 +316,7 @@ void HttpServer::Rep::Add(const char* method, const char* pattern, const char* n
       return SendError(res, Status::TooLarge("the request body is " + std::to_string(req.body.size()) +
                                              " bytes, above the limit of " + std::to_string(limit) + " bytes for " + name));
     }
-    const auto start = std::chrono::steady_clock::now();
-    handler(req, res);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-    if (ms >= options.slow_request_ms) spdlog::warn("slow request: {} {} ({}) took {} ms", req.method, req.path, name, ms);
+    Serve(name, route_metrics, handler, req, res);
   };
   const std::string_view m(method);
   if (m == "GET") server.Get(pattern, std::move(wrapped));
@@ -356,29 +338,112 @@ void HttpServer::Rep::InstallAccessGate() {
   });
 }
 
+// ---- Operations: request ids, metrics, load shedding and error logs ----
+
+// Health checks and metrics scrapes are cheap and most needed during an overload, so a shed
+// connection still serves them.
+namespace {
+bool ExemptFromShedding(std::string_view route_name) { return route_name == "health" || route_name == "metrics"; }
+}  // namespace
+
+void HttpServer::Rep::Serve(const char* name, RouteMetrics* route_metrics, const httplib::Server::Handler& handler,
+                            const httplib::Request& req, httplib::Response& res) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string request_id = AcceptOrMakeRequestId(req.get_header_value("X-Request-Id"));
+  res.set_header("X-Request-Id", request_id);
+  const auto elapsed = [&start] { return std::chrono::steady_clock::now() - start; };
+
+  if (WorkerPool::ShedCurrentConnection() && !ExemptFromShedding(name)) {
+    Shed(res);
+    route_metrics->CountShed();
+    route_metrics->Observe(res.status, elapsed());
+    return;
+  }
+
+  metrics.RequestStarted();
+  try {
+    handler(req, res);
+  } catch (...) {
+    metrics.RequestFinished();
+    route_metrics->Observe(500, elapsed());  // the exception handler sends 500
+    throw;
+  }
+  metrics.RequestFinished();
+  // cpp-httplib sets a status of -1 to 200 after the handler returns.
+  route_metrics->Observe(res.status == -1 ? 200 : res.status, elapsed());
+
+  const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed()).count();
+  if (took_ms < options.slow_request_ms) return;
+  const size_t skipped = log_limiter.Admit(LogKind::kSlowRequest);
+  if (skipped == LogRateLimiter::kRejected) return;
+  LogEvent(spdlog::level::warn, "slow request",
+           {{"route", name}, {"method", req.method}, {"path", Excerpt(req.path)}, {"query", Excerpt(req.get_param_value("q"))},
+            {"took_ms", static_cast<int64_t>(took_ms)}, {"status", res.status == -1 ? 200 : res.status},
+            {"request_id", request_id}, {"unlogged_before", skipped}});
+}
+
+void HttpServer::Rep::Shed(httplib::Response& res) {
+  res.set_header("Retry-After", std::to_string(options.retry_after_seconds));
+  res.set_header("Connection", "close");
+  SendError(res, Status::Unavailable("the server is beyond capacity (" + std::to_string(options.threads) +
+                                     " workers busy and " + std::to_string(options.max_queued_connections) +
+                                     " connections waiting): retry after " +
+                                     std::to_string(options.retry_after_seconds) + " s"));
+}
+
+// Every error response is logged with its message, which names the value and never a secret,
+// and the request id the client got. Each kind (client errors, server errors, shed requests) is
+// logged at most LogRateLimiter::kPerSecond times a second, so that a misbehaving client or an
+// overload cannot flood the log. The next logged line of that kind reports the number left out.
+void HttpServer::Rep::LogErrorResponse(const httplib::Request& req, const httplib::Response& res) {
+  const bool shed = res.status == 503 && res.has_header("Retry-After");
+  LogKind kind = LogKind::kClientError;
+  if (shed) kind = LogKind::kShed;
+  else if (res.status >= 500) kind = LogKind::kServerError;
+  const size_t skipped = log_limiter.Admit(kind);
+  if (skipped == LogRateLimiter::kRejected) return;
+
+  const json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
+  const std::string message =
+      body.is_object() && body.contains("error") && body["error"].is_object() ? body["error"].value("message", "") : "";
+  const spdlog::level::level_enum level = shed ? spdlog::level::warn
+                                          : res.status >= 500 ? spdlog::level::err
+                                                              : spdlog::level::info;
+  LogEvent(level, shed ? "request shed" : "request failed",
+           {{"method", req.method}, {"path", Excerpt(req.path)}, {"status", res.status}, {"error", message},
+            {"request_id", res.get_header_value("X-Request-Id")}, {"unlogged_before", skipped}});
+}
+
+void HttpServer::Rep::RegisterOperationsRoutes() {
+  // Prometheus text format 0.0.4; the engine's figures are read at each scrape.
+  Add("GET", "/metrics", "metrics", Access::kAnalytics, [this](const httplib::Request&, httplib::Response& res) {
+    const EngineStats stats = engine->Stats();
+    const RankerInfo ranker = engine->ranker_info();
+    EngineGauges gauges;
+    gauges.products = stats.products;
+    gauges.terms = stats.terms;
+    gauges.photo_vectors = stats.photo_vectors;
+    gauges.joint_vectors = stats.joint_vectors;
+    gauges.unflushed_events = stats.unflushed_events;
+    gauges.oldest_unflushed_seconds = stats.oldest_unflushed_seconds;
+    gauges.ranker_name = ranker.name;
+    gauges.ranker_version = ranker.version;
+    res.set_content(metrics.Render(gauges, options.version), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
 void HttpServer::Rep::RegisterRoutes() {
   // Without TCP_NODELAY, a response written as headers then body waits for the client's delayed
   // ACK: the events workload measured a single-event POST at a 99 ms median with Nagle's
   // algorithm on, against the few milliseconds of its synced write.
   server.set_tcp_nodelay(true);
-  server.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
+  server.new_task_queue = [this] {
+    return new WorkerPool(static_cast<size_t>(std::max(1, options.threads)),
+                          static_cast<size_t>(std::max(0, options.max_queued_connections)), metrics.queued_connections());
+  };
 
-  // Every error response is logged with its message, which names the value and never a secret.
-  // Client errors are logged at most LogRateLimiter::kPerSecond times a second, so a misbehaving
-  // client cannot flood the log. The number left out is reported on the next logged line.
   server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    if (res.status < 400) return;
-    const json body = json::parse(res.body, nullptr, /*allow_exceptions=*/false);
-    const std::string message =
-        body.is_object() && body.contains("error") ? body["error"].value("message", "") : std::string();
-    if (res.status >= 500) {
-      spdlog::error("{} {} -> {}: {}", req.method, req.path, res.status, message);
-      return;
-    }
-    const size_t skipped = client_error_log.Admit();
-    if (skipped == LogRateLimiter::kRejected) return;
-    if (skipped > 0) spdlog::info("{} client error lines were not logged (rate limit)", skipped);
-    spdlog::info("{} {} -> {}: {}", req.method, req.path, res.status, message);
+    if (res.status >= 400) LogErrorResponse(req, res);
   });
   server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
@@ -388,9 +453,12 @@ void HttpServer::Rep::RegisterRoutes() {
       what = e.what();
     } catch (...) {
     }
-    spdlog::error("{} {} failed: {}", req.method, req.path, what);
+    LogEvent(spdlog::level::err, "request failed with an exception",
+             {{"method", req.method}, {"path", Excerpt(req.path)}, {"error", what},
+              {"request_id", res.get_header_value("X-Request-Id")}});
     SendError(res, Status::Internal("the server failed on this request: " + what));
   });
+  RegisterOperationsRoutes();
 
   Add("GET", "/api/health", "health", Access::kOpen, [this](const httplib::Request&, httplib::Response& res) {
     const EngineStats stats = engine->Stats();
@@ -457,7 +525,10 @@ void HttpServer::Rep::RegisterRoutes() {
   // are recorded (one synced write for all of them) and counted in the response beside the error.
   Add("POST", "/api/events", "events", Access::kSearch, [this](const httplib::Request& req, httplib::Response& res) {
     Result<json> body = ParseBody(req);
-    if (!body.ok()) return SendError(res, body.status());
+    if (!body.ok()) {
+      metrics.CountRejectedEvent(body.status().code());
+      return SendError(res, body.status());
+    }
     std::vector<json> items;
     if (body->is_object() && body->contains("events")) {
       if (!(*body)["events"].is_array()) {
@@ -492,6 +563,9 @@ void HttpServer::Rep::RegisterRoutes() {
     json out = {{"accepted", accepted},
                 {"duplicates", count(Engine::EventOutcome::kDuplicate)},
                 {"opted_out", count(Engine::EventOutcome::kOptedOut)}};
+    metrics.CountAcceptedEvents(count(Engine::EventOutcome::kRecorded), count(Engine::EventOutcome::kDuplicate),
+                                count(Engine::EventOutcome::kOptedOut));
+    if (!invalid.ok()) metrics.CountRejectedEvent(invalid.code());
     if (invalid.ok()) return SendJson(res, 200, out);
     out["error"] = ApiErrorJson(StatusCodeName(invalid.code()), invalid.message(), invalid.field())["error"];
     SendJson(res, HttpStatusFor(invalid.code()), out);
@@ -583,7 +657,13 @@ void HttpServer::Rep::RegisterRoutes() {
       SendError(res, Status::NotFound("no file '" + req.matches[1].str() + "' in the storefront"));
     });
   }
-  server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) { gate->FillLibraryError(req, res); });
+  server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // Responses of no route (404, 405, 413 and 414 from cpp-httplib itself) carry a request id too.
+    if (!res.has_header("X-Request-Id")) {
+      res.set_header("X-Request-Id", AcceptOrMakeRequestId(req.get_header_value("X-Request-Id")));
+    }
+    gate->FillLibraryError(req, res);
+  });
 }
 
 Status HttpServer::Bind() {
@@ -602,15 +682,20 @@ int HttpServer::port() const { return rep_->bound_port; }
 
 Status HttpServer::Run() {
   if (rep_->bound_port == 0) TESSERA_RETURN_IF_ERROR(Bind());
-  spdlog::info("serving on http://{}:{}/", rep_->options.host, rep_->bound_port);
+  LogEvent(spdlog::level::info, "serving",
+           {{"url", "http://" + rep_->options.host + ":" + std::to_string(rep_->bound_port) + "/"},
+            {"threads", rep_->options.threads}, {"max_queued_connections", rep_->options.max_queued_connections}});
   if (!rep_->server.listen_after_bind()) {
     return Status::IoError("serving on " + rep_->options.host + ":" + std::to_string(rep_->bound_port) + " failed");
   }
-  spdlog::info("server stopped");
+  // listen_after_bind returns once the worker pool has finished every accepted connection.
+  LogEvent(spdlog::level::info, "listener closed and requests drained", {{"port", rep_->bound_port}});
   return Status::Ok();
 }
 
 void HttpServer::Stop() { rep_->server.stop(); }
+
+int64_t HttpServer::in_flight() const { return rep_->metrics.in_flight(); }
 
 const std::vector<RouteInfo>& HttpServer::routes() const { return rep_->routes; }
 

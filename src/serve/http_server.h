@@ -20,6 +20,12 @@ struct HttpServerOptions {
   int threads = 8;
   int slow_request_ms = 1000;              // requests slower than this are logged with their route
   AccessOptions access;                    // API keys, CORS, request limits (serve/access.h)
+
+  // Load shedding: at most this many accepted connections wait for a worker thread; later ones
+  // are answered 503 with Retry-After (WorkerPool). 0 lets any number wait.
+  int max_queued_connections = 64;
+  int retry_after_seconds = 1;             // the Retry-After of a shed request
+  std::string version;                     // reported by GET /metrics
 };
 
 // The role a caller needs for a route. kOpen routes (health, the storefront's files, product photos)
@@ -55,6 +61,8 @@ class HttpServer {
   // Binds if needed and serves until Stop is called from another thread or a signal handler.
   Status Run();
   void Stop();
+  // Requests inside a route handler now; thread-safe.
+  int64_t in_flight() const;
 
   // Returns every route the server serves, in registration order.
   const std::vector<RouteInfo>& routes() const;

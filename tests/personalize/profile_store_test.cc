@@ -1,4 +1,5 @@
 // EmbeddedProfileStore on a real KvStore: group commit, batches, merges and the retention sweep.
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -349,6 +350,32 @@ TEST_F(ProfileStoreGroupTest, ProfilesRecoveredFromEventsAfterCrash) {
   for (const std::string& user : users) EXPECT_EQ(Get(user)->ToJson().dump(), acknowledged[user]) << user;
   send_round({"u3"});
   EXPECT_EQ(Get("u3")->ToJson(), ExpectedProfile(sent["u3"]).ToJson());
+}
+
+TEST_F(ProfileStoreGroupTest, LagCountsEventsUntilFlush) {
+  Open(WithoutTimedFlush());
+  EXPECT_EQ(profiles_->Lag().events, 0u);
+  EXPECT_FALSE(profiles_->Lag().oldest.has_value());
+
+  const auto before = std::chrono::steady_clock::now();
+  RecordBatch({MakeEvent("u1", "red", kNowMs), MakeEvent("u2", "blue", kNowMs)});
+  RecordBatch({MakeEvent("u1", "green", kNowMs, "dup"), MakeEvent("u1", "green", kNowMs, "dup")});
+  const WriteBehindLag lag = profiles_->Lag();
+  EXPECT_EQ(lag.events, 3u) << "the duplicate event_id is not applied";
+  ASSERT_TRUE(lag.oldest.has_value());
+  EXPECT_GE(*lag.oldest, before);
+
+  ASSERT_TRUE(profiles_->Flush().ok());
+  EXPECT_EQ(profiles_->Lag().events, 0u);
+  EXPECT_FALSE(profiles_->Lag().oldest.has_value());
+}
+
+TEST_F(ProfileStoreGroupTest, WriteThroughHasNoLag) {
+  GroupCommitOptions write_through;
+  write_through.profile_flush_ms = 0;
+  Open(write_through);
+  RecordBatch({MakeEvent("u1", "red", kNowMs)});
+  EXPECT_EQ(profiles_->Lag().events, 0u);
 }
 
 TEST_F(ProfileStoreGroupTest, RecoverAddsNothingToUpToDateProfiles) {
