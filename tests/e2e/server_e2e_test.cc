@@ -346,6 +346,21 @@ TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {
   EXPECT_EQ(huge_query["error"]["code"], "invalid_argument");
 }
 
+TEST_F(ServerEndToEnd, Latin1InputGetsClientErrors) {
+  // Error messages quote the input, and the answer is JSON, which cannot carry the byte 0xE9 of a
+  // Latin-1 "é": the server must still answer with a client error, not fail with 500.
+  const json imported = Post("/api/products/import", "{\"id\": \"latin-1\", \"title\": \"Caf\xE9 Shirt\"}\n",
+                             "application/x-ndjson");
+  EXPECT_EQ(imported["accepted"], 0);
+  EXPECT_EQ(imported["rejected"], 1);
+
+  const json event = Post("/api/events", "{\"user_id\": \"caf\xE9\"}", "application/json", 400);
+  EXPECT_EQ(event["error"]["code"], "invalid_argument");
+
+  const json missing = Get("/api/search?q=shirt&missing=pr%E9ce", 400);
+  EXPECT_EQ(missing["error"]["code"], "invalid_argument");
+}
+
 TEST_F(ServerEndToEnd, UpsertAndDeleteAreLiveAndSurviveRestart) {
   const json product = {{"id", "e2e-1"},
                         {"title", "Zanzibar Unicorn Scarf"},
