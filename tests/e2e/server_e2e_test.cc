@@ -361,6 +361,12 @@ TEST_F(ServerEndToEnd, Latin1InputGetsClientErrors) {
   EXPECT_EQ(missing["error"]["code"], "invalid_argument");
 }
 
+TEST_F(ServerEndToEnd, PageNearTwoToTheSixtyFourRejected) {
+  // 9223372036854775809 x 2 wraps around to 2 in 64 bits.
+  const json response = Get("/api/search?q=shirt&page=9223372036854775809&per_page=2", 400);
+  EXPECT_EQ(response["error"]["code"], "invalid_argument");
+}
+
 TEST_F(ServerEndToEnd, UpsertAndDeleteAreLiveAndSurviveRestart) {
   const json product = {{"id", "e2e-1"},
                         {"title", "Zanzibar Unicorn Scarf"},
