@@ -1,5 +1,6 @@
 #include "common/text.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace tessera {
@@ -33,49 +34,72 @@ std::vector<std::string> Split(std::string_view s, char separator) {
   }
 }
 
+namespace {
+
+// Returns the length of the well-formed UTF-8 sequence starting at s[i], or 0 when it is malformed:
+// a stray continuation byte, a truncated sequence, an overlong encoding, a UTF-16 surrogate or a
+// code point past U+10FFFF.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto c = static_cast<uint8_t>(s[i]);
+  size_t extra = 0;
+  uint32_t code_point = 0;
+  if (c < 0x80) {
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    extra = 1;
+    code_point = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    extra = 2;
+    code_point = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    extra = 3;
+    code_point = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + extra >= s.size()) return 0;
+  for (size_t k = 1; k <= extra; ++k) {
+    const auto next = static_cast<uint8_t>(s[i + k]);
+    if ((next & 0xC0) != 0x80) return 0;
+    code_point = (code_point << 6) | (next & 0x3F);
+  }
+  static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
+  if (code_point < kMinForLength[extra]) return 0;
+  if (code_point >= 0xD800 && code_point <= 0xDFFF) return 0;
+  if (code_point > 0x10FFFF) return 0;
+  return extra + 1;
+}
+
+}  // namespace
+
 bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    size_t extra = 0;
-    uint32_t code_point = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      code_point = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      code_point = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      code_point = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + extra >= s.size()) return false;  // truncated sequence
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto next = static_cast<uint8_t>(s[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    // Reject overlong encodings, UTF-16 surrogates and code points past U+10FFFF.
-    static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinForLength[extra]) return false;
-    if (code_point >= 0xD800 && code_point <= 0xDFFF) return false;
-    if (code_point > 0x10FFFF) return false;
-    i += extra + 1;
+  for (size_t i = 0; i < s.size();) {
+    const size_t length = Utf8SequenceLength(s, i);
+    if (length == 0) return false;
+    i += length;
   }
   return true;
 }
 
 std::string Excerpt(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return std::string(s);
-  // Cut at a UTF-8 boundary so the excerpt itself stays valid.
-  size_t cut = max_bytes;
-  while (cut > 0 && (static_cast<uint8_t>(s[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(s.substr(0, cut)) + "...";
+  // Error messages travel in JSON bodies, which must be valid UTF-8, so each byte of a malformed
+  // sequence becomes U+FFFD and the cut falls between characters.
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string excerpt;
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t length = Utf8SequenceLength(s, i);
+    if (i + std::max<size_t>(length, 1) > max_bytes) break;
+    if (length == 0) {
+      excerpt += kReplacement;
+      ++i;
+    } else {
+      excerpt += s.substr(i, length);
+      i += length;
+    }
+  }
+  if (i < s.size()) excerpt += "...";
+  return excerpt;
 }
 
 }  // namespace tessera

@@ -19,7 +19,9 @@ std::vector<std::string> Split(std::string_view s, char separator);
 // True when `s` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool IsValidUtf8(std::string_view s);
 
-// Returns at most `max_bytes` of `s` for use in an error message, with "..." when cut.
+// Returns at most `max_bytes` of `s` for use in an error message, with "..." when cut. The
+// excerpt is valid UTF-8 whatever `s` holds: it is cut between characters, and each byte of a
+// malformed sequence becomes U+FFFD (3 bytes, so the excerpt may be longer than `max_bytes`).
 std::string Excerpt(std::string_view s, size_t max_bytes = 60);
 
 }  // namespace tessera

@@ -187,8 +187,15 @@ Result<AudioClip> DecodeAudio(std::string_view bytes, const AudioLimits& limits)
     return Status::InvalidArgument(
         "audio contains no samples: send a recording of the spoken query");
   }
+  const size_t source_frames = mono->size();
   Result<std::vector<float>> resampled = ResampleTo16k(std::move(mono).value(), info.samplerate);
   if (!resampled.ok()) return resampled.status();
+  // A clip of a frame or two at a higher rate resamples to no sample at all.
+  if (resampled->empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "audio contains no samples at 16 kHz, because its {} frames at {} Hz are too short to "
+        "resample: send a recording of the spoken query", source_frames, info.samplerate));
+  }
 
   AudioClip clip;
   clip.samples.resize(resampled->size());

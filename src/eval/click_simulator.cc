@@ -41,7 +41,7 @@ std::string ColourOf(const std::unordered_map<std::string, std::string>& colour_
 
 // Preferred colours in proportion to their count among the ranked products. The colours are
 // walked in sorted order, so the draw does not depend on hash-map order.
-std::vector<SimulatedShopper> DrawShoppers(std::span<const LoggedQuery> queries,
+std::vector<ClickLogShopper> DrawShoppers(std::span<const LoggedQuery> queries,
                                            const std::unordered_map<std::string, std::string>& colour_of,
                                            const ClickSimulationOptions& options, std::mt19937_64& engine) {
   std::map<std::string, uint64_t> counts;
@@ -54,9 +54,9 @@ std::vector<SimulatedShopper> DrawShoppers(std::span<const LoggedQuery> queries,
       ++total;
     }
   }
-  std::vector<SimulatedShopper> shoppers(options.shoppers);
+  std::vector<ClickLogShopper> shoppers(options.shoppers);
   if (total == 0) return shoppers;
-  for (SimulatedShopper& shopper : shoppers) {
+  for (ClickLogShopper& shopper : shoppers) {
     uint64_t pick = UniformBelow(engine, total);
     for (const auto& [colour, count] : counts) {
       if (pick < count) {

@@ -45,7 +45,7 @@ struct LoggedQuery {
   std::vector<std::string> ranking;  // product ids
 };
 
-struct SimulatedShopper {
+struct ClickLogShopper {
   std::string preferred_colour;  // lower-cased, as in the catalogue's colour column
 };
 
@@ -61,7 +61,7 @@ struct Impression {
 };
 
 struct ClickLog {
-  std::vector<SimulatedShopper> shoppers;
+  std::vector<ClickLogShopper> shoppers;
   std::vector<Impression> impressions;  // by session, then rank
 };
 

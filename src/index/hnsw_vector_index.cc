@@ -7,6 +7,17 @@
 #include <filesystem>
 #include <fstream>
 
+// hnswlib 0.6.2 reads the entry after a full neighbour list to compute a prefetch address
+// (searchBaseLayer, only with USE_SSE). The value only feeds _mm_prefetch, but AddressSanitizer
+// reports the read as a heap-buffer-overflow, so sanitized builds use hnswlib's plain loops.
+// This file is the only one that includes hnswlib, so the setting is the same for all its code.
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_MANUAL_VECTORIZATION
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_MANUAL_VECTORIZATION
+#endif
+#endif
 #include <hnswlib/hnswlib.h>
 #include <zlib.h>
 

@@ -125,6 +125,32 @@ Result<Event> EventFromJson(const nlohmann::json& object, int64_t now_ms) {
   return event;
 }
 
+Result<EventBatch> EventBatchFromJson(const nlohmann::json& body, int64_t now_ms) {
+  const bool is_batch = body.is_object() && body.contains("events");
+  if (is_batch && !body["events"].is_array()) return Status::InvalidArgument("field 'events' must be an array").WithField("events");
+  if (is_batch && body.size() != 1) return Status::InvalidArgument("a batch has only the field 'events'");
+
+  EventBatch batch;
+  const auto parse = [&](const nlohmann::json& item) {
+    Result<Event> event = EventFromJson(item, now_ms);
+    if (!event.ok()) {
+      batch.invalid = Status(event.status().code(),
+                             "event " + std::to_string(batch.events.size()) + ": " + event.status().message());
+      return false;
+    }
+    batch.events.push_back(std::move(event).value());
+    return true;
+  };
+  if (!is_batch) {
+    parse(body);
+    return batch;
+  }
+  for (const nlohmann::json& item : body["events"]) {
+    if (!parse(item)) break;
+  }
+  return batch;
+}
+
 nlohmann::json EventToJson(const Event& event) {
   nlohmann::json out = {{"user_id", event.user_id},
                         {"type", EventTypeName(event.type)},

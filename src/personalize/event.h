@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -48,5 +49,17 @@ Status ValidateUserId(const std::string& user_id);
 // check that the product exists.
 Result<Event> EventFromJson(const nlohmann::json& object, int64_t now_ms);
 nlohmann::json EventToJson(const Event& event);
+
+// The events of one request body, parsed up to the first invalid event.
+struct EventBatch {
+  std::vector<Event> events;  // the valid events before the first invalid one, in body order
+  Status invalid;             // OK, or why the event at index events.size() was rejected
+};
+
+// Parses a request body that is one event object or {"events": [...]} with no other field, each
+// event as EventFromJson does. Parsing stops at the first invalid event, and `invalid` names its
+// 0-based index ("event 2: field 'type' ..."). Does not limit the batch size: the engine does.
+// Errors: 'events' is not an array, or the batch object has other fields -> kInvalidArgument.
+Result<EventBatch> EventBatchFromJson(const nlohmann::json& body, int64_t now_ms);
 
 }  // namespace tessera

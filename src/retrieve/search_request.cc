@@ -21,7 +21,8 @@ Status ValidateSearchRequest(const SearchRequest& request) {
     return Status::InvalidArgument("per_page is " + std::to_string(request.per_page) + ": use 1 to " +
                                    std::to_string(kMaxPerPage));
   }
-  if (request.page * request.per_page > kMaxResultWindow) {
+  // Divides instead of multiplying, because page * per_page wraps around for a page near 2^64.
+  if (request.page > kMaxResultWindow / request.per_page) {
     return Status::InvalidArgument("page " + std::to_string(request.page) + " x per_page " +
                                    std::to_string(request.per_page) + " reaches past result " +
                                    std::to_string(kMaxResultWindow) + ": narrow the query with filters instead");

@@ -529,31 +529,15 @@ void HttpServer::Rep::RegisterRoutes() {
       metrics.CountRejectedEvent(body.status().code());
       return SendError(res, body.status());
     }
-    std::vector<json> items;
-    if (body->is_object() && body->contains("events")) {
-      if (!(*body)["events"].is_array()) {
-        return SendError(res, Status::InvalidArgument("field 'events' must be an array").WithField("events"));
-      }
-      if (body->size() != 1) return SendError(res, Status::InvalidArgument("a batch has only the field 'events'"));
-      for (const json& e : (*body)["events"]) items.push_back(e);
-    } else {
-      items.push_back(*body);
-    }
-
     // Parse up to the first malformed event; the ones before it are still recorded.
-    std::vector<Event> events;
-    Status invalid;
-    const int64_t now_ms = engine->clock().NowMillis();
-    for (const json& item : items) {
-      Result<Event> event = EventFromJson(item, now_ms);
-      if (!event.ok()) {
-        invalid = Status(event.status().code(), "event " + std::to_string(events.size()) + ": " + event.status().message());
-        break;
-      }
-      events.push_back(std::move(event).value());
+    Result<EventBatch> batch = EventBatchFromJson(*body, engine->clock().NowMillis());
+    if (!batch.ok()) {
+      metrics.CountRejectedEvent(batch.status().code());
+      return SendError(res, batch.status());
     }
+    Status invalid = batch->invalid;
     std::vector<Engine::EventOutcome> outcomes;
-    Status recorded = engine->RecordEvents(events, &outcomes);
+    Status recorded = engine->RecordEvents(batch->events, &outcomes);
     if (!recorded.ok()) invalid = recorded;
 
     // Of the accepted events, `duplicates` repeated an event_id and `opted_out` came from users

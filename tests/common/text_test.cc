@@ -104,5 +104,17 @@ TEST(Excerpt, CutsAtCharacterBoundary) {
   EXPECT_TRUE(IsValidUtf8(Excerpt(text, 4)));
 }
 
+TEST(Excerpt, ReplacesInvalidBytes) {
+  // Error bodies are JSON, which cannot carry invalid UTF-8, so a Latin-1 "é" (0xE9) becomes U+FFFD.
+  EXPECT_EQ(Excerpt("Caf\xE9 Shirt"), "Caf\xEF\xBF\xBD Shirt");
+  EXPECT_EQ(Excerpt("\xFF"), "\xEF\xBF\xBD");
+  EXPECT_TRUE(IsValidUtf8(Excerpt("\xC0\xAF overlong slash")));
+}
+
+TEST(Excerpt, ReplacesTruncatedSequence) {
+  // 男 without its last byte, at the end of the text: each of its two bytes becomes U+FFFD.
+  EXPECT_EQ(Excerpt("ab\xE7\x94"), "ab\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 }  // namespace
 }  // namespace tessera

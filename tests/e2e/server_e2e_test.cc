@@ -355,6 +355,27 @@ TEST_F(ServerEndToEnd, OpenServerWarnsAtStart) {
   EXPECT_NE(ReadFile(log_).find("no rate limits"), std::string::npos) << ReadFile(log_);
 }
 
+TEST_F(ServerEndToEnd, Latin1InputGetsClientErrors) {
+  // Error messages quote the input, and the answer is JSON, which cannot carry the byte 0xE9 of a
+  // Latin-1 "é": the server must still answer with a client error, not fail with 500.
+  const json imported = Post("/api/products/import", "{\"id\": \"latin-1\", \"title\": \"Caf\xE9 Shirt\"}\n",
+                             "application/x-ndjson");
+  EXPECT_EQ(imported["accepted"], 0);
+  EXPECT_EQ(imported["rejected"], 1);
+
+  const json event = Post("/api/events", "{\"user_id\": \"caf\xE9\"}", "application/json", 400);
+  EXPECT_EQ(event["error"]["code"], "invalid_argument");
+
+  const json missing = Get("/api/search?q=shirt&missing=pr%E9ce", 400);
+  EXPECT_EQ(missing["error"]["code"], "invalid_argument");
+}
+
+TEST_F(ServerEndToEnd, PageNearTwoToTheSixtyFourRejected) {
+  // 9223372036854775809 x 2 wraps around to 2 in 64 bits.
+  const json response = Get("/api/search?q=shirt&page=9223372036854775809&per_page=2", 400);
+  EXPECT_EQ(response["error"]["code"], "invalid_argument");
+}
+
 TEST_F(ServerEndToEnd, UpsertAndDeleteAreLiveAndSurviveRestart) {
   const json product = {{"id", "e2e-1"},
                         {"title", "Zanzibar Unicorn Scarf"},

@@ -143,6 +143,15 @@ TEST_F(AudioDecoderTest, WavWithoutSamplesIsInvalidArgument) {
       << clip.status().message();
 }
 
+TEST_F(AudioDecoderTest, OneFrameAt44kIsInvalidArgument) {
+  // One frame at 44.1 kHz resamples to no sample at 16 kHz.
+  Run("sox -n -r 44100 -c 2 -e floating-point one-frame.wav synth 1s sine 440");
+  Result<AudioClip> clip = DecodeAudio(ReadFile(dir_ / "one-frame.wav"));
+  ASSERT_FALSE(clip.ok()) << clip->samples.size() << " samples";
+  EXPECT_EQ(clip.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(clip.status().message().find("no samples"), std::string::npos) << clip.status().message();
+}
+
 TEST_F(AudioDecoderTest, SampleRateBelow8kIsUnsupported) {
   Run("sox -n -r 4000 -c 1 low.wav synth 0.5 sine 300");
   Result<AudioClip> clip = DecodeAudio(ReadFile(dir_ / "low.wav"));

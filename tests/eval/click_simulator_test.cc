@@ -2,12 +2,14 @@
 #include "eval/click_simulator.h"
 
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "common/text.h"
+#include "eval/shopper_simulator.h"
 
 namespace tessera {
 namespace {
@@ -111,12 +113,24 @@ TEST(ClickSimulator, ShopperColoursFollowTheCatalogue) {
   const ClickLog log = SimulateClicks(flat.logged, flat.colours, options);
   ASSERT_EQ(log.shoppers.size(), options.shoppers);
   size_t red = 0;
-  for (const SimulatedShopper& shopper : log.shoppers) {
+  for (const ClickLogShopper& shopper : log.shoppers) {
     EXPECT_TRUE(shopper.preferred_colour == "red" || shopper.preferred_colour == "blue") << shopper.preferred_colour;
     red += shopper.preferred_colour == "red" ? 1 : 0;
   }
   EXPECT_GT(red, options.shoppers / 3);
   EXPECT_LT(red, 2 * options.shoppers / 3);
+}
+
+TEST(ClickSimulator, ShopperTypeDistinctFromDrawnShoppers) {
+  // Both simulators' headers are included here, so two shopper structs of one name in namespace
+  // tessera fail to compile. Across translation units such a clash compiled, and the linker kept
+  // one layout's std::vector code for both, which overflowed the other's buffer under ASan.
+  static_assert(!std::is_same_v<ClickLogShopper, SimulatedShopper>);
+  std::vector<ClickLogShopper> click_shoppers(3, ClickLogShopper{"navy blue"});
+  std::vector<SimulatedShopper> drawn_shoppers(3);
+  drawn_shoppers.push_back(SimulatedShopper{"shopper-4", {"Men", "Navy Blue"}, {}, {}, {}});
+  EXPECT_EQ(click_shoppers.back().preferred_colour, "navy blue");
+  EXPECT_EQ(drawn_shoppers.back().preferences.colour, "Navy Blue");
 }
 
 TEST(ClickSimulator, SameSeedSameLog) {

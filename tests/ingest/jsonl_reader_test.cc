@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/text.h"
 #include "support/test_support.h"
 
 namespace tessera {
@@ -74,6 +75,16 @@ TEST(JsonlReader, ValidLineBecomesUpsert) {
   EXPECT_EQ(p.Attribute("year"), "2011");
   EXPECT_EQ(p.image_paths, (std::vector<std::string>{"/photos/1.jpg"}));
   EXPECT_EQ(p.availability, Availability::kPreorder);
+}
+
+TEST(JsonlReader, Latin1LineRejectedWithUtf8Reason) {
+  // The import endpoint sends each reason inside a JSON body, which cannot carry invalid UTF-8.
+  ReadOutcome outcome = Read("{\"id\": \"sku-1\", \"title\": \"Caf\xE9 Shirt\"}");
+  ASSERT_TRUE(outcome.report.ok()) << outcome.report.status().ToString();
+  ASSERT_EQ(outcome.report->rejections.size(), 1u);
+  const std::string& reason = outcome.report->rejections[0].reason;
+  EXPECT_TRUE(IsValidUtf8(reason)) << reason;
+  EXPECT_NE(reason.find("Caf\xEF\xBF\xBD Shirt"), std::string::npos) << reason;
 }
 
 TEST(JsonlReader, RejectsMissingId) {

@@ -135,6 +135,43 @@ TEST(EventFromJson, MissingTimestampUsesNow) {
   EXPECT_EQ(event->timestamp_ms, kNowMs);
 }
 
+TEST(EventBatchFromJson, SingleEventIsBatchOfOne) {
+  Result<EventBatch> batch = EventBatchFromJson(ValidEventJson(), kNowMs);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->events.size(), 1u);
+  EXPECT_EQ(batch->events[0].product_id, "15970");
+  EXPECT_TRUE(batch->invalid.ok());
+}
+
+TEST(EventBatchFromJson, StopsAtFirstInvalidEvent) {
+  json bad_type = ValidEventJson();
+  bad_type["type"] = "like";
+  const json body = {{"events", {ValidEventJson(), ValidEventJson(), bad_type, ValidEventJson()}}};
+  Result<EventBatch> batch = EventBatchFromJson(body, kNowMs);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_EQ(batch->events.size(), 2u);
+  EXPECT_EQ(batch->invalid.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(batch->invalid.message().rfind("event 2: ", 0), 0u) << batch->invalid.message();
+  EXPECT_NE(batch->invalid.message().find("like"), std::string::npos) << batch->invalid.message();
+}
+
+TEST(EventBatchFromJson, RejectsMalformedBatch) {
+  const Result<EventBatch> not_array = EventBatchFromJson({{"events", "click"}}, kNowMs);
+  EXPECT_EQ(not_array.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldNamedIn(not_array.status().message()), "events");
+
+  const Result<EventBatch> extra_field = EventBatchFromJson({{"events", json::array()}, {"user_id", "u"}}, kNowMs);
+  EXPECT_EQ(extra_field.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(extra_field.status().message().find("only the field 'events'"), std::string::npos);
+}
+
+TEST(EventBatchFromJson, EmptyBatchHasNoEvents) {
+  Result<EventBatch> batch = EventBatchFromJson({{"events", json::array()}}, kNowMs);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_TRUE(batch->events.empty());
+  EXPECT_TRUE(batch->invalid.ok());
+}
+
 TEST(EventFromJson, JsonRoundTrip) {
   Result<Event> event = EventFromJson(ValidEventJson(), kNowMs);
   ASSERT_TRUE(event.ok()) << event.status().ToString();

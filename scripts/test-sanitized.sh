@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds Tessera with AddressSanitizer and UndefinedBehaviorSanitizer (TESSERA_SANITIZE) into
+# build-asan/ (or $TESSERA_ASAN_BUILD_DIR) and runs the test suite under them. Arguments go to
+# ctest, e.g. -L or -E to choose tests. Not part of CI: see BENCHMARKS.md for what it costs.
+#   TESSERA_DATA_DIR  folder holding fashion/ (default: ../shared/data beside the repository)
+#   JOBS              parallel compile jobs (default: 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir="${TESSERA_ASAN_BUILD_DIR:-build-asan}"
+
+# The options apply at build time too, because gtest_discover_tests runs each test binary to list
+# its tests. UBSan stops at its first report, so that a report fails the test that caused it.
+# libstdc++ 12 annotates no container for ASan unless _GLIBCXX_SANITIZE_VECTOR is defined, so
+# vectors shared with uninstrumented libraries (libtorch, Faiss, RocksDB) raise no false
+# container-overflow reports, and detect_container_overflow can stay on. fuzz/lsan.supp lists
+# leaks inside third-party libraries.
+# NOTE: the tests that link libtorch have not yet run under this script; they may need more
+# options or suppressions.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/fuzz/lsan.supp}"
+
+if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+  generator=()
+  command -v ninja > /dev/null && generator=(-G Ninja)
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=ON \
+    -DTESSERA_BUILD_BENCHMARKS=OFF -DTESSERA_DATA_DIR="${TESSERA_DATA_DIR:-$PWD/../shared/data}"
+fi
+cmake --build "$build_dir" -- -j "${JOBS:-2}"
+ctest --test-dir "$build_dir" --output-on-failure --timeout 1800 -j 2 "$@"
