@@ -55,7 +55,7 @@ inline std::string ReadFile(const fs::path& path) {
   return bytes.str();
 }
 
-// A server process on loopback, stopped with SIGTERM when destroyed.
+// A server process on loopback, stopped with SIGTERM when destroyed unless stopped before.
 class ServerProcess {
  public:
   ServerProcess(const fs::path& data_dir, int port, const fs::path& log) : port_(port) {
@@ -82,10 +82,11 @@ class ServerProcess {
     return false;
   }
 
-  // Sends SIGTERM and returns the exit code (graceful shutdown returns 0).
-  int Stop() {
+  // Sends `signal` and returns the exit code once the process has ended: 0 after a graceful
+  // shutdown on SIGTERM, -1 when the signal ended it (SIGKILL always does).
+  int Stop(int signal = SIGTERM) {
     if (pid_ <= 0) return exit_code_;
-    kill(pid_, SIGTERM);
+    kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
