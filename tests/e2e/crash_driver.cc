@@ -285,6 +285,8 @@ class CrashDriver {
   std::vector<std::unique_ptr<UserRecord>> users_;
   std::atomic<bool> stop_{false};
   std::atomic<size_t> error_responses_{0};
+  std::atomic<size_t> acknowledged_product_writes_{0};
+  std::atomic<size_t> acknowledged_events_{0};
   std::mutex in_flight_mutex_;
   std::vector<std::vector<SentEvent>> in_flight_batches_;  // guarded by in_flight_mutex_
   size_t in_flight_requests_ = 0;                          // guarded by in_flight_mutex_
@@ -396,6 +398,7 @@ void CrashDriver::ImportSender(std::vector<ProductRecord*> pool, uint64_t seed) 
       ++in_flight_requests_;
       return;
     }
+    acknowledged_product_writes_ += lines;
     for (size_t i = 0; i < lines; ++i) {
       ProductRecord* record = pool[i];
       record->acknowledged = record->in_flight.back();
@@ -428,6 +431,7 @@ void CrashDriver::SingleWriteSender(std::vector<ProductRecord*> pool, uint64_t s
       ++in_flight_requests_;
       return;
     }
+    ++acknowledged_product_writes_;
     record->acknowledged = record->in_flight.back();
     if (!record->acknowledged) record->ever_deleted = true;
     record->in_flight.clear();
@@ -477,6 +481,7 @@ void CrashDriver::EventSender(size_t thread, std::vector<UserRecord*> users, uin
       in_flight_batches_.push_back(std::move(batch));
       return;
     }
+    acknowledged_events_ += batch.size();
     for (SentEvent& event : batch) {
       for (UserRecord* user : users) {
         if (user->user == event.user) user->acknowledged[event.event_id] = event;
@@ -691,24 +696,29 @@ void CrashDriver::Run() {
   std::cerr << "crash test: seed " << options_.seed << " (the same seed repeats the requests and kill delays)\n";
   if (!Setup()) return;
 
+  const size_t clean_every = options_.clean_restarts == 0 ? 0 : std::max<size_t>(1, options_.iterations / options_.clean_restarts);
   for (iteration_ = 1; iteration_ <= options_.iterations; ++iteration_) {
     Load();
     report.in_flight_requests = in_flight_requests_;
     report.error_responses = error_responses_;
+    report.acknowledged_product_writes = acknowledged_product_writes_;
+    report.acknowledged_events = acknowledged_events_;
     if (!StartServer(&report.restart_ms)) return;
     CheckAll();
     ++report.iterations;
-  }
-  for (size_t restart = 0; restart < options_.clean_restarts; ++restart) {
-    if (server_->Stop() != 0) checker_.Corrupt("the server did not shut down cleanly on SIGTERM");
+
+    // A graceful restart in the same machine state, for the peer figure.
+    if (clean_every == 0 || iteration_ % clean_every != 0 || report.clean_restart_ms.size() >= options_.clean_restarts) continue;
+    if (server_->Stop() != 0) checker_.Corrupt("iteration " + std::to_string(iteration_) + ": the server did not shut down cleanly on SIGTERM");
     if (!StartServer(&report.clean_restart_ms)) return;
     CheckAll();
   }
   server_->Stop();
-  std::cerr << "crash test: " << report.iterations << " kills; checked " << report.products_checked << " products ("
-            << report.deletes_checked << " deleted), " << report.events_checked << " events, " << report.profiles_checked
-            << " profiles; " << report.in_flight_requests << " requests in flight; lost " << report.lost << ", corrupt "
-            << report.corrupt << "\n";
+  std::cerr << "crash test: " << report.iterations << " kills; " << report.acknowledged_product_writes
+            << " product writes and " << report.acknowledged_events << " events acknowledged; checked "
+            << report.products_checked << " products (" << report.deletes_checked << " deleted), " << report.events_checked
+            << " events, " << report.profiles_checked << " profiles; " << report.in_flight_requests
+            << " requests in flight; lost " << report.lost << ", corrupt " << report.corrupt << "\n";
 }
 
 }  // namespace

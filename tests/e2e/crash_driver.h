@@ -44,15 +44,20 @@ struct CrashTestOptions {
   size_t max_event_batch = 50;
   // Requests one sender makes in an iteration at most, should the kill come late.
   size_t max_requests_per_sender = 5000;
-  // Graceful restarts (SIGTERM, start, the same checks) after the kills, whose start times are
-  // the peer of the restart times after a kill.
+  // Graceful restarts (SIGTERM, start, the same checks), spread evenly between the kills. Their
+  // start times are the peer of the start times after a kill.
   size_t clean_restarts = 0;
 };
 
 struct CrashTestReport {
   uint64_t seed = 0;
   size_t iterations = 0;  // iterations completed: load, kill, restart and check
-  // Acknowledged writes checked after the restarts, summed over iterations.
+  // Writes acknowledged during the loads: product upserts and deletes (an import counts each
+  // line), and events.
+  size_t acknowledged_product_writes = 0;
+  size_t acknowledged_events = 0;
+  // Checks after the restarts, summed over restarts: every restart checks every product id and
+  // every event acknowledged so far, not only the last load's.
   size_t products_checked = 0;  // product ids whose acknowledged state was checked
   size_t deletes_checked = 0;   // of those, ids whose acknowledged state is deleted
   size_t events_checked = 0;
