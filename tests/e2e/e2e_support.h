@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,6 +62,9 @@ class ServerProcess {
   ServerProcess(const fs::path& data_dir, int port, const fs::path& log) : port_(port) {
     pid_ = fork();
     if (pid_ == 0) {
+      // SIGKILL when the thread that started the server ends, so a test killed midway (by a
+      // timeout or a closed pipe) leaves no server behind.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       const std::string port_text = std::to_string(port);
       freopen(log.c_str(), "a", stdout);
       freopen(log.c_str(), "a", stderr);
