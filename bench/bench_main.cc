@@ -18,6 +18,9 @@
 //                                            # next-click replay on click logs: HR@20, MRR@20
 //   tessera_bench --data-dir COPY shoppers     # simulated shoppers: nDCG@10 lift of personalization
 //   tessera_bench --data-dir NEW api          # latency the access gate adds, keyed against open
+//   tessera_bench --data-dir NEW --fashion ../shared/data/fashion --iterations 50 crash
+//                                            # SIGKILL during imports and events, restart, check
+//                                            # every acknowledged write; restart times
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -37,6 +40,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "crash_workload.h"
 #include "engine/engine.h"
 #include "eval/judgments.h"
 #include "eval/metrics.h"
@@ -275,7 +279,8 @@ int main(int argc, char** argv) {
   app.add_option("--products", scale.products, "Synthetic products the scale workload ingests")->capture_default_str();
   app.add_option("--seed", scale.seed,
                  "Seed of the scale workload's synthetic catalogue and query sample, of the replay "
-                 "workload's item vectors, and of the multimodal workload's joint-space training")
+                 "workload's item vectors, of the multimodal workload's joint-space training, and of the "
+                 "crash workload's requests and kill delays")
       ->capture_default_str();
   ReplayWorkloadOptions replay;
   app.add_option("--behaviour", replay.behaviour_dir, "Folder of click logs that the replay workload reads")
@@ -313,10 +318,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string workload;
   app.add_option("workload", workload,
-                 "relevance, photo, voice, vectors, multimodal, ranking, scale, replay, events, shoppers or api")
+                 "relevance, photo, voice, vectors, multimodal, ranking, scale, replay, events, shoppers, api or crash")
       ->required()
       ->check(CLI::IsMember(
-          {"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay", "events", "shoppers", "api"}));
+          {"relevance", "photo", "voice", "vectors", "multimodal", "ranking", "scale", "replay", "events", "shoppers", "api", "crash"}));
+  CrashWorkloadOptions crash;
+  app.add_option("--iterations", crash.iterations, "crash: kills, each followed by a restart and the checks")
+      ->capture_default_str();
+  app.add_option("--clean-restarts", crash.clean_restarts,
+                 "crash: graceful restarts after the kills, whose start time is the peer figure")
+      ->capture_default_str();
   EventsWorkloadOptions events;
   app.add_option("--event-batch-sizes", events.batch_sizes, "Events per batch, one figure each (events workload)")
       ->capture_default_str();
@@ -342,6 +353,12 @@ int main(int argc, char** argv) {
     ApiWorkloadOptions api;
     api.data_dir = data_dir;
     return RunApiWorkload(api);
+  }
+  if (workload == "crash") {
+    crash.work_dir = data_dir;
+    crash.fashion_dir = scale.fashion_dir;
+    crash.seed = scale.seed;
+    return RunCrashWorkload(crash);
   }
   if (workload == "events") {
     events.data_dir = data_dir;

@@ -218,6 +218,11 @@ struct Engine::Rep {
     return ranker;
   }
 
+  // Orders catalogue writes from their generation bump to their index update, so that the
+  // store and the index apply them in the same order and each bump follows the previous one.
+  // Taken before index_mutex.
+  std::mutex catalogue_write_mutex;
+
   // Guards everything below. Searches take it shared; catalogue changes take it exclusive.
   mutable std::shared_mutex index_mutex;
   InvertedIndex text_index{TextFields()};
@@ -395,6 +400,12 @@ struct Engine::Rep {
       }
       prepared.push_back({product, FieldTerms(*product, photo_text), std::move(photo.vector), std::move(joint)});
     }
+    // Without this order, two concurrent batches (a PUT beside an import) stored the same next
+    // generation, and an index saved between their commits lacked the second batch's vectors
+    // yet matched the store, so a crash made the restart load it. Two upserts of one product
+    // could also reach the store and the index in opposite orders, so a restart served the
+    // other version. Encoding above stays outside the lock.
+    std::lock_guard write_lock(catalogue_write_mutex);
     photo_space->AddGenerationBump(&writes);
     AddJointGenerationBumps(&writes);
     // Synced, so an acknowledged catalogue change survives a crash.

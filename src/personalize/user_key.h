@@ -16,8 +16,8 @@ namespace tessera {
 class UserKeyer {
  public:
   // Reads the secret from `path`, or creates it there (mode 0600, parent folders created) when
-  // the file does not exist. Fails when the file exists but does not hold exactly 32 bytes, or
-  // cannot be read or written.
+  // the file does not exist or is empty. A crash while creating it leaves no file or a whole
+  // one. Fails when the file contains other than 0 or 32 bytes, or cannot be read or written.
   static Result<UserKeyer> LoadOrCreate(const std::string& path);
   // A keyer with a given secret, for tests.
   explicit UserKeyer(std::string secret) : secret_(std::move(secret)) {}

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,8 +56,8 @@ inline std::string ReadFile(const fs::path& path) {
   return bytes.str();
 }
 
-// A server process on loopback, stopped with SIGTERM when destroyed. `serve_args` are added after
-// `serve --host 127.0.0.1 --port PORT`.
+// A server process on loopback, stopped with SIGTERM when destroyed unless stopped before.
+// `serve_args` are added after `serve --host 127.0.0.1 --port PORT`.
 class ServerProcess {
  public:
   ServerProcess(const fs::path& data_dir, int port, const fs::path& log, const std::vector<std::string>& serve_args = {})
@@ -71,6 +72,9 @@ class ServerProcess {
     argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
+      // SIGKILL when the thread that started the server ends, so a test killed midway (by a
+      // timeout or a closed pipe) leaves no server behind.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       freopen(log.c_str(), "a", stdout);
       freopen(log.c_str(), "a", stderr);
       execv(TESSERA_BINARY, argv.data());
@@ -89,10 +93,11 @@ class ServerProcess {
     return false;
   }
 
-  // Sends SIGTERM and returns the exit code (graceful shutdown returns 0).
-  int Stop() {
+  // Sends `signal` and returns the exit code once the process has ended: 0 after a graceful
+  // shutdown on SIGTERM, -1 when the signal ended it (SIGKILL always does).
+  int Stop(int signal = SIGTERM) {
     if (pid_ <= 0) return exit_code_;
-    kill(pid_, SIGTERM);
+    kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;

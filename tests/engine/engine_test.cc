@@ -1,6 +1,7 @@
 // Engine: the pipeline in-process, on a JSONL catalogue and a real store in a temp folder.
 #include "engine/engine.h"
 
+#include <barrier>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -363,6 +364,43 @@ TEST_F(EngineTest, DeepPagesKeepMatchesAndOrder) {
   }
   EXPECT_EQ(first_total, 250u);
   EXPECT_EQ(seen.size(), 250u);
+}
+
+// Two writers upsert the same products at the same time, each its own version. Whichever
+// version the engine serves after both return is the one the store keeps, so a restart serves
+// the same version of every product.
+TEST_F(EngineTest, ConcurrentUpsertsServeTheStoredVersion) {
+  constexpr int kProducts = 1000;
+  // Both writers start each product's upsert together, so that every pair of writes overlaps.
+  std::barrier start(2);
+  std::vector<std::jthread> writers;
+  for (const std::string writer : {"a", "b"}) {
+    writers.emplace_back([this, writer, &start] {
+      for (int i = 0; i < kProducts; ++i) {
+        start.arrive_and_wait();
+        Product product;
+        product.id = "contended-" + std::to_string(i);
+        product.title = "Linen Shirt " + writer;
+        EXPECT_TRUE(engine_->Upsert(product).ok());
+      }
+    });
+  }
+  writers.clear();
+  std::vector<std::string> served;
+  for (int i = 0; i < kProducts; ++i) {
+    Result<Product> product = engine_->GetProduct("contended-" + std::to_string(i));
+    ASSERT_TRUE(product.ok()) << product.status().ToString();
+    served.push_back(product->title);
+  }
+
+  Open();
+  int differing = 0;
+  for (int i = 0; i < kProducts; ++i) {
+    Result<Product> product = engine_->GetProduct("contended-" + std::to_string(i));
+    ASSERT_TRUE(product.ok()) << product.status().ToString();
+    if (product->title != served[i]) ++differing;
+  }
+  EXPECT_EQ(differing, 0) << "products served in another version before the restart";
 }
 
 TEST_F(EngineTest, DeleteRecordRemovesStoredPhotoVector) {

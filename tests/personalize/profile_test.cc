@@ -600,6 +600,23 @@ TEST(UserKeyerTest, KeyFileIsCreatedOnceAndPrivate) {
   EXPECT_NE(first->Key("alice"), UserKeyer(std::string(32, 'x')).Key("alice"));
 }
 
+// A crash right after an earlier build created the key file left it empty. No key was made
+// from it, so the next start replaces it instead of refusing to open.
+TEST(UserKeyerTest, EmptyKeyFileIsReplaced) {
+  TempDir dir("tessera-user-key-");
+  const fs::path path = dir.path() / "secrets" / "user-id.key";
+  fs::create_directories(path.parent_path());
+  std::ofstream(path).close();
+  Result<UserKeyer> keyer = UserKeyer::LoadOrCreate(path.string());
+  ASSERT_TRUE(keyer.ok()) << keyer.status().ToString();
+  EXPECT_EQ(fs::file_size(path), 32u);
+  EXPECT_EQ(fs::status(path).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
+  EXPECT_FALSE(fs::exists(path.string() + ".tmp"));
+  Result<UserKeyer> again = UserKeyer::LoadOrCreate(path.string());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->Key("alice"), keyer->Key("alice"));
+}
+
 TEST(UserKeyerTest, ShortKeyFileIsRejected) {
   TempDir dir("tessera-user-key-");
   const fs::path path = dir.path() / "user-id.key";
