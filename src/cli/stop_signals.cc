@@ -21,6 +21,10 @@ sigset_t StopSignalSet() {
 void BlockStopSignals() {
   const sigset_t set = StopSignalSet();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // cpp-httplib sends without MSG_NOSIGNAL (its CPPHTTPLIB_SEND_FLAGS defaults to 0), so a client
+  // that closes its connection mid-response would raise SIGPIPE and end the server. Ignored, the
+  // write fails with EPIPE and only that connection ends.
+  signal(SIGPIPE, SIG_IGN);
 }
 
 StopSignalWatcher::StopSignalWatcher(std::function<void(int signal)> on_stop)

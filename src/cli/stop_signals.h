@@ -8,9 +8,9 @@
 
 namespace tessera {
 
-// Blocks SIGINT and SIGTERM in the calling thread. Threads started later inherit the mask, so
-// call it at the start of main, before any thread starts. A thread that does not block them could
-// otherwise take a signal and end the process at once.
+// Blocks SIGINT and SIGTERM in the calling thread, and ignores SIGPIPE in the process. Threads
+// started later inherit the mask, so call it at the start of main, before any thread starts. A
+// thread that does not block them could otherwise take a signal and end the process at once.
 void BlockStopSignals();
 
 // Waits on a thread of its own for SIGINT or SIGTERM, blocked by BlockStopSignals, and calls
