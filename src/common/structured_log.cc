@@ -44,7 +44,9 @@ std::vector<ParsedField> ParseFields(std::string_view payload) {
   return fields;
 }
 
-void AppendJsonString(std::string_view text, spdlog::memory_buf_t& dest) {
+// Appends `text` in double quotes with quotes, backslashes and newlines escaped. Other control
+// characters become \u escapes in JSON and spaces in text lines, which keep one line per entry.
+void AppendQuoted(std::string_view text, bool json, spdlog::memory_buf_t& dest) {
   dest.push_back('"');
   for (const char c : text) {
     if (c == '"' || c == '\\') {
@@ -52,14 +54,18 @@ void AppendJsonString(std::string_view text, spdlog::memory_buf_t& dest) {
       dest.push_back(c);
     } else if (c == '\n') {
       fmt::format_to(std::back_inserter(dest), "\\n");
-    } else if (static_cast<unsigned char>(c) < 0x20) {
+    } else if (static_cast<unsigned char>(c) < 0x20 && json) {
       fmt::format_to(std::back_inserter(dest), "\\u{:04x}", static_cast<unsigned>(c));
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      dest.push_back(' ');
     } else {
       dest.push_back(c);
     }
   }
   dest.push_back('"');
 }
+
+void AppendJsonString(std::string_view text, spdlog::memory_buf_t& dest) { AppendQuoted(text, /*json=*/true, dest); }
 
 // A text value needs quotes when it is empty or contains a space, quote, '=' or control character.
 void AppendTextValue(std::string_view text, bool quoted, spdlog::memory_buf_t& dest) {
@@ -71,20 +77,7 @@ void AppendTextValue(std::string_view text, bool quoted, spdlog::memory_buf_t& d
     dest.append(text.data(), text.data() + text.size());
     return;
   }
-  dest.push_back('"');
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      dest.push_back('\\');
-      dest.push_back(c);
-    } else if (c == '\n') {
-      fmt::format_to(std::back_inserter(dest), "\\n");
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      dest.push_back(' ');
-    } else {
-      dest.push_back(c);
-    }
-  }
-  dest.push_back('"');
+  AppendQuoted(text, /*json=*/false, dest);
 }
 
 class FieldFormatter final : public spdlog::formatter {
