@@ -6,9 +6,13 @@
 
 #include <fmt/format.h>
 #include <pocketsphinx.h>
+#include <sphinxbase/genrand.h>
 
 namespace tessera {
 namespace {
+
+// The dither generator's seed, the same as Open's -seed.
+constexpr unsigned long kDitherSeed = 1;
 
 Status CheckExists(const std::string& path, const char* description) {
   std::error_code error;
@@ -47,6 +51,7 @@ Result<std::unique_ptr<SpeechRecognizer>> SpeechRecognizer::Open(
                                  "-logfn", options.log_path.c_str(),          //
                                  "-dither", "yes",                            //
                                  "-seed", "1",                                //
+                                 "-cmn", "batch",                             //
                                  nullptr);
   if (config == nullptr) {
     return Status::InvalidArgument(fmt::format(
@@ -92,8 +97,11 @@ Result<Transcript> SpeechRecognizer::Transcribe(const AudioClip& clip) {
 
   std::lock_guard<std::mutex> lock(mutex_);
 
-  // Decode the whole clip as one utterance. full_utt = TRUE lets cepstral mean normalization use
-  // the whole clip rather than a running estimate.
+  // The same clip must give the same transcript whatever was decoded before it. The default
+  // live cepstral mean normalization carries its estimate from one utterance to the next, so
+  // Open sets -cmn batch: the mean of this clip alone (full_utt = TRUE below). Dither draws
+  // from sphinxbase's process-wide generator, so it is reseeded for every clip.
+  genrand_seed(kDitherSeed);
   if (ps_start_utt(decoder_) < 0) {
     return Status::Internal("PocketSphinx failed to start an utterance");
   }

@@ -299,6 +299,20 @@ TEST_F(SpeechRecognizerTest, ClipWithoutSamplesIsInvalidArgument) {
   EXPECT_EQ(transcript.status().code(), StatusCode::kInvalidArgument);
 }
 
+// A transcript depends on its clip alone, not on the clips decoded before it.
+TEST_F(SpeechRecognizerTest, SameClipSameTranscriptAfterOthers) {
+  const AudioClip clip = Speak("leather belt", "belt.wav");
+  Result<Transcript> first = recognizer_->Transcribe(clip);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  for (const char* other : {"white sports shoes", "black watches", "blue shirt"}) {
+    ASSERT_TRUE(recognizer_->Transcribe(Speak(other, "other.wav")).ok());
+  }
+  Result<Transcript> again = recognizer_->Transcribe(clip);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->text, first->text);
+  EXPECT_EQ(again->confidence, first->confidence);
+}
+
 TEST_F(SpeechRecognizerTest, ConcurrentCallsMatchSerialResults) {
   const std::vector<AudioClip> clips = {Speak("blue shirt", "a.wav"),
                                         Speak("white sports shoes", "b.wav")};
