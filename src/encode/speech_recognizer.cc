@@ -99,9 +99,13 @@ Result<Transcript> SpeechRecognizer::Transcribe(const AudioClip& clip) {
 
   // The same clip must give the same transcript whatever was decoded before it. The default
   // live cepstral mean normalization carries its estimate from one utterance to the next, so
-  // Open sets -cmn batch: the mean of this clip alone (full_utt = TRUE below). Dither draws
-  // from sphinxbase's process-wide generator, so it is reseeded for every clip.
+  // Open sets -cmn batch: the mean of this clip alone (full_utt = TRUE below). The noise level
+  // is kept per stream, so each clip starts a stream of its own. Dither draws from
+  // sphinxbase's process-wide generator, so it is reseeded for every clip.
   genrand_seed(kDitherSeed);
+  if (ps_start_stream(decoder_) < 0) {
+    return Status::Internal("PocketSphinx failed to start a stream");
+  }
   if (ps_start_utt(decoder_) < 0) {
     return Status::Internal("PocketSphinx failed to start an utterance");
   }
