@@ -764,13 +764,17 @@ struct Engine::Rep {
 
   // Computes and stores the fused vector and its parts for every product that lacks them, as
   // after a first `tessera train-encoders` on an ingested catalogue. Every product has a text
-  // part, so a product without one lacks them. Precondition: index_mutex held, products and
-  // photo vectors indexed.
+  // part, so a product without one, or without a fused vector, lacks them. The parts do not
+  // depend on the fusion, so a second fusion finds them in place but not its own fused vectors.
+  // Precondition: index_mutex held, products and photo vectors indexed.
   Status AddMissingJointVectorsLocked(const std::unordered_map<std::string, std::string>& photo_texts) {
     const auto start = std::chrono::steady_clock::now();
-    std::unordered_set<std::string> present;
+    std::unordered_set<std::string> fused, present;
+    TESSERA_RETURN_IF_ERROR(products->ForEachVector(joint_space->name(), [&](const std::string& id, std::vector<float>&&) {
+      fused.insert(id);
+    }));
     TESSERA_RETURN_IF_ERROR(products->ForEachVector(joint_parts[0]->name(), [&](const std::string& id, std::vector<float>&&) {
-      present.insert(id);
+      if (fused.contains(id)) present.insert(id);
     }));
     WriteBatch writes;
     size_t added = 0;

@@ -3,6 +3,7 @@
 
 #include <barrier>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -632,6 +633,19 @@ TEST_F(EngineSessionTest, RetrainedModelRecomputesJointVectors) {
   const std::vector<float> after = SelfSimilarities();
   EXPECT_EQ(after.size(), engine_->AllProducts().size());
   for (float similarity : after) EXPECT_NEAR(similarity, 1.0f, 1e-4f);
+}
+
+// The parts of the joint vectors are shared by both fusions, so opening the catalogue with
+// another fusion must still compute that fusion's vectors.
+TEST_F(EngineSessionTest, SecondFusionGetsItsOwnVectors) {
+  options_.joint.fusion = "concat";
+  Open();
+  ASSERT_NE(engine_->joint_model(), nullptr);
+  const std::vector<float> similarities = SelfSimilarities();
+  EXPECT_EQ(similarities.size(), engine_->AllProducts().size());
+  // A text query fills the text, photo and photo-text blocks of a concatenated vector with its
+  // text vector, and a product without a photo has the text block only: cosine 1 / sqrt(3).
+  for (float similarity : similarities) EXPECT_NEAR(similarity, 1.0f / std::sqrt(3.0f), 1e-4f);
 }
 
 TEST_F(EngineSessionTest, SessionTermShowsInExplain) {
