@@ -23,6 +23,7 @@
 #include "analysis/analyzer.h"
 #include "analysis/synonyms.h"
 #include "common/files.h"
+#include "common/hash.h"
 #include "common/text.h"
 #include "encode/audio_decoder.h"
 #include "encode/image_decoder.h"
@@ -66,16 +67,15 @@ std::vector<FieldSpec> TextFields() {
 }
 
 // Returns the checksum a model file stores in its last 8 bytes (common/model_file.h) as 16 hex
-// digits, which names one training run's model; "" when the file is unreadable or too short.
+// digits, so that it names one training run's model. Returns "" when the file is unreadable or
+// too short.
 std::string ModelFileVersion(const std::string& path) {
   if (path.empty()) return "";
   const std::optional<std::string> bytes = ReadFileBytes(path);
   if (!bytes || bytes->size() < 8) return "";
   uint64_t checksum = 0;
   for (size_t i = 0; i < 8; ++i) checksum |= uint64_t(static_cast<unsigned char>((*bytes)[bytes->size() - 8 + i])) << (8 * i);
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(checksum));
-  return hex;
+  return HexDigits(checksum);
 }
 
 // Products are ingested in batches of this many records: one store write and one index lock each.
