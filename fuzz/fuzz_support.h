@@ -22,7 +22,7 @@
 namespace tessera::fuzz {
 
 // The server sends every error message inside a JSON body, and nlohmann::json::dump throws on
-// invalid UTF-8, so a message must be valid UTF-8 to reach the client as a 4xx answer.
+// invalid UTF-8, so a message must be valid UTF-8 to reach the client as a 4xx response.
 inline void CheckErrorMessage(const Status& status) {
   TESSERA_FUZZ_CHECK(!status.ok(), "an error was expected");
   TESSERA_FUZZ_CHECK(!status.message().empty(), status.ToString());

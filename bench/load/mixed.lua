@@ -6,9 +6,9 @@
 --
 -- 80% of the requests are searches (GET /api/search, personalized for the shopper), 20% are
 -- view, click or add_to_cart events (POST /api/events), each from one of 10,000 shoppers.
--- Every request asks the server to close the connection after its response, so a connection's
--- requests do not queue behind one worker (cpp-httplib serves a keep-alive connection on one
--- worker until it closes).
+-- Every request carries `Connection: close`, so the server closes the connection after its
+-- response and a connection's requests do not queue behind one worker (cpp-httplib serves a
+-- keep-alive connection on one worker until it closes).
 --
 -- Each connection sends its next request as soon as the last response arrives (a closed loop),
 -- so the offered load is set by the number of connections. wrk's delay() cannot pace a fixed

@@ -45,8 +45,8 @@ struct JointSpaceProvenance {
   size_t training_pairs = 0;
   uint64_t seed = 0;
   std::string report_json;  // the trainer's report (metrics, losses, options); "" when untrained
-  // 16 hex digits of the model file's checksum. It tells apart models retrained on the same
-  // data, and is "" for a model not loaded from a file.
+  // 16 hex digits of the model file's checksum. It differs between models retrained on the
+  // same data, and is "" for a model not loaded from a file.
   std::string fingerprint;
 };
 

@@ -21,8 +21,8 @@ struct HttpServerOptions {
   int slow_request_ms = 1000;              // requests slower than this are logged with their route
   AccessOptions access;                    // API keys, CORS, request limits (serve/access.h)
 
-  // Load shedding: at most this many accepted connections wait for a worker thread; later ones
-  // are answered 503 with Retry-After (WorkerPool). 0 lets any number wait.
+  // Load shedding: at most this many accepted connections wait for a worker thread, and later
+  // ones get a 503 response with Retry-After (WorkerPool). 0 lets any number wait.
   int max_queued_connections = 64;
   int retry_after_seconds = 1;             // the Retry-After of a shed request
   std::string version;                     // reported by GET /metrics

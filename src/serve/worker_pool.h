@@ -25,7 +25,7 @@ namespace tessera {
 // Retry-After and Connection: close, which takes microseconds. Shed connections queue
 // without limit, because dropping a task would leak its socket, but they drain fast.
 // NOTE: there is one shedding thread, so a client that keeps a shed connection open without
-// sending holds it for up to cpp-httplib's keep-alive timeout (5 s) and delays the others.
+// sending occupies it for up to cpp-httplib's keep-alive timeout (5 s) and delays the others.
 class WorkerPool final : public httplib::TaskQueue {
  public:
   // Starts `threads` workers (at least 1) and the shedding thread. At most `max_queued`

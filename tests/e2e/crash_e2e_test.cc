@@ -2,7 +2,7 @@
 // catalogue imports, single upserts and deletes, and shopper events over loopback. After each
 // restart on the same data folder, every acknowledged write is there, acknowledged deletes stay
 // deleted, in-flight writes are whole or absent, profiles equal their events, and the server
-// answers searches. `tessera_bench crash` runs the same driver for many more iterations.
+// serves searches. `tessera_bench crash` runs the same driver for many more iterations.
 #include <unistd.h>
 
 #include <cstdlib>

@@ -229,7 +229,9 @@ TEST_F(OperationsEndToEnd, JsonLogFormatWritesOneObjectPerLine) {
     if (line.empty() || line[0] != '{') continue;
     const json object = json::parse(line, nullptr, /*allow_exceptions=*/false);
     ASSERT_TRUE(object.is_object()) << line;
-    EXPECT_TRUE(object.contains("ts") && object.contains("level") && object.contains("msg")) << line;
+    EXPECT_TRUE(object.contains("ts")) << line;
+    EXPECT_TRUE(object.contains("level")) << line;
+    EXPECT_TRUE(object.contains("msg")) << line;
     if (object.value("request_id", "") == "json-1") error_logged = object["status"] == 400;
     ++objects;
   }
@@ -245,7 +247,8 @@ TEST_F(OperationsEndToEnd, BeyondCapacityShedsWith503) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto waiting = std::make_unique<IdleConnection>(port_);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  ASSERT_TRUE(busy->connected() && waiting->connected());
+  ASSERT_TRUE(busy->connected());
+  ASSERT_TRUE(waiting->connected());
 
   auto shed = Get("/api/search?q=shirt");
   ASSERT_TRUE(shed);

@@ -356,8 +356,8 @@ TEST_F(ServerEndToEnd, OpenServerWarnsAtStart) {
 }
 
 TEST_F(ServerEndToEnd, Latin1InputGetsClientErrors) {
-  // Error messages quote the input, and the answer is JSON, which cannot carry the byte 0xE9 of a
-  // Latin-1 "é": the server must still answer with a client error, not fail with 500.
+  // Error messages quote the input, and the response is JSON, which cannot carry the byte 0xE9 of
+  // a Latin-1 "é". The server must still respond with a client error, not fail with 500.
   const json imported = Post("/api/products/import", "{\"id\": \"latin-1\", \"title\": \"Caf\xE9 Shirt\"}\n",
                              "application/x-ndjson");
   EXPECT_EQ(imported["accepted"], 0);
