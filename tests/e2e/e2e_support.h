@@ -83,6 +83,8 @@ class ServerProcess {
   }
   ~ServerProcess() { Stop(); }
 
+  pid_t pid() const { return pid_; }
+
   // Waits at most 60 s until /api/health responds.
   bool WaitReady() const {
     httplib::Client client("127.0.0.1", port_);
