@@ -215,6 +215,15 @@ int main(int argc, char** argv) {
                     "Seconds a shed request's Retry-After header asks the client to wait")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  serve->add_option("--keep-alive-timeout", server_options.keep_alive_seconds,
+                    "Seconds an idle keep-alive connection keeps its worker thread before it is closed")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve->add_option("--keep-alive-requests", server_options.keep_alive_requests,
+                    "Requests a connection may send before the server closes it (frees its worker for waiting "
+                    "connections)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   double shutdown_timeout_seconds = 30;
   serve->add_option("--shutdown-timeout", shutdown_timeout_seconds,
                     "Seconds SIGTERM or SIGINT waits for requests in flight before exiting with code 1 anyway "

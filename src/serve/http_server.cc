@@ -440,6 +440,8 @@ void HttpServer::Rep::RegisterRoutes() {
   // ACK: the events workload measured a single-event POST at a 99 ms median with Nagle's
   // algorithm on, against the few milliseconds of its synced write.
   server.set_tcp_nodelay(true);
+  server.set_keep_alive_timeout(options.keep_alive_seconds);
+  server.set_keep_alive_max_count(static_cast<size_t>(std::max(1, options.keep_alive_requests)));
   server.new_task_queue = [this] {
     return new WorkerPool(static_cast<size_t>(std::max(1, options.threads)),
                           static_cast<size_t>(std::max(0, options.max_queued_connections)), metrics.queued_connections());

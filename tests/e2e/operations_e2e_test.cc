@@ -149,6 +149,39 @@ bool Connected(int fd, int timeout_ms) {
   return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0;
 }
 
+// One HTTP response read from `fd`: its headers and a body of the Content-Length they state; ""
+// when the peer closes the connection first or `timeout_ms` passes.
+std::string ReadResponse(int fd, int timeout_ms) {
+  std::string received;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buffer[4096];
+  for (;;) {
+    const size_t end = received.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      std::smatch length;
+      const std::string headers = received.substr(0, end);
+      const size_t body = std::regex_search(headers, length, std::regex("Content-Length: (\\d+)"))
+                              ? std::stoul(length[1].str())
+                              : 0;
+      if (received.size() >= end + 4 + body) return received;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return "";
+    pollfd entry{fd, POLLIN, 0};
+    if (poll(&entry, 1, static_cast<int>(left.count())) != 1) return "";
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) return "";
+    received.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+// How many times `needle` occurs in `text`.
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+  return count;
+}
+
 class OperationsEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -374,6 +407,30 @@ TEST_F(OperationsEndToEnd, SecondServerOnTheSamePortIsRefused) {
   auto health = Get("/api/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
+}
+
+TEST_F(OperationsEndToEnd, KeepAliveConnectionClosesAfterItsRequestLimit) {
+  ASSERT_TRUE(StartServer({"--keep-alive-requests", "2"})) << ReadFile(log_);
+  const int fd = StartConnect(port_);
+  ASSERT_TRUE(Connected(fd, 5000));
+  // Requests one at a time on one connection (cpp-httplib does not read pipelined requests).
+  const std::string request = "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  std::vector<std::string> responses;
+  for (int i = 0; i < 3; ++i) {
+    if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) break;
+    responses.push_back(ReadResponse(fd, 10000));
+  }
+  close(fd);
+  // The second response tells the client that the connection closes, and the server closes it
+  // without answering a third request (the default limit of 5 would answer it).
+  ASSERT_GE(responses.size(), 2u);
+  EXPECT_EQ(Count(responses[0], "HTTP/1.1 200"), 1u) << responses[0];
+  EXPECT_EQ(Count(responses[0], "Connection: close"), 0u) << responses[0];
+  EXPECT_EQ(Count(responses[1], "HTTP/1.1 200"), 1u) << responses[1];
+  EXPECT_EQ(Count(responses[1], "Connection: close"), 1u) << responses[1];
+  if (responses.size() == 3) {
+    EXPECT_EQ(responses[2], "");
+  }
 }
 
 TEST_F(OperationsEndToEnd, SigtermFinishesRequestAndRestartFindsAll) {
