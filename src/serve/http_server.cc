@@ -672,10 +672,10 @@ Status HttpServer::Bind() {
     return Status::IoError("cannot listen on " + host + ":" + std::to_string(port) + ": is another server using the port?");
   }
   // Debian's cpp-httplib is a compiled library that listens with a backlog of 5 connections.
-  // Under load, bursts of new connections overflow it while the accept thread waits for a core,
-  // and the kernel drops their SYNs, which clients resend only after 1, 3 and 7 s: the load
-  // test's p99 beyond capacity was 3.3 s. Listening again on a listening socket sets its backlog
-  // (the kernel caps it at net.core.somaxconn).
+  // Under load, bursts of new connections overflow it while the accept thread waits for a core.
+  // The kernel then drops their SYNs, and clients resend them only after 1, 3 and 7 s, so the
+  // load test's p99 beyond capacity was 3.3 s. Calling listen again on a listening socket sets
+  // its backlog (the kernel caps it at net.core.somaxconn).
   constexpr int kListenBacklog = 4096;
   if (::listen(rep_->listen_socket, kListenBacklog) != 0) {
     return Status::IoError("cannot set the listen backlog on " + host + ":" + std::to_string(bound));

@@ -91,7 +91,7 @@ class IdleConnection {
   bool connected_ = false;
 };
 
-// Starts a non-blocking TCP connection to the server; -1 when the socket cannot be made.
+// Starts a non-blocking TCP connection to the server. Returns -1 when socket() fails.
 int StartConnect(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
@@ -103,8 +103,8 @@ int StartConnect(int port) {
   return fd;
 }
 
-// The backlog of the TCP socket listening on `port`, read through the kernel's sock_diag
-// interface (the Send-Q that `ss -lt` shows for a listening socket); -1 when none is found.
+// Returns the backlog of the TCP socket listening on `port`, or -1 when none is found. It is read
+// through the kernel's sock_diag interface, as `ss -lt` reads the Send-Q of a listening socket.
 int64_t ListenBacklog(int port) {
   const int fd = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
   if (fd < 0) return -1;
@@ -118,6 +118,7 @@ int64_t ListenBacklog(int port) {
   request.body.sdiag_family = AF_INET;
   request.body.sdiag_protocol = IPPROTO_TCP;
   request.body.idiag_states = 1u << 10;  // TCP_LISTEN
+
   int64_t backlog = -1;
   if (send(fd, &request, sizeof(request), 0) == static_cast<ssize_t>(sizeof(request))) {
     alignas(nlmsghdr) char buffer[32768];
@@ -136,6 +137,7 @@ int64_t ListenBacklog(int port) {
       }
     }
   }
+
   close(fd);
   return backlog;
 }
@@ -149,8 +151,8 @@ bool Connected(int fd, int timeout_ms) {
   return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0;
 }
 
-// One HTTP response read from `fd`: its headers and a body of the Content-Length they state; ""
-// when the peer closes the connection first or `timeout_ms` passes.
+// Reads one HTTP response from `fd`: its headers, then a body of the Content-Length they state.
+// Returns "" when the peer closes the connection first or `timeout_ms` passes.
 std::string ReadResponse(int fd, int timeout_ms) {
   std::string received;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -371,11 +373,10 @@ TEST_F(OperationsEndToEnd, BeyondCapacityShedsWith503) {
   EXPECT_EQ(served->status, 200) << served->body;
 }
 
-TEST_F(OperationsEndToEnd, BurstOfConnectionsWaitsInTheListenBacklog) {
-  // While the server cannot accept (stopped, as a busy accept thread is for a moment), the
-  // kernel completes the handshakes of up to the listen backlog's connections and drops the
-  // others' SYNs, which their clients resend only after 1, 3 and 7 s. cpp-httplib's own backlog
-  // of 5 made that the p99 of the load test beyond capacity.
+TEST_F(OperationsEndToEnd, ConnectionBurstWaitsInBacklog) {
+  // While the server cannot accept (stopped here, as a busy accept thread is for a moment), the
+  // kernel completes the handshakes of at most the listen backlog's connections. It drops the
+  // SYNs of the others, and their clients resend them only after 1, 3 and 7 s.
   ASSERT_TRUE(StartServer()) << ReadFile(log_);
   const int64_t somaxconn = std::stoll(ReadFile("/proc/sys/net/core/somaxconn"));
   EXPECT_EQ(ListenBacklog(port_), std::min<int64_t>(4096, somaxconn));
@@ -393,7 +394,7 @@ TEST_F(OperationsEndToEnd, BurstOfConnectionsWaitsInTheListenBacklog) {
   EXPECT_EQ(health->status, 200);
 }
 
-TEST_F(OperationsEndToEnd, SecondServerOnTheSamePortIsRefused) {
+TEST_F(OperationsEndToEnd, SecondServerOnSamePortFails) {
   ASSERT_TRUE(StartServer()) << ReadFile(log_);
   const fs::path second_log = root_ / "second.log";
   ServerProcess second(root_ / "var-second", port_, second_log);
@@ -409,7 +410,7 @@ TEST_F(OperationsEndToEnd, SecondServerOnTheSamePortIsRefused) {
   EXPECT_EQ(health->status, 200);
 }
 
-TEST_F(OperationsEndToEnd, KeepAliveConnectionClosesAfterItsRequestLimit) {
+TEST_F(OperationsEndToEnd, KeepAliveClosesAfterRequestLimit) {
   ASSERT_TRUE(StartServer({"--keep-alive-requests", "2"})) << ReadFile(log_);
   const int fd = StartConnect(port_);
   ASSERT_TRUE(Connected(fd, 5000));
@@ -421,8 +422,8 @@ TEST_F(OperationsEndToEnd, KeepAliveConnectionClosesAfterItsRequestLimit) {
     responses.push_back(ReadResponse(fd, 10000));
   }
   close(fd);
-  // The second response tells the client that the connection closes, and the server closes it
-  // without answering a third request (the default limit of 5 would answer it).
+  // The second response carries "Connection: close", and the server closes the connection
+  // without a response to the third request (the default limit of 5 would serve it).
   ASSERT_GE(responses.size(), 2u);
   EXPECT_EQ(Count(responses[0], "HTTP/1.1 200"), 1u) << responses[0];
   EXPECT_EQ(Count(responses[0], "Connection: close"), 0u) << responses[0];
