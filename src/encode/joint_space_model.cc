@@ -1,13 +1,13 @@
 #include "encode/joint_space_model.h"
 
 #include <cmath>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/hash.h"
 #include "common/model_file.h"
 #include "encode/joint_space_net.h"
+#include "encode/module_weights.h"
 
 namespace tessera {
 namespace {
@@ -192,13 +192,7 @@ Result<std::unique_ptr<JointSpaceModel>> JointSpaceModel::Load(const std::string
   // Weights.
   Result<std::unique_ptr<JointSpaceModel>> model = Build(config);
   if (!model.ok()) return model.status();
-  try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(parts->payload.data(), parts->payload.size());
-    (*model)->rep_->net->load(archive);
-  } catch (const c10::Error& e) {
-    return Status::Corruption("model file " + path + " has unreadable weights: " + e.what_without_backtrace());
-  }
+  TESSERA_RETURN_IF_ERROR(LoadWeights(*(*model)->rep_->net, parts->payload, "model file " + path));
   (*model)->rep_->net->eval();
   (*model)->rep_->provenance = provenance;
   (*model)->rep_->provenance.fingerprint = HexDigits(parts->checksum);
@@ -206,16 +200,10 @@ Result<std::unique_ptr<JointSpaceModel>> JointSpaceModel::Load(const std::string
 }
 
 Status JointSpaceModel::Save(const std::string& path) const {
-  std::ostringstream weights;
-  try {
-    torch::serialize::OutputArchive archive;
-    rep_->net->save(archive);
-    archive.save_to(weights);
-  } catch (const c10::Error& e) {
-    return Status::Internal("cannot serialize the joint-space weights: " + std::string(e.what_without_backtrace()));
-  }
+  Result<std::string> weights = SerializeWeights(*rep_->net, "joint-space");
+  if (!weights.ok()) return weights.status();
   const std::string header = HeaderJson(rep_->config, rep_->provenance).dump(2);
-  return WriteFileAtomically(path, PackModelFile(kJointSpaceFile, header, weights.str()));
+  return WriteFileAtomically(path, PackModelFile(kJointSpaceFile, header, *weights));
 }
 
 std::vector<float> JointSpaceModel::EncodeText(std::string_view text) const {

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <sstream>
 
 #include "common/model_file.h"
+#include "encode/module_weights.h"
 #include "rank/click_model_net.h"
 
 namespace tessera {
@@ -268,27 +268,15 @@ Result<std::unique_ptr<ClickModel>> ClickModel::Load(const std::string& path) {
   // Weights.
   Result<std::unique_ptr<ClickModel>> model = Build(config);
   if (!model.ok()) return Status::Corruption("click model " + path + ": " + model.status().message());
-  try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(parts->payload.data(), parts->payload.size());
-    (*model)->rep_->net->load(archive);
-  } catch (const c10::Error& e) {
-    return Status::Corruption("click model " + path + " has unreadable weights: " + e.what_without_backtrace());
-  }
+  TESSERA_RETURN_IF_ERROR(LoadWeights(*(*model)->rep_->net, parts->payload, "click model " + path));
   (*model)->rep_->net->eval();
   (*model)->rep_->report = std::move(report);
   return model;
 }
 
 Status ClickModel::Save(const std::string& path) const {
-  std::ostringstream weights;
-  try {
-    torch::serialize::OutputArchive archive;
-    rep_->net->save(archive);
-    archive.save_to(weights);
-  } catch (const c10::Error& e) {
-    return Status::Internal("cannot serialize the click model weights: " + std::string(e.what_without_backtrace()));
-  }
+  Result<std::string> weights = SerializeWeights(*rep_->net, "click model");
+  if (!weights.ok()) return weights.status();
   std::vector<std::string> features;
   for (Feature f : ClickModelFeatures()) features.push_back(FeatureName(f));
   const json header = {{"model", "tessera-click-model"},
@@ -296,7 +284,7 @@ Status ClickModel::Save(const std::string& path) const {
                        {"features", features},
                        {"config", ConfigJson(rep_->config)},
                        {"training", rep_->report}};
-  return WriteFileAtomically(path, PackModelFile(kClickModelFile, header.dump(2), weights.str()));
+  return WriteFileAtomically(path, PackModelFile(kClickModelFile, header.dump(2), *weights));
 }
 
 std::vector<float> ClickModel::Score(const ClickQueryInput& query, std::span<const ClickProductInput* const> products,

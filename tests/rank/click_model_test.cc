@@ -272,6 +272,24 @@ TEST_F(ClickModelTest, DamagedFileRejected) {
   EXPECT_EQ(ClickModel::Load((dir.path() / "missing.model").string()).status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(ClickModelTest, UnreadableWeightsRejected) {
+  ASSERT_NE(model_, nullptr);
+  TempDir dir("click-model-");
+  const std::string path = (dir.path() / "click.model").string();
+  ASSERT_TRUE(model_->Save(path).ok());
+  // A sound container (magic, lengths, checksum) around weights libtorch cannot read.
+  const ModelFileKind kind{"TSCLICKM", 1, "click model", "tessera train-click-model"};
+  Result<ModelFileParts> parts = ReadModelFile(kind, path);
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  ASSERT_TRUE(WriteFileAtomically(path, PackModelFile(kind, parts->header, "not a weights archive")).ok());
+
+  Result<std::unique_ptr<ClickModel>> loaded = ClickModel::Load(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(loaded.status().message().find("click model " + path + " has unreadable weights"), std::string::npos)
+      << loaded.status().ToString();
+}
+
 TEST(ClickModel, SameSeedSameScores) {
   const SyntheticLog log = MakeLog(800, 3);
   std::unique_ptr<ClickModel> first = TrainOrDie(log.data, 11);
