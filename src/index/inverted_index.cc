@@ -70,6 +70,8 @@ struct RankEntry {
   uint32_t candidate;
   uint32_t matched;  // required groups matched
   bool preferred;
+  // Typos, synonyms and score packed so that a smaller key ranks first (see PackRankKey).
+  uint64_t key;
 };
 
 // The order of the top of inverted_index.h: fewer typos, fewer synonyms, higher score, preferred,
@@ -78,6 +80,25 @@ bool RanksBefore(const RankEntry& a, const RankEntry& b) {
   if (a.typos != b.typos) return a.typos < b.typos;
   if (a.synonyms != b.synonyms) return a.synonyms < b.synonyms;
   if (a.score != b.score) return a.score > b.score;
+  if (a.preferred != b.preferred) return a.preferred;
+  return a.candidate < b.candidate;
+}
+
+// Keys fit when typos and synonyms are below this; larger counts fall back to RanksBefore.
+constexpr uint32_t kPackedCountLimit = 1u << 16;
+
+// Sets `entry->key` to typos, synonyms and the score's bits inverted, from the most significant
+// bits down. For finite scores of zero or more, a larger float has larger bits, so ordering the
+// keys ascending orders as the first three tests of RanksBefore. A zero score maps to the bits
+// of +0 so that -0 and +0 stay equal, as they compare in float.
+void PackRankKey(RankEntry* entry) {
+  const uint32_t bits = entry->score == 0.0f ? 0u : std::bit_cast<uint32_t>(entry->score);
+  entry->key = (uint64_t{entry->typos} << 48) | (uint64_t{entry->synonyms} << 32) | uint64_t{~bits};
+}
+
+// RanksBefore over packed keys: the key, then preferred, then the lower candidate.
+bool KeyRanksBefore(const RankEntry& a, const RankEntry& b) {
+  if (a.key != b.key) return a.key < b.key;
   if (a.preferred != b.preferred) return a.preferred;
   return a.candidate < b.candidate;
 }
@@ -287,15 +308,21 @@ const Roaring* InvertedIndex::GroupDocs(const QueryGroup& group, const Roaring* 
     storage->push_back(postings->docs & *allowed);
     return &storage->back();
   }
-  Roaring docs;
+  // One union of all alternatives: CRoaring's fastunion merges them in one pass instead of
+  // rewriting the result once per alternative.
+  std::vector<Roaring> intersections;
+  intersections.reserve(group.alternatives.size());
+  std::vector<const Roaring*> inputs;
   for (const QueryAlternative& alternative : group.alternatives) {
     if (alternative.terms.size() == 1) {
       const Postings* postings = Find(alternative.terms[0]);
-      if (postings != nullptr) docs |= postings->docs;
+      if (postings != nullptr) inputs.push_back(&postings->docs);
     } else {
-      docs |= AlternativeDocs(alternative);
+      intersections.push_back(AlternativeDocs(alternative));
+      inputs.push_back(&intersections.back());
     }
   }
+  Roaring docs = Roaring::fastunion(inputs.size(), inputs.data());
   if (allowed != nullptr) docs &= *allowed;
   storage->push_back(std::move(docs));
   return &storage->back();
@@ -449,7 +476,7 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
   // not depend on the evaluation order.
   for (size_t c = 0; c < candidates.size(); ++c) {
     const DocId doc = candidates[c];
-    RankEntry entry{0, 0, 0.0f, static_cast<uint32_t>(c), 0, false};
+    RankEntry entry{0, 0, 0.0f, static_cast<uint32_t>(c), 0, false, 0};
     uint32_t first_alternative = 0;
     for (const uint32_t group_end : group_ends) {
       uint32_t best_typos = kNoMatch, best_synonym = 0;
@@ -523,8 +550,24 @@ void InvertedIndex::AppendBest(const Roaring& level_docs, uint32_t level, size_t
   // Select the best `keep` in linear time, then order only those.
   keep = std::min(keep, ranked.size());
   const auto keep_end = ranked.begin() + static_cast<std::ptrdiff_t>(keep);
-  if (keep < ranked.size()) std::nth_element(ranked.begin(), keep_end, ranked.end(), RanksBefore);
-  std::sort(ranked.begin(), keep_end, RanksBefore);
+  // Packed keys compare in one or two steps instead of five, when every entry fits them. Scores
+  // are never negative or NaN (idf, weights and frequencies are not), which packing requires.
+  bool packed = true;
+  for (RankEntry& entry : ranked) {
+    assert(entry.score >= 0.0f && "scores are finite and not negative");
+    packed = packed && entry.typos < kPackedCountLimit && entry.synonyms < kPackedCountLimit;
+    PackRankKey(&entry);
+  }
+  // Each order is a lambda of its own type, so that the selection and the sort inline it.
+  auto select_and_sort = [&](auto ranks_before) {
+    if (keep < ranked.size()) std::nth_element(ranked.begin(), keep_end, ranked.end(), ranks_before);
+    std::sort(ranked.begin(), keep_end, ranks_before);
+  };
+  if (packed) {
+    select_and_sort([](const RankEntry& a, const RankEntry& b) { return KeyRanksBefore(a, b); });
+  } else {
+    select_and_sort([](const RankEntry& a, const RankEntry& b) { return RanksBefore(a, b); });
+  }
   for (auto it = ranked.begin(); it != keep_end; ++it) {
     top->push_back({candidates[it->candidate], it->score, it->matched, level, it->typos, it->synonyms});
   }
