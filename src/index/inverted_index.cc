@@ -1,6 +1,7 @@
 #include "index/inverted_index.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -45,6 +46,8 @@ constexpr uint32_t kNoMatch = std::numeric_limits<uint32_t>::max();
 struct TermCursor {
   const std::vector<DocId>* doc_ids;
   const uint8_t* field_stats;  // Postings::field_stats of the term
+  uint64_t field_mask;         // Postings::field_mask of the term
+  size_t stats_stride;         // bytes per posting in field_stats
   size_t position;
   float idf;
 };
@@ -67,6 +70,8 @@ struct RankEntry {
   uint32_t candidate;
   uint32_t matched;  // required groups matched
   bool preferred;
+  // Typos, synonyms and score packed so that a smaller key ranks first (see PackRankKey).
+  uint64_t key;
 };
 
 // The order of the top of inverted_index.h: fewer typos, fewer synonyms, higher score, preferred,
@@ -75,6 +80,25 @@ bool RanksBefore(const RankEntry& a, const RankEntry& b) {
   if (a.typos != b.typos) return a.typos < b.typos;
   if (a.synonyms != b.synonyms) return a.synonyms < b.synonyms;
   if (a.score != b.score) return a.score > b.score;
+  if (a.preferred != b.preferred) return a.preferred;
+  return a.candidate < b.candidate;
+}
+
+// Keys fit when typos and synonyms are below this; larger counts fall back to RanksBefore.
+constexpr uint32_t kPackedCountLimit = 1u << 16;
+
+// Sets `entry->key` to typos, synonyms and the score's bits inverted, from the most significant
+// bits down. For finite scores of zero or more, a larger float has larger bits, so ordering the
+// keys ascending orders as the first three tests of RanksBefore. A zero score maps to the bits
+// of +0 so that -0 and +0 stay equal, as they compare in float.
+void PackRankKey(RankEntry* entry) {
+  const uint32_t bits = entry->score == 0.0f ? 0u : std::bit_cast<uint32_t>(entry->score);
+  entry->key = (uint64_t{entry->typos} << 48) | (uint64_t{entry->synonyms} << 32) | uint64_t{~bits};
+}
+
+// RanksBefore over packed keys: the key, then preferred, then the lower candidate.
+bool KeyRanksBefore(const RankEntry& a, const RankEntry& b) {
+  if (a.key != b.key) return a.key < b.key;
   if (a.preferred != b.preferred) return a.preferred;
   return a.candidate < b.candidate;
 }
@@ -92,7 +116,30 @@ struct InvertedIndex::ScoringScratch {
 };
 
 InvertedIndex::InvertedIndex(std::vector<FieldSpec> fields, float k1)
-    : fields_(std::move(fields)), k1_(k1), total_length_(fields_.size(), 0) {}
+    : fields_(std::move(fields)), k1_(k1), total_length_(fields_.size(), 0) {
+  assert(fields_.size() <= kMaxFields && "field masks have 64 bits");
+}
+
+void InvertedIndex::WidenFieldStats(uint64_t field_mask, Postings* postings) {
+  const size_t old_count = static_cast<size_t>(std::popcount(postings->field_mask));
+  const size_t new_count = static_cast<size_t>(std::popcount(field_mask));
+  std::vector<uint8_t> widened(postings->doc_ids.size() * 2 * new_count, 0);
+  for (size_t i = 0; i < postings->doc_ids.size(); ++i) {
+    const uint8_t* from = &postings->field_stats[i * 2 * old_count];
+    uint8_t* to = &widened[i * 2 * new_count];
+    // Copy each old field's frequency and length to its slot among the new fields.
+    size_t old_slot = 0, new_slot = 0;
+    for (uint64_t rest = field_mask; rest != 0; rest &= rest - 1, ++new_slot) {
+      const uint64_t bit = rest & -rest;
+      if ((postings->field_mask & bit) == 0) continue;
+      to[new_slot] = from[old_slot];
+      to[new_count + new_slot] = from[old_count + old_slot];
+      ++old_slot;
+    }
+  }
+  postings->field_stats = std::move(widened);
+  postings->field_mask = field_mask;
+}
 
 void InvertedIndex::Add(DocId doc, const std::vector<std::vector<std::string>>& field_terms) {
   assert(field_terms.size() == fields_.size() && "one term list per field");
@@ -127,15 +174,25 @@ void InvertedIndex::Add(DocId doc, const std::vector<std::vector<std::string>>& 
 
   for (uint32_t id : ids) {
     Postings& postings = postings_[id];
+    const std::vector<uint32_t>& counts = frequencies[id];
+    uint64_t doc_mask = 0;
+    for (size_t f = 0; f < field_count; ++f) {
+      if (counts[f] > 0) doc_mask |= uint64_t{1} << f;
+    }
+    if ((postings.field_mask | doc_mask) != postings.field_mask) WidenFieldStats(postings.field_mask | doc_mask, &postings);
     postings.docs.add(doc);
     // DocIds usually arrive in increasing order (an append); keep the lists sorted otherwise.
     auto at = std::lower_bound(postings.doc_ids.begin(), postings.doc_ids.end(), doc);
-    const auto offset =
-        static_cast<std::ptrdiff_t>(at - postings.doc_ids.begin()) * static_cast<std::ptrdiff_t>(2 * field_count);
+    const size_t stride = 2 * static_cast<size_t>(std::popcount(postings.field_mask));
+    const auto offset = static_cast<std::ptrdiff_t>(at - postings.doc_ids.begin()) * static_cast<std::ptrdiff_t>(stride);
     postings.doc_ids.insert(at, doc);
-    std::vector<uint8_t> stats;
-    for (uint32_t count : frequencies[id]) stats.push_back(static_cast<uint8_t>(std::min<uint32_t>(count, 255)));
-    stats.insert(stats.end(), short_lengths.begin(), short_lengths.end());
+    std::vector<uint8_t> stats(stride, 0);
+    size_t slot = 0;
+    for (uint64_t rest = postings.field_mask; rest != 0; rest &= rest - 1, ++slot) {
+      const auto f = static_cast<size_t>(std::countr_zero(rest));
+      stats[slot] = static_cast<uint8_t>(std::min<uint32_t>(counts[f], 255));
+      stats[stride / 2 + slot] = short_lengths[f];
+    }
     postings.field_stats.insert(postings.field_stats.begin() + offset, stats.begin(), stats.end());
   }
   terms_by_doc_[doc] = std::move(ids);
@@ -151,8 +208,9 @@ void InvertedIndex::Remove(DocId doc) {
     auto at = std::lower_bound(postings.doc_ids.begin(), postings.doc_ids.end(), doc);
     const size_t i = static_cast<size_t>(at - postings.doc_ids.begin());
     postings.doc_ids.erase(at);
-    postings.field_stats.erase(postings.field_stats.begin() + static_cast<std::ptrdiff_t>(i * 2 * field_count),
-                               postings.field_stats.begin() + static_cast<std::ptrdiff_t>((i + 1) * 2 * field_count));
+    const size_t stride = 2 * static_cast<size_t>(std::popcount(postings.field_mask));
+    postings.field_stats.erase(postings.field_stats.begin() + static_cast<std::ptrdiff_t>(i * stride),
+                               postings.field_stats.begin() + static_cast<std::ptrdiff_t>((i + 1) * stride));
   }
   for (size_t f = 0; f < field_count; ++f) total_length_[f] -= lengths_[size_t(doc) * field_count + f];
   terms_by_doc_[doc].clear();
@@ -202,19 +260,24 @@ std::vector<InvertedIndex::FieldNorm> InvertedIndex::FieldNorms() const {
   return norms;
 }
 
-float InvertedIndex::PseudoFrequency(const uint8_t* field_stats, DocId doc, const FieldNorm* norms) const {
+float InvertedIndex::PseudoFrequency(const uint8_t* field_stats, uint64_t field_mask, size_t slots, DocId doc,
+                                     const FieldNorm* norms) const {
   const size_t field_count = fields_.size();
   const uint8_t* tf = field_stats;
-  const uint8_t* short_length = field_stats + field_count;
+  const uint8_t* short_length = field_stats + slots;
   float pseudo = 0;
-  for (size_t f = 0; f < field_count; ++f) {
-    if (tf[f] == 0) continue;
+  // Fields outside the mask have frequency 0 and add nothing, so the sum runs over the same
+  // fields in the same ascending order as the formula.
+  size_t slot = 0;
+  for (uint64_t rest = field_mask; rest != 0; rest &= rest - 1, ++slot) {
+    if (tf[slot] == 0) continue;
+    const auto f = static_cast<size_t>(std::countr_zero(rest));
     const uint16_t length =
-        short_length[f] == kLengthInTable ? lengths_[size_t(doc) * field_count + f] : short_length[f];
+        short_length[slot] == kLengthInTable ? lengths_[size_t(doc) * field_count + f] : short_length[slot];
     // The same operations in the same order as the formula at the top of inverted_index.h, so
     // scores do not depend on what is precomputed.
     const float norm = norms[f].one_minus_b + norms[f].b * float(length) * norms[f].inverse_average;
-    pseudo += norms[f].weight * tf[f] / norm;
+    pseudo += norms[f].weight * tf[slot] / norm;
   }
   return pseudo;
 }
@@ -245,15 +308,21 @@ const Roaring* InvertedIndex::GroupDocs(const QueryGroup& group, const Roaring* 
     storage->push_back(postings->docs & *allowed);
     return &storage->back();
   }
-  Roaring docs;
+  // One union of all alternatives: CRoaring's fastunion merges them in one pass instead of
+  // rewriting the result once per alternative.
+  std::vector<Roaring> intersections;
+  intersections.reserve(group.alternatives.size());
+  std::vector<const Roaring*> inputs;
   for (const QueryAlternative& alternative : group.alternatives) {
     if (alternative.terms.size() == 1) {
       const Postings* postings = Find(alternative.terms[0]);
-      if (postings != nullptr) docs |= postings->docs;
+      if (postings != nullptr) inputs.push_back(&postings->docs);
     } else {
-      docs |= AlternativeDocs(alternative);
+      intersections.push_back(AlternativeDocs(alternative));
+      inputs.push_back(&intersections.back());
     }
   }
+  Roaring docs = Roaring::fastunion(inputs.size(), inputs.data());
   if (allowed != nullptr) docs &= *allowed;
   storage->push_back(std::move(docs));
   return &storage->back();
@@ -380,7 +449,9 @@ void InvertedIndex::PlanLevel(const LexicalQuery& query, const std::vector<char>
           break;
         }
         const Postings& postings = postings_[id->second];
-        cursors.push_back({&postings.doc_ids, postings.field_stats.data(), 0, Idf(postings)});
+        const size_t stride = 2 * static_cast<size_t>(std::popcount(postings.field_mask));
+        cursors.push_back(
+            {&postings.doc_ids, postings.field_stats.data(), postings.field_mask, stride, 0, Idf(postings)});
       }
       plan.count = static_cast<uint32_t>(distinct.size());
       cursors.resize(plan.first + plan.count);
@@ -399,14 +470,13 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
   const std::vector<uint32_t>& group_ends = scratch->group_ends;
   std::vector<RankEntry>& ranked = scratch->ranked;
   ranked.resize(candidates.size());
-  const size_t stats_stride = 2 * fields_.size();
 
   // Document at a time: each candidate is scored whole, and the cursors only move forward. The
   // sums run in the order of the groups, alternatives and terms of the query, so the scores do
   // not depend on the evaluation order.
   for (size_t c = 0; c < candidates.size(); ++c) {
     const DocId doc = candidates[c];
-    RankEntry entry{0, 0, 0.0f, static_cast<uint32_t>(c), 0, false};
+    RankEntry entry{0, 0, 0.0f, static_cast<uint32_t>(c), 0, false, 0};
     uint32_t first_alternative = 0;
     for (const uint32_t group_end : group_ends) {
       uint32_t best_typos = kNoMatch, best_synonym = 0;
@@ -430,7 +500,8 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
             all_terms = false;
             break;
           }
-          const float pseudo = PseudoFrequency(cursor.field_stats + cursor.position * stats_stride, doc, norms);
+          const float pseudo = PseudoFrequency(cursor.field_stats + cursor.position * cursor.stats_stride,
+                                               cursor.field_mask, cursor.stats_stride / 2, doc, norms);
           sum += cursor.idf * pseudo * (k1_ + 1) / (pseudo + k1_);
         }
         if (!all_terms) continue;
@@ -479,8 +550,24 @@ void InvertedIndex::AppendBest(const Roaring& level_docs, uint32_t level, size_t
   // Select the best `keep` in linear time, then order only those.
   keep = std::min(keep, ranked.size());
   const auto keep_end = ranked.begin() + static_cast<std::ptrdiff_t>(keep);
-  if (keep < ranked.size()) std::nth_element(ranked.begin(), keep_end, ranked.end(), RanksBefore);
-  std::sort(ranked.begin(), keep_end, RanksBefore);
+  // Packed keys compare in one or two steps instead of five, when every entry fits them. Scores
+  // are never negative or NaN (idf, weights and frequencies are not), which packing requires.
+  bool packed = true;
+  for (RankEntry& entry : ranked) {
+    assert(entry.score >= 0.0f && "scores are finite and not negative");
+    packed = packed && entry.typos < kPackedCountLimit && entry.synonyms < kPackedCountLimit;
+    PackRankKey(&entry);
+  }
+  // Each order is a lambda of its own type, so that the selection and the sort inline it.
+  auto select_and_sort = [&](auto ranks_before) {
+    if (keep < ranked.size()) std::nth_element(ranked.begin(), keep_end, ranked.end(), ranks_before);
+    std::sort(ranked.begin(), keep_end, ranks_before);
+  };
+  if (packed) {
+    select_and_sort([](const RankEntry& a, const RankEntry& b) { return KeyRanksBefore(a, b); });
+  } else {
+    select_and_sort([](const RankEntry& a, const RankEntry& b) { return RanksBefore(a, b); });
+  }
   for (auto it = ranked.begin(); it != keep_end; ++it) {
     top->push_back({candidates[it->candidate], it->score, it->matched, level, it->typos, it->synonyms});
   }
@@ -516,7 +603,9 @@ std::vector<float> InvertedIndex::FieldScores(const LexicalQuery& query, DocId d
           all_terms = false;
           break;
         }
-        const float pseudo = PseudoFrequency(&postings->field_stats[i * 2 * fields_.size()], doc, norms.data());
+        const size_t stride = 2 * static_cast<size_t>(std::popcount(postings->field_mask));
+        const float pseudo =
+            PseudoFrequency(&postings->field_stats[i * stride], postings->field_mask, stride / 2, doc, norms.data());
         sum += Idf(*postings) * pseudo * (k1_ + 1) / (pseudo + k1_);
       }
       if (!all_terms) continue;
@@ -536,12 +625,15 @@ std::vector<float> InvertedIndex::FieldScores(const LexicalQuery& query, DocId d
       const Postings& postings = *Find(term);
       const size_t i = position_of(postings);
       const float idf = Idf(postings);
-      const uint8_t* tf = &postings.field_stats[i * 2 * field_count];  // frequencies first
+      const size_t slots = static_cast<size_t>(std::popcount(postings.field_mask));
+      const uint8_t* tf = &postings.field_stats[i * 2 * slots];  // frequencies first
       const uint16_t* length = &lengths_[size_t(doc) * field_count];
-      for (size_t f = 0; f < field_count; ++f) {
-        if (tf[f] == 0) continue;
+      size_t slot = 0;
+      for (uint64_t rest = postings.field_mask; rest != 0; rest &= rest - 1, ++slot) {
+        if (tf[slot] == 0) continue;
+        const auto f = static_cast<size_t>(std::countr_zero(rest));
         const float norm = norms[f].one_minus_b + norms[f].b * float(length[f]) * norms[f].inverse_average;
-        const float x = tf[f] / norm;
+        const float x = tf[slot] / norm;
         scores[f] += best->weight * idf * x * (k1_ + 1) / (x + k1_);
       }
     }

@@ -67,6 +67,7 @@ struct TermQueryResult {
 // Thread safety: none; the engine guards it with a reader-writer lock. Not copyable.
 class InvertedIndex {
  public:
+  // Precondition: at most kMaxFields fields.
   explicit InvertedIndex(std::vector<FieldSpec> fields, float k1 = 1.2f);
   InvertedIndex(const InvertedIndex&) = delete;
   InvertedIndex& operator=(const InvertedIndex&) = delete;
@@ -121,12 +122,18 @@ class InvertedIndex {
   struct Postings {
     Roaring docs;
     std::vector<DocId> doc_ids;  // ascending, parallel to field_stats
-    // 2 * fields_.size() bytes per posting: the term's frequency in each field (saturated at
-    // 255), then each field's length in the document. A length of kLengthInTable or more is
-    // stored as kLengthInTable and read from lengths_.
+    // Bit f is set when the term occurred in field f of any document added so far. Postings
+    // store nothing for the other fields, because most terms occur in one or two of them.
+    uint64_t field_mask = 0;
+    // 2 * popcount(field_mask) bytes per posting: the term's frequency in each field of
+    // field_mask in ascending order (saturated at 255, 0 when absent from the document), then
+    // those fields' lengths in the document. A length of kLengthInTable or more is stored as
+    // kLengthInTable and read from lengths_.
     std::vector<uint8_t> field_stats;
   };
   static constexpr uint8_t kLengthInTable = 255;
+  // Field masks are 64 bits wide.
+  static constexpr size_t kMaxFields = 64;
   // Per-query BM25F constants of one field.
   struct FieldNorm {
     float weight;
@@ -138,9 +145,13 @@ class InvertedIndex {
   struct ScoringScratch;
 
   std::vector<FieldNorm> FieldNorms() const;
-  // Returns the BM25F pseudo term frequency of `doc` from its posting's `field_stats`; `norms`
-  // has one entry per field.
-  float PseudoFrequency(const uint8_t* field_stats, DocId doc, const FieldNorm* norms) const;
+  // Returns the BM25F pseudo term frequency of `doc` from its posting's `field_stats`, laid out
+  // for the term's `field_mask`, which has `slots` bits set; `norms` has one entry per field.
+  float PseudoFrequency(const uint8_t* field_stats, uint64_t field_mask, size_t slots, DocId doc,
+                        const FieldNorm* norms) const;
+  // Widens every posting of `postings` to the fields of `field_mask`, a superset of its own,
+  // with frequency and length 0 for the fields added.
+  static void WidenFieldStats(uint64_t field_mask, Postings* postings);
   // Fills the term cursors and alternatives of `scratch` for the required groups of `query`.
   void PlanLevel(const LexicalQuery& query, const std::vector<char>& is_required, ScoringScratch* scratch) const;
   // Scores every candidate of `scratch->candidates` into `scratch->ranked`.

@@ -129,10 +129,11 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
   CandidateSet set;
   const std::optional<Roaring> allowed = Allowed(request.filters);
   const Roaring* allowed_ptr = allowed ? &*allowed : nullptr;
-  Result<LexicalQuery> query = parser_.Parse(request.text, request.prefix);
-  if (!query.ok()) return query.status();
-  set.query = *query;
-  const bool has_text = !query->groups.empty();
+  Result<LexicalQuery> parsed = parser_.Parse(request.text, request.prefix);
+  if (!parsed.ok()) return parsed.status();
+  set.query = std::move(parsed).value();
+  const LexicalQuery& query = set.query;
+  const bool has_text = !query.groups.empty();
   const bool has_image = !request.image_vector.empty();
   const bool has_joint = joint_index_ != nullptr && !request.joint_vector.empty();
 
@@ -165,7 +166,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     options.top_k = depth;
     options.relax_until = relax_until;
     options.preferred = &image_index_.documents();
-    TermQueryResult text = text_index_.Search(*query, options);
+    TermQueryResult text = text_index_.Search(query, options);
     if (has_joint && !has_image && hybrid_.fusion != "bands") {
       set.matched = std::move(text.matched);
       set.partial = text.partial;

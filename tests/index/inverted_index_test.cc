@@ -272,6 +272,41 @@ TEST(InvertedIndex, TermInTwoFieldsCountsOnceForCoordination) {
   EXPECT_EQ(result.top[0].matched_terms, 1u);
 }
 
+TEST(InvertedIndex, TermReachingNewFieldKeepsScores) {
+  // "navy" is in the title of docs 0 to 2 before doc 3 has it in the category too, so the index
+  // widens the postings it holds. Adding doc 3 first needs no widening, and every score, per
+  // field as well, must come out the same.
+  const std::vector<std::vector<std::vector<std::string>>> docs = {
+      {{"navy", "shirt"}, {"tops"}, {}},
+      {{"navy", "slim", "jeans"}, {"bottoms"}, {"denim"}},
+      {{"navy", "cotton", "polo", "shirt"}, {"tops"}, {"cotton"}},
+      {{"navy", "blue", "shirt"}, {"navy", "tops"}, {"linen"}},
+  };
+  const std::vector<FieldSpec> fields = {FieldSpec{"title", 0.6f}, FieldSpec{"category", 1.5f},
+                                         FieldSpec{"attributes", 0.8f}};
+  InvertedIndex widened(fields);
+  for (DocId doc = 0; doc < 4; ++doc) widened.Add(doc, docs[doc]);
+  InvertedIndex direct(fields);
+  direct.Add(3, docs[3]);
+  for (DocId doc = 0; doc < 3; ++doc) direct.Add(doc, docs[doc]);
+
+  const TermQueryResult expected = direct.Search({"navy"}, nullptr, 10);
+  const TermQueryResult actual = widened.Search({"navy"}, nullptr, 10);
+  ASSERT_EQ(expected.top.size(), 4u);
+  ASSERT_EQ(actual.top.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE("rank " + std::to_string(i));
+    EXPECT_EQ(actual.top[i].doc, expected.top[i].doc);
+    EXPECT_EQ(actual.top[i].score, expected.top[i].score);
+  }
+  LexicalQuery query;
+  query.groups.push_back({"navy", {{{"navy"}, 1.0f, 0}}});
+  for (DocId doc = 0; doc < 4; ++doc) {
+    SCOPED_TRACE("doc " + std::to_string(doc));
+    EXPECT_EQ(widened.FieldScores(query, doc), direct.FieldScores(query, doc));
+  }
+}
+
 TEST(InvertedIndex, EmptyIndexOrQueryReturnsNothing) {
   InvertedIndex empty = TitleIndex();
   EXPECT_TRUE(empty.Search({"shirt"}, nullptr, 10).top.empty());
