@@ -23,8 +23,11 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/fuzz/lsan.supp}"
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
   generator=()
   command -v ninja > /dev/null && generator=(-G Ninja)
-  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=ON \
-    -DTESSERA_BUILD_BENCHMARKS=OFF -DTESSERA_DATA_DIR="${TESSERA_DATA_DIR:-$PWD/../shared/data}"
+  # -O1 -g1 rather than RelWithDebInfo's -O2 -g: with the sanitizers, GCC 12 compiled
+  # src/engine/engine.cc in 26 CPU s at -O1 -g1 against 105 s at -O2 -g (20 s plain at -O2 -g).
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+    -DTESSERA_SANITIZE=ON -DTESSERA_BUILD_BENCHMARKS=OFF -DTESSERA_DATA_DIR="${TESSERA_DATA_DIR:-$PWD/../shared/data}"
 fi
 cmake --build "$build_dir" -- -j "${JOBS:-2}"
 ctest --test-dir "$build_dir" --output-on-failure --timeout 1800 -j 2 "$@"
