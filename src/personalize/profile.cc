@@ -53,21 +53,38 @@ double DecayFactor(int64_t elapsed_ms, double half_life_hours) {
 void UserProfile::Apply(const Event& event, const Product& product, const ProfileOptions& options) {
   const int64_t at = std::max(event.timestamp_ms, updated_ms_);
   const double decay = DecayFactor(at - updated_ms_, options.half_life_hours);
-  if (decay != 1.0) {
-    for (auto& [facet, values] : weights_) {
-      for (auto& [value, weight] : values) weight *= decay;
-    }
-    total_weight_ *= decay;
-  }
+  // Decays every affinity at once through the common scale, instead of one by one.
+  scale_ *= decay;
+  total_weight_ *= decay;
+  if (scale_ < kMinScale) Renormalize();
+
   // An event older than the profile counts with its own age.
   const double weight = options.WeightOf(event.type) * DecayFactor(at - event.timestamp_ms, options.half_life_hours);
-  for (const char* facet : kProfileFacets) {
-    const std::string value = FacetValue(product, facet);
-    if (!value.empty() && weight > 0) weights_[facet][value] += weight;
+  if (weight > 0) {
+    const double stored = weight / scale_;
+    for (const char* facet : kProfileFacets) {
+      const std::string value = FacetValue(product, facet);
+      if (!value.empty()) weights_[facet][value] += stored;
+    }
   }
   total_weight_ += weight;
   updated_ms_ = at;
   ++event_count_;
+}
+
+void UserProfile::Renormalize() {
+  for (auto& [facet, values] : weights_) {
+    for (auto& [value, weight] : values) weight *= scale_;
+  }
+  scale_ = 1.0;
+}
+
+std::map<std::string, std::map<std::string, double>> UserProfile::Weights() const {
+  std::map<std::string, std::map<std::string, double>> weights = weights_;
+  for (auto& [facet, values] : weights) {
+    for (auto& [value, weight] : values) weight *= scale_;
+  }
+  return weights;
 }
 
 double UserProfile::Share(const std::string& facet, const std::string& value) const {
@@ -94,7 +111,7 @@ std::map<std::string, std::map<std::string, double>> UserProfile::Shares() const
 
 nlohmann::json UserProfile::ToJson() const {
   return {{"version", 1},
-          {"weights", weights_},
+          {"weights", Weights()},
           {"total_weight", total_weight_},
           {"updated_ms", updated_ms_},
           {"event_count", event_count_}};

@@ -58,13 +58,27 @@ class UserProfile {
   uint64_t event_count() const { return event_count_; }
   int64_t updated_ms() const { return updated_ms_; }
 
+  // facet -> value -> decayed weight as of updated_ms().
+  std::map<std::string, std::map<std::string, double>> Weights() const;
+
+  // The stored form (version 1) holds the decayed weights, so it does not depend on scale_.
   nlohmann::json ToJson() const;
   static Result<UserProfile> FromJson(const nlohmann::json& object);
 
  private:
-  // facet -> value -> weight as of updated_ms_.
+  // Below this scale the stored weights are multiplied out, so that a new event's stored weight,
+  // weight / scale_, stays far from overflow. The scale falls to 2^-64 after 64 half-lives
+  // (192 days with the default 72 hours).
+  static constexpr double kMinScale = 0x1.0p-64;
+
+  // Multiplies every stored weight by scale_ and sets scale_ to 1.
+  void Renormalize();
+
+  // facet -> value -> weight as of updated_ms_, divided by scale_. Decay multiplies scale_
+  // alone, so Apply costs the same however many values the profile holds.
   std::map<std::string, std::map<std::string, double>> weights_;
-  double total_weight_ = 0;  // as of updated_ms_
+  double scale_ = 1.0;
+  double total_weight_ = 0;  // as of updated_ms_, not divided by scale_
   int64_t updated_ms_ = 0;
   uint64_t event_count_ = 0;
 };

@@ -1,13 +1,17 @@
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "ingest/catalog_record.h"
 #include "personalize/event.h"
 #include "personalize/personal_reranker.h"
@@ -344,6 +348,100 @@ TEST(UserProfile, JsonRoundTrip) {
   EXPECT_EQ(again->event_count(), profile.event_count());
   EXPECT_EQ(again->updated_ms(), profile.updated_ms());
   EXPECT_EQ(again->Strength(kNowMs + 9 * kHourMs, options), profile.Strength(kNowMs + 9 * kHourMs, options));
+}
+
+// The formulas UserProfile applied before it decayed through one common scale: every affinity is
+// multiplied by the decay at each event. The lazy form must give the same values up to rounding.
+struct EagerProfile {
+  std::map<std::string, std::map<std::string, double>> weights;
+  double total_weight = 0;
+  int64_t updated_ms = 0;
+
+  void Apply(const Event& event, const Product& product, const ProfileOptions& options) {
+    const int64_t at = std::max(event.timestamp_ms, updated_ms);
+    const double decay = DecayFactor(at - updated_ms, options.half_life_hours);
+    for (auto& [facet, values] : weights) {
+      for (auto& [value, weight] : values) weight *= decay;
+    }
+    total_weight *= decay;
+    const double weight = options.WeightOf(event.type) * DecayFactor(at - event.timestamp_ms, options.half_life_hours);
+    for (const char* facet : kProfileFacets) {
+      const std::string value = FacetValue(product, facet);
+      if (!value.empty() && weight > 0) weights[facet][value] += weight;
+    }
+    total_weight += weight;
+    updated_ms = at;
+  }
+
+  double Share(const std::string& facet, const std::string& value) const {
+    double total = 0;
+    for (const auto& [v, weight] : weights.at(facet)) total += weight;
+    return weights.at(facet).at(value) / total;
+  }
+};
+
+// Relative closeness, for values that went through different but equivalent roundings.
+void ExpectClose(double actual, double expected, const std::string& what) {
+  EXPECT_NEAR(actual, expected, 1e-12 * std::max(1.0, std::abs(expected))) << what;
+}
+
+TEST(UserProfile, LazyDecayMatchesEagerFormulas) {
+  const ProfileOptions options;
+  ManualClock clock(kNowMs);
+  std::mt19937_64 random(11);
+  const std::vector<std::string> colours = {"Red", "Blue", "Navy Blue", "Black", "White"};
+  const std::vector<std::string> types = {"Shirts", "Jeans", "Tshirts"};
+  const EventType event_types[] = {EventType::kView, EventType::kClick, EventType::kAddToCart, EventType::kPurchase,
+                                   EventType::kImpression};
+  UserProfile lazy;
+  EagerProfile eager;
+  for (int i = 0; i < 2000; ++i) {
+    // Steps from a second to a week, an idle gap of 300 days (100 half-lives, past the
+    // renormalization point) once, and every tenth event arriving a day late.
+    clock.Advance(i == 1000 ? 300 * 24 * kHourMs : static_cast<int64_t>(random() % (7 * 24 * kHourMs / 100)) * 100);
+    const int64_t timestamp = i % 10 == 9 ? clock.NowMillis() - 24 * kHourMs : clock.NowMillis();
+    const Product product = MakeProduct("p" + std::to_string(i), types[random() % types.size()],
+                                        colours[random() % colours.size()], i % 3 == 0 ? "Women" : "Men");
+    const Event event = MakeEvent("u", event_types[random() % 5], product.id, timestamp);
+    lazy.Apply(event, product, options);
+    eager.Apply(event, product, options);
+
+    ASSERT_EQ(lazy.updated_ms(), eager.updated_ms);
+    ExpectClose(lazy.Strength(clock.NowMillis() + kHourMs, options),
+                eager.total_weight * DecayFactor(clock.NowMillis() + kHourMs - eager.updated_ms, options.half_life_hours),
+                "strength after event " + std::to_string(i));
+    const auto weights = lazy.Weights();
+    ASSERT_EQ(weights.size(), eager.weights.size());
+    for (const auto& [facet, values] : eager.weights) {
+      for (const auto& [value, weight] : values) {
+        const std::string what = facet + "=" + value + " after event " + std::to_string(i);
+        ExpectClose(weights.at(facet).at(value), weight, "weight of " + what);
+        ExpectClose(lazy.Share(facet, value), eager.Share(facet, value), "share of " + what);
+      }
+    }
+  }
+  EXPECT_EQ(lazy.event_count(), 2000u);
+}
+
+TEST(UserProfile, StoredWeightsAreDecayed) {
+  const ProfileOptions options;
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  profile.Apply(MakeEvent("u", EventType::kClick, "b", kNowMs + 72 * kHourMs), MakeProduct("b", "Shirts", "Blue"),
+                options);
+  // Version 1 records hold each weight as of updated_ms: Red's click has halved to 1.
+  const json stored = profile.ToJson();
+  EXPECT_EQ(stored.at("version"), 1);
+  EXPECT_NEAR(stored.at("weights").at("colour").at("Red").get<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(stored.at("weights").at("colour").at("Blue").get<double>(), 2.0, 1e-12);
+
+  // A record read back decays on from there.
+  Result<UserProfile> again = UserProfile::FromJson(stored);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  again->Apply(MakeEvent("u", EventType::kClick, "b", kNowMs + 144 * kHourMs), MakeProduct("b", "Shirts", "Blue"),
+               options);
+  EXPECT_NEAR(again->Weights().at("colour").at("Red"), 0.5, 1e-12);
+  EXPECT_NEAR(again->Weights().at("colour").at("Blue"), 3.0, 1e-12);
 }
 
 TEST(UserProfile, MalformedJsonIsCorruption) {
