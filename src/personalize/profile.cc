@@ -97,6 +97,20 @@ double UserProfile::Share(const std::string& facet, const std::string& value) co
   return it->second / total;
 }
 
+double UserProfile::PreferenceProbability(const std::string& facet, const std::string& value,
+                                          double evidence_per_weight, double unseen_values) const {
+  auto values = weights_.find(facet);
+  if (values == weights_.end() || values->second.empty()) return 0;
+  // Log-sum-exp around the largest exponent, so that long histories do not overflow.
+  double top = 0;
+  for (const auto& [v, stored] : values->second) top = std::max(top, evidence_per_weight * stored * scale_);
+  double total = unseen_values * std::exp(-top);
+  for (const auto& [v, stored] : values->second) total += std::exp(evidence_per_weight * stored * scale_ - top);
+  auto it = values->second.find(value);
+  const double exponent = it == values->second.end() ? 0 : evidence_per_weight * it->second * scale_;
+  return std::exp(exponent - top) / total;
+}
+
 double UserProfile::Strength(int64_t now_ms, const ProfileOptions& options) const {
   return total_weight_ * DecayFactor(now_ms - updated_ms_, options.half_life_hours);
 }

@@ -49,6 +49,15 @@ class UserProfile {
   // values of a facet alike, so the share does not depend on the reading time.
   double Share(const std::string& facet, const std::string& value) const;
 
+  // Posterior probability in (0, 1) that `value` is the shopper's preferred value of `facet`,
+  // under a model where the preferred value is one of the values seen in the profile or
+  // `unseen_values` others, all equally likely beforehand, and each unit of event weight on a
+  // value multiplies its odds by exp(evidence_per_weight). So P(v) = exp(b * w_v) /
+  // (sum over seen u of exp(b * w_u) + unseen_values), with w the decayed weights.
+  // 0 when the profile has no weight in `facet`.
+  double PreferenceProbability(const std::string& facet, const std::string& value, double evidence_per_weight,
+                               double unseen_values) const;
+
   // Sum of all event weights, decayed to `now_ms`.
   double Strength(int64_t now_ms, const ProfileOptions& options) const;
 

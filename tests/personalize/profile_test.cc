@@ -444,6 +444,33 @@ TEST(UserProfile, StoredWeightsAreDecayed) {
   EXPECT_NEAR(again->Weights().at("colour").at("Blue"), 3.0, 1e-12);
 }
 
+TEST(UserProfile, PreferenceProbabilityFollowsFormula) {
+  const ProfileOptions options;  // a click weighs 2
+  UserProfile profile;
+  EXPECT_EQ(profile.PreferenceProbability("colour", "Red", 0.5, 10), 0.0);
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  profile.Apply(MakeEvent("u", EventType::kClick, "b", kNowMs), MakeProduct("b", "Shirts", "Blue"), options);
+  // Red has weight 4 and Blue 2: exp(0.5 * 4) / (exp(2) + exp(1) + 10).
+  const double total = std::exp(2.0) + std::exp(1.0) + 10;
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Red", 0.5, 10), std::exp(2.0) / total, 1e-12);
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Blue", 0.5, 10), std::exp(1.0) / total, 1e-12);
+  // A value never seen has the prior's share of what the seen ones leave.
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Green", 0.5, 10), 1 / total, 1e-12);
+  EXPECT_EQ(profile.PreferenceProbability("season", "Summer", 0.5, 10), 0.0);
+}
+
+TEST(UserProfile, PreferenceProbabilityWithoutOverflow) {
+  const ProfileOptions options;
+  UserProfile profile;
+  for (int i = 0; i < 500; ++i) {
+    profile.Apply(MakeEvent("u", EventType::kPurchase, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  }
+  // exp(0.5 * 4000) overflows a double; the probability must still be 1.
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Red", 0.5, 10), 1.0, 1e-12);
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Blue", 0.5, 10), 0.0, 1e-12);
+}
+
 TEST(UserProfile, MalformedJsonIsCorruption) {
   Result<UserProfile> missing = UserProfile::FromJson(json{{"version", 1}});
   ASSERT_FALSE(missing.ok());
@@ -806,6 +833,25 @@ TEST_F(PersonalRerankerTest, BoostBoundedByMaxBoost) {
   EXPECT_LE(boost, defaults.max_boost);
   EXPECT_GT(boost, 0.9 * defaults.max_boost);
   EXPECT_EQ(explanation.by_facet.size(), 4u);
+}
+
+TEST_F(PersonalRerankerTest, PosteriorScoringMovesMatchUp) {
+  PersonalizationOptions posterior;
+  posterior.facet_scoring = PersonalizationOptions::FacetScoring::kPosterior;
+  const PersonalReranker reranker(posterior);
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "x", kNowMs), MakeProduct("x", "Shirts", "Red"), options_);
+  BoostExplanation explanation;
+  const double boost = reranker.Boost(products_[1], profile, /*strength_factor=*/0, &explanation);
+  // Every facet of the clicked product has probability exp(1) / (exp(1) + 10), whatever the
+  // strength factor.
+  const double probability = std::exp(1.0) / (std::exp(1.0) + 10);
+  EXPECT_NEAR(explanation.by_facet.at("colour"), posterior.max_boost * 0.3 * probability, 1e-12);
+  EXPECT_NEAR(boost, posterior.max_boost * (0.5 + 0.3 + 0.1 + 0.1) * probability, 1e-12);
+  // The jeans share gender and brand with the click; their type and colour were never seen.
+  const double unseen = 1 / (std::exp(1.0) + 10);
+  EXPECT_NEAR(reranker.Boost(products_[0], profile, 0, nullptr),
+              posterior.max_boost * ((0.5 + 0.3) * unseen + (0.1 + 0.1) * probability), 1e-12);
 }
 
 TEST_F(PersonalRerankerTest, OneClickGivesHalfStrength) {
