@@ -37,7 +37,7 @@ struct PersonalizationOptions {
   // Decayed session event weight at which session_factor reaches 0.5 (one click weighs 2).
   double session_confidence_weight = 2.0;
 
-  // How a facet value's part of the boost is computed:
+  // The rule that turns a facet value into its part of the boost:
   // - kShare: strength_factor * share(value), the value's fraction of the facet's affinity;
   // - kPosterior: the posterior probability that the value is the shopper's preferred one
   //   (UserProfile::PreferenceProbability with the two parameters below). The boost is then

@@ -124,8 +124,11 @@ std::map<std::string, std::map<std::string, double>> UserProfile::Shares() const
 }
 
 nlohmann::json UserProfile::ToJson() const {
-  return {{"version", 1},
-          {"weights", Weights()},
+  // Version 2 stores the weights divided by the scale, and the scale, exactly as held, so a
+  // profile read back goes on with the same roundings as one that stayed in memory.
+  return {{"version", 2},
+          {"weights", weights_},
+          {"scale", scale_},
           {"total_weight", total_weight_},
           {"updated_ms", updated_ms_},
           {"event_count", event_count_}};
@@ -133,9 +136,18 @@ nlohmann::json UserProfile::ToJson() const {
 
 Result<UserProfile> UserProfile::FromJson(const nlohmann::json& object) {
   try {
-    if (object.at("version").get<int>() != 1) return Status::Corruption("profile record has an unknown version");
+    const int version = object.at("version").get<int>();
+    if (version != 1 && version != 2) {
+      return Status::Corruption("profile record has an unknown version " + std::to_string(version) +
+                                ": expected 1 or 2");
+    }
     UserProfile profile;
     profile.weights_ = object.at("weights").get<std::map<std::string, std::map<std::string, double>>>();
+    // Version 1 stored the decayed weights themselves, which is scale 1.
+    if (version == 2) profile.scale_ = object.at("scale").get<double>();
+    if (!(profile.scale_ > 0) || !std::isfinite(profile.scale_)) {
+      return Status::Corruption("profile record has an invalid scale: expected a positive finite number");
+    }
     profile.total_weight_ = object.at("total_weight").get<double>();
     profile.updated_ms_ = object.at("updated_ms").get<int64_t>();
     profile.event_count_ = object.at("event_count").get<uint64_t>();

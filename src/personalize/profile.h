@@ -49,12 +49,11 @@ class UserProfile {
   // values of a facet alike, so the share does not depend on the reading time.
   double Share(const std::string& facet, const std::string& value) const;
 
-  // Posterior probability in (0, 1) that `value` is the shopper's preferred value of `facet`,
-  // under a model where the preferred value is one of the values seen in the profile or
-  // `unseen_values` others, all equally likely beforehand, and each unit of event weight on a
-  // value multiplies its odds by exp(evidence_per_weight). So P(v) = exp(b * w_v) /
-  // (sum over seen u of exp(b * w_u) + unseen_values), with w the decayed weights.
-  // 0 when the profile has no weight in `facet`.
+  // Posterior probability in (0, 1) that `value` is the shopper's preferred value of `facet`.
+  // The model: the preferred value is one of the profile's values or of `unseen_values` others,
+  // all equally likely beforehand. Each unit of event weight on a value multiplies its odds by
+  // exp(evidence_per_weight). So P(v) = exp(b * w_v) / (sum over seen u of exp(b * w_u) +
+  // unseen_values), with w the decayed weights. 0 when the profile has no weight in `facet`.
   double PreferenceProbability(const std::string& facet, const std::string& value, double evidence_per_weight,
                                double unseen_values) const;
 
@@ -70,7 +69,8 @@ class UserProfile {
   // facet -> value -> decayed weight as of updated_ms().
   std::map<std::string, std::map<std::string, double>> Weights() const;
 
-  // The stored form (version 1) holds the decayed weights, so it does not depend on scale_.
+  // The stored form, version 2: the weights divided by the scale, and the scale. FromJson also
+  // reads version 1, which held the decayed weights (scale 1).
   nlohmann::json ToJson() const;
   static Result<UserProfile> FromJson(const nlohmann::json& object);
 

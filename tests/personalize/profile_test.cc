@@ -423,25 +423,56 @@ TEST(UserProfile, LazyDecayMatchesEagerFormulas) {
   EXPECT_EQ(lazy.event_count(), 2000u);
 }
 
-TEST(UserProfile, StoredWeightsAreDecayed) {
+TEST(UserProfile, ReadsVersionOneRecord) {
   const ProfileOptions options;
-  UserProfile profile;
-  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
-  profile.Apply(MakeEvent("u", EventType::kClick, "b", kNowMs + 72 * kHourMs), MakeProduct("b", "Shirts", "Blue"),
-                options);
-  // Version 1 records hold each weight as of updated_ms: Red's click has halved to 1.
-  const json stored = profile.ToJson();
-  EXPECT_EQ(stored.at("version"), 1);
-  EXPECT_NEAR(stored.at("weights").at("colour").at("Red").get<double>(), 1.0, 1e-12);
-  EXPECT_NEAR(stored.at("weights").at("colour").at("Blue").get<double>(), 2.0, 1e-12);
+  // A record as written before the scale: the weights decayed to updated_ms.
+  const json stored = {{"version", 1},
+                       {"weights", {{"colour", {{"Red", 1.0}, {"Blue", 2.0}}}}},
+                       {"total_weight", 3.0},
+                       {"updated_ms", kNowMs},
+                       {"event_count", 2}};
+  Result<UserProfile> profile = UserProfile::FromJson(stored);
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  EXPECT_NEAR(profile->Share("colour", "Red"), 1.0 / 3.0, 1e-12);
 
-  // A record read back decays on from there.
-  Result<UserProfile> again = UserProfile::FromJson(stored);
-  ASSERT_TRUE(again.ok()) << again.status().ToString();
-  again->Apply(MakeEvent("u", EventType::kClick, "b", kNowMs + 144 * kHourMs), MakeProduct("b", "Shirts", "Blue"),
-               options);
-  EXPECT_NEAR(again->Weights().at("colour").at("Red"), 0.5, 1e-12);
-  EXPECT_NEAR(again->Weights().at("colour").at("Blue"), 3.0, 1e-12);
+  // It decays on from there: a half-life later Red is 0.5 and Blue 1 + 2.
+  profile->Apply(MakeEvent("u", EventType::kClick, "b", kNowMs + 72 * kHourMs), MakeProduct("b", "Shirts", "Blue"),
+                 options);
+  EXPECT_NEAR(profile->Weights().at("colour").at("Red"), 0.5, 1e-12);
+  EXPECT_NEAR(profile->Weights().at("colour").at("Blue"), 3.0, 1e-12);
+  EXPECT_NEAR(profile->Strength(kNowMs + 72 * kHourMs, options), 3.5, 1e-12);
+  EXPECT_EQ(profile->event_count(), 3u);
+}
+
+TEST(UserProfile, ReadBackProfileStaysBitExact) {
+  const ProfileOptions options;
+  UserProfile kept;
+  Result<UserProfile> reread = UserProfile();
+  const char* colours[] = {"Red", "Blue", "Green"};
+  for (int i = 0; i < 30; ++i) {
+    // A 300-day gap halfway takes the scale below its renormalization point.
+    const int64_t gap = i >= 15 ? 300 * 24 * kHourMs : 0;
+    const Event event = MakeEvent("u", EventType::kClick, "p", kNowMs + i * 7 * kHourMs + gap);
+    const Product product = MakeProduct("p", "Shirts", colours[i % 3]);
+    kept.Apply(event, product, options);
+    reread->Apply(event, product, options);
+    // Written and read back every third event, as flushes and restarts do.
+    if (i % 3 == 0) reread = UserProfile::FromJson(json::parse(reread->ToJson().dump()));
+    ASSERT_TRUE(reread.ok()) << reread.status().ToString();
+  }
+  EXPECT_EQ(reread->ToJson(), kept.ToJson());
+}
+
+TEST(UserProfile, RejectsInvalidScale) {
+  json stored = {{"version", 2}, {"weights", json::object()}, {"scale", 0.0},
+                 {"total_weight", 0.0}, {"updated_ms", kNowMs}, {"event_count", 0}};
+  Result<UserProfile> zero = UserProfile::FromJson(stored);
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.status().code(), StatusCode::kCorruption);
+  stored.erase("scale");
+  Result<UserProfile> missing = UserProfile::FromJson(stored);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kCorruption);
 }
 
 TEST(UserProfile, PreferenceProbabilityFollowsFormula) {
@@ -475,7 +506,7 @@ TEST(UserProfile, MalformedJsonIsCorruption) {
   Result<UserProfile> missing = UserProfile::FromJson(json{{"version", 1}});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kCorruption);
-  Result<UserProfile> future = UserProfile::FromJson(json{{"version", 2}});
+  Result<UserProfile> future = UserProfile::FromJson(json{{"version", 3}});
   ASSERT_FALSE(future.ok());
   EXPECT_EQ(future.status().code(), StatusCode::kCorruption);
 }
