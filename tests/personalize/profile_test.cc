@@ -381,8 +381,8 @@ struct EagerProfile {
 };
 
 // Relative closeness, for values that went through different but equivalent roundings.
-void ExpectClose(double actual, double expected, const std::string& what) {
-  EXPECT_NEAR(actual, expected, 1e-12 * std::max(1.0, std::abs(expected))) << what;
+void ExpectClose(double actual, double expected, const std::string& description) {
+  EXPECT_NEAR(actual, expected, 1e-12 * std::max(1.0, std::abs(expected))) << description;
 }
 
 TEST(UserProfile, LazyDecayMatchesEagerFormulas) {
@@ -414,9 +414,9 @@ TEST(UserProfile, LazyDecayMatchesEagerFormulas) {
     ASSERT_EQ(weights.size(), eager.weights.size());
     for (const auto& [facet, values] : eager.weights) {
       for (const auto& [value, weight] : values) {
-        const std::string what = facet + "=" + value + " after event " + std::to_string(i);
-        ExpectClose(weights.at(facet).at(value), weight, "weight of " + what);
-        ExpectClose(lazy.Share(facet, value), eager.Share(facet, value), "share of " + what);
+        const std::string entry = facet + "=" + value + " after event " + std::to_string(i);
+        ExpectClose(weights.at(facet).at(value), weight, "weight of " + entry);
+        ExpectClose(lazy.Share(facet, value), eager.Share(facet, value), "share of " + entry);
       }
     }
   }
@@ -446,7 +446,7 @@ TEST(UserProfile, ReadsVersionOneRecord) {
 
 TEST(UserProfile, ReadBackProfileStaysBitExact) {
   const ProfileOptions options;
-  UserProfile kept;
+  UserProfile in_memory;
   Result<UserProfile> reread = UserProfile();
   const char* colours[] = {"Red", "Blue", "Green"};
   for (int i = 0; i < 30; ++i) {
@@ -454,13 +454,13 @@ TEST(UserProfile, ReadBackProfileStaysBitExact) {
     const int64_t gap = i >= 15 ? 300 * 24 * kHourMs : 0;
     const Event event = MakeEvent("u", EventType::kClick, "p", kNowMs + i * 7 * kHourMs + gap);
     const Product product = MakeProduct("p", "Shirts", colours[i % 3]);
-    kept.Apply(event, product, options);
+    in_memory.Apply(event, product, options);
     reread->Apply(event, product, options);
     // Written and read back every third event, as flushes and restarts do.
     if (i % 3 == 0) reread = UserProfile::FromJson(json::parse(reread->ToJson().dump()));
     ASSERT_TRUE(reread.ok()) << reread.status().ToString();
   }
-  EXPECT_EQ(reread->ToJson(), kept.ToJson());
+  EXPECT_EQ(reread->ToJson(), in_memory.ToJson());
 }
 
 TEST(UserProfile, RejectsInvalidScale) {
