@@ -314,6 +314,20 @@ int main(int argc, char** argv) {
   app.add_option("--session-confidence-weight", personal.session_confidence_weight,
                  "shoppers: session event weight at which the session term reaches half its weight")
       ->capture_default_str();
+  std::string facet_scoring = "share";
+  app.add_option("--facet-scoring", facet_scoring,
+                 "shoppers: share (strength factor times the value's share) or posterior (probability that the "
+                 "value is the preferred one)")
+      ->check(CLI::IsMember({"share", "posterior"}))
+      ->capture_default_str();
+  app.add_option("--evidence-per-weight", personal.evidence_per_weight,
+                 "shoppers: posterior scoring, log odds per unit of event weight (a click weighs 2)")
+      ->capture_default_str();
+  app.add_option("--unseen-values", personal.unseen_values,
+                 "shoppers: posterior scoring, values of a facet beyond the profile's that could be preferred")
+      ->capture_default_str();
+  std::vector<std::string> facet_weights;
+  app.add_option("--facet-weight", facet_weights, "shoppers: FACET=WEIGHT, a facet's weight in the boost (repeatable)");
   app.add_option("--baseline-weight", shoppers.baseline.weight, "shoppers: weight of the count-based baseline's counts")
       ->capture_default_str();
   std::string workload;
@@ -385,6 +399,18 @@ int main(int argc, char** argv) {
     return RunReplayWorkload(replay);
   }
   if (workload == "shoppers") {
+    if (facet_scoring == "posterior") personal.facet_scoring = PersonalizationOptions::FacetScoring::kPosterior;
+    for (const std::string& entry : facet_weights) {
+      const size_t equals = entry.find('=');
+      const std::string number = equals == std::string::npos ? "" : entry.substr(equals + 1);
+      char* end = nullptr;
+      const double weight = std::strtod(number.c_str(), &end);
+      if (equals == 0 || number.empty() || *end != '\0') {
+        std::cerr << "invalid --facet-weight " << entry << ": expected FACET=WEIGHT, e.g. colour=0.5\n";
+        return 2;
+      }
+      personal.facet_weights[entry.substr(0, equals)] = weight;
+    }
     shoppers.data_dir = data_dir;
     shoppers.synonyms_path = synonyms;
     return RunShoppersWorkload(shoppers);

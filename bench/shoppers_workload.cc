@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "eval/judgments.h"
 #include "eval/metrics.h"
+#include "eval/preference_posterior.h"
 
 namespace tessera {
 namespace {
@@ -66,8 +67,24 @@ struct CheckpointValues {
   // `oracle` re-orders the unpersonalized first 100 by the shopper's true grades: the ceiling of
   // re-ranking that list with perfect knowledge of the preferences.
   std::vector<double> unpersonalized, engine, lexical, baseline, oracle;
+  // `bayes` re-orders the unpersonalized first 100 by the expected gain under the exact
+  // posterior over the shopper's preferences (PreferencePosterior), `bayes_grade` by the
+  // expected grade: the bound of any learner that sees the same events.
+  std::vector<double> bayes, bayes_grade;
+  // `judged` re-orders the same list by the query's own grades, without the preferences: the
+  // part of the bayes arm's lift that comes from knowing the judged relevance.
+  std::vector<double> judged;
+  // Posterior probability of the shopper's true (gender, colour), and of each alone.
+  std::vector<double> true_preferences, true_gender, true_colour;
   // The same on the conflict queries, by the queries' own grades.
-  std::vector<double> conflict_unpersonalized, conflict_engine, conflict_lexical, conflict_baseline;
+  std::vector<double> conflict_unpersonalized, conflict_engine, conflict_lexical, conflict_baseline, conflict_bayes;
+};
+
+// nDCG@10 of one query by each arm, and whether the engine's first page differs from the
+// unpersonalized one.
+struct QueryScores {
+  double unpersonalized = 0, engine = 0, lexical = 0, baseline = 0, oracle = 0, bayes = 0, bayes_grade = 0, judged = 0;
+  bool changed = false;
 };
 
 double Lift(double personalized, double unpersonalized) {
@@ -77,8 +94,8 @@ double Lift(double personalized, double unpersonalized) {
 class SplitRun {
  public:
   SplitRun(Engine& engine, ManualClock& clock, const ShoppersWorkloadOptions& options,
-           const std::map<std::string, const Product*>& by_id)
-      : engine_(engine), clock_(clock), options_(options), by_id_(by_id) {}
+           const std::map<std::string, const Product*>& by_id, std::vector<WeightedPreferences> prior)
+      : engine_(engine), clock_(clock), options_(options), by_id_(by_id), prior_(std::move(prior)) {}
 
   Status RunShopper(const SimulatedShopper& shopper, size_t index) {
     clock_.Set(kStartMs + static_cast<int64_t>(index) * kShopperGapMs);
@@ -87,6 +104,7 @@ class SplitRun {
     if (!leftover.ok()) return leftover.status();
     std::mt19937_64 random(1000 + index);
     AttributeCountReranker baseline(options_.baseline);
+    PreferencePosterior posterior(prior_, options_.clicks);
     std::vector<JudgedQuery> judged;
     for (const JudgedQuery* query : shopper.evaluation) {
       judged.push_back(ShopperJudgedQuery(*query, shopper.preferences, by_id_));
@@ -95,7 +113,7 @@ class SplitRun {
     size_t events = 0, next_checkpoint = 0;
     auto measure_due = [&]() -> Status {
       while (next_checkpoint < kCheckpoints.size() && kCheckpoints[next_checkpoint] == events) {
-        TESSERA_RETURN_IF_ERROR(Measure(shopper, judged, baseline, next_checkpoint));
+        TESSERA_RETURN_IF_ERROR(Measure(shopper, judged, baseline, posterior, next_checkpoint));
         ++next_checkpoint;
       }
       return Status::Ok();
@@ -109,8 +127,24 @@ class SplitRun {
       if (!page.ok()) return page.status();
       std::vector<const Product*> page_products;
       for (const SearchHit& hit : *page) page_products.push_back(hit.product.get());
-      for (size_t position : SimulateClicks(page_products, *query, shopper.preferences, options_.clicks, &random)) {
-        if (events >= kCheckpoints.back()) break;
+      // The posterior sees the page in rank order, up to each click before its checkpoint, as a
+      // storefront would report it.
+      size_t observed = 0;
+      auto observe_through = [&](size_t end, const std::vector<size_t>& clicks) {
+        for (; observed < end; ++observed) {
+          const bool clicked = std::find(clicks.begin(), clicks.end(), observed) != clicks.end();
+          posterior.Observe(*page_products[observed], *query, observed + 1, clicked);
+        }
+      };
+      const std::vector<size_t> clicks =
+          SimulateClicks(page_products, *query, shopper.preferences, options_.clicks, &random);
+      bool stopped = false;
+      for (size_t position : clicks) {
+        if (events >= kCheckpoints.back()) {
+          stopped = true;
+          break;
+        }
+        observe_through(position + 1, clicks);
         clock_.Advance(kClickMs);
         Event click;
         click.user_id = shopper.user_id;
@@ -126,6 +160,7 @@ class SplitRun {
         ++events_recorded_;
         TESSERA_RETURN_IF_ERROR(measure_due());
       }
+      if (!stopped) observe_through(page_products.size(), clicks);
     }
     // Each shopper leaves the store as they found it, so the product counts that later shoppers
     // see do not depend on the order of the run.
@@ -151,9 +186,20 @@ class SplitRun {
                                {"engine", engine},
                                {"lexical", lexical},
                                {"baseline", baseline},
-                               {"oracle", Summarize(values.oracle).mean}}},
+                               {"oracle", Summarize(values.oracle).mean},
+                               {"bayes_posterior", Summarize(values.bayes).mean},
+                               {"bayes_posterior_by_grade", Summarize(values.bayes_grade).mean},
+                               {"judged_grades_only", Summarize(values.judged).mean}}},
+                             {"posterior_of_true_preferences",
+                              {{"joint", Summarize(values.true_preferences).mean},
+                               {"gender", Summarize(values.true_gender).mean},
+                               {"colour", Summarize(values.true_colour).mean}}},
                              {"lift",
                               {{"engine", engine_lift},
+                               {"bayes_posterior", Lift(Summarize(values.bayes).mean, unpersonalized)},
+                               {"bayes_posterior_by_grade", Lift(Summarize(values.bayes_grade).mean, unpersonalized)},
+                               {"oracle", Lift(Summarize(values.oracle).mean, unpersonalized)},
+                               {"judged_grades_only", Lift(Summarize(values.judged).mean, unpersonalized)},
                                {"baseline", baseline_lift},
                                {"baseline_over_unpersonalized", Lift(baseline, unpersonalized)}}},
                              {"engine_lift_over_baseline_lift", baseline_lift > 0 ? engine_lift / baseline_lift : 0},
@@ -161,7 +207,8 @@ class SplitRun {
                               {{"unpersonalized", Summarize(values.conflict_unpersonalized).mean},
                                {"engine", Summarize(values.conflict_engine).mean},
                                {"lexical", Summarize(values.conflict_lexical).mean},
-                               {"baseline", Summarize(values.conflict_baseline).mean}}}});
+                               {"baseline", Summarize(values.conflict_baseline).mean},
+                               {"bayes_posterior", Summarize(values.conflict_bayes).mean}}}});
     }
     const MetricSummary personalized = Summarize(personalized_latency_ms_);
     const MetricSummary unpersonalized = Summarize(unpersonalized_latency_ms_);
@@ -213,12 +260,11 @@ class SplitRun {
     return results;
   }
 
-  // nDCG@10 of `query` by each arm for the shopper, appended to the vectors (`oracle_values`
-  // may be null).
-  Status MeasureQuery(const SimulatedShopper& shopper, const JudgedQuery& query, const AttributeCountReranker& baseline,
-                      std::vector<double>* unpersonalized_values, std::vector<double>* engine_values,
-                      std::vector<double>* lexical_values, std::vector<double>* baseline_values,
-                      std::vector<double>* oracle_values, std::vector<double>* latency_ms, bool* changed) {
+  // nDCG@10 of `query` (graded for the shopper) by each arm. `source` is the query with its own
+  // grades, which the posterior arm combines with the preferences it infers.
+  Result<QueryScores> MeasureQuery(const SimulatedShopper& shopper, const JudgedQuery& query, const JudgedQuery& source,
+                                   const AttributeCountReranker& baseline, PreferencePosterior& posterior,
+                                   std::vector<double>* latency_ms) {
     Result<std::vector<SearchHit>> unpersonalized = Search(query.text, "", kBaselineDepth, nullptr);
     if (!unpersonalized.ok()) return unpersonalized.status();
     // The latency peer: the same query and page size without the shopper, just before.
@@ -237,45 +283,81 @@ class SplitRun {
     for (const AttributeCountReranker::Result& result : *lexical) lexical_order.push_back(result.product);
     const std::vector<const Product*> counted = baseline.Rerank(*lexical);
 
-    if (oracle_values != nullptr) {
-      std::vector<const Product*> oracle = plain;
-      // `query` carries the shopper's grades already (ShopperJudgedQuery).
-      auto grade_of = [&](const Product* product) {
-        const auto it = query.grades.find(product->id);
-        return it == query.grades.end() ? 0 : it->second;
-      };
-      std::stable_sort(oracle.begin(), oracle.end(),
-                       [&](const Product* a, const Product* b) { return grade_of(a) > grade_of(b); });
-      oracle_values->push_back(NdcgAtK(IdsOf(oracle, kPageSize), query, kPageSize));
-    }
-    unpersonalized_values->push_back(NdcgAtK(IdsOf(plain, kPageSize), query, kPageSize));
-    engine_values->push_back(NdcgAtK(IdsOf(engine, kPageSize), query, kPageSize));
-    lexical_values->push_back(NdcgAtK(IdsOf(lexical_order, kPageSize), query, kPageSize));
-    baseline_values->push_back(NdcgAtK(IdsOf(counted, kPageSize), query, kPageSize));
-    *changed = IdsOf(engine, kPageSize) != IdsOf(plain, kPageSize);
-    return Status::Ok();
+    // `query` carries the shopper's grades already (ShopperJudgedQuery).
+    auto grade_of = [&](const Product* product) {
+      const auto it = query.grades.find(product->id);
+      return it == query.grades.end() ? 0 : it->second;
+    };
+    QueryScores scores;
+    scores.oracle = NdcgAtK(IdsOf(SortedBy(plain, grade_of), kPageSize), query, kPageSize);
+    auto expected_gain = [&](const Product* product) { return posterior.ExpectedGain(*product, source); };
+    scores.bayes = NdcgAtK(IdsOf(SortedBy(plain, expected_gain), kPageSize), query, kPageSize);
+    auto expected_grade = [&](const Product* product) { return posterior.ExpectedGrade(*product, source); };
+    scores.bayes_grade = NdcgAtK(IdsOf(SortedBy(plain, expected_grade), kPageSize), query, kPageSize);
+    auto judged_grade = [&](const Product* product) {
+      const auto it = source.grades.find(product->id);
+      return it == source.grades.end() ? 0 : it->second;
+    };
+    scores.judged = NdcgAtK(IdsOf(SortedBy(plain, judged_grade), kPageSize), query, kPageSize);
+    scores.unpersonalized = NdcgAtK(IdsOf(plain, kPageSize), query, kPageSize);
+    scores.engine = NdcgAtK(IdsOf(engine, kPageSize), query, kPageSize);
+    scores.lexical = NdcgAtK(IdsOf(lexical_order, kPageSize), query, kPageSize);
+    scores.baseline = NdcgAtK(IdsOf(counted, kPageSize), query, kPageSize);
+    scores.changed = IdsOf(engine, kPageSize) != IdsOf(plain, kPageSize);
+    return scores;
+  }
+
+  // `products` sorted by `key`, highest first, ties in their order.
+  template <typename Key>
+  static std::vector<const Product*> SortedBy(std::vector<const Product*> products, Key key) {
+    std::vector<std::pair<double, const Product*>> keyed;
+    for (const Product* product : products) keyed.emplace_back(static_cast<double>(key(product)), product);
+    std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < keyed.size(); ++i) products[i] = keyed[i].second;
+    return products;
   }
 
   // Measures every evaluation and conflict query of the shopper at checkpoint `c`.
   Status Measure(const SimulatedShopper& shopper, const std::vector<JudgedQuery>& judged,
-                 const AttributeCountReranker& baseline, size_t c) {
+                 const AttributeCountReranker& baseline, PreferencePosterior& posterior, size_t c) {
     CheckpointValues& values = values_[c];
     std::vector<double>* latency_ms = kCheckpoints[c] > 0 ? &personalized_latency_ms_ : nullptr;
     for (size_t q = 0; q < judged.size(); ++q) {
-      bool changed = false;
-      TESSERA_RETURN_IF_ERROR(MeasureQuery(shopper, judged[q], baseline, &values.unpersonalized, &values.engine,
-                                           &values.lexical, &values.baseline, &values.oracle, latency_ms, &changed));
+      Result<QueryScores> scores = MeasureQuery(shopper, judged[q], *shopper.evaluation[q], baseline, posterior, latency_ms);
+      if (!scores.ok()) return scores.status();
+      values.unpersonalized.push_back(scores->unpersonalized);
+      values.engine.push_back(scores->engine);
+      values.lexical.push_back(scores->lexical);
+      values.baseline.push_back(scores->baseline);
+      values.oracle.push_back(scores->oracle);
+      values.bayes.push_back(scores->bayes);
+      values.bayes_grade.push_back(scores->bayes_grade);
+      values.judged.push_back(scores->judged);
       // The next query after the first click: does its first page differ from the unpersonalized one?
       if (kCheckpoints[c] == 1 && q == 0) {
         ++first_click_shoppers_;
-        changed_after_first_click_ += changed;
+        changed_after_first_click_ += scores->changed;
       }
     }
+    double joint = 0, gender = 0, colour = 0;
+    for (const WeightedPreferences& hypothesis : posterior.Posterior()) {
+      const bool same_gender = hypothesis.preferences.gender == shopper.preferences.gender;
+      const bool same_colour = hypothesis.preferences.colour == shopper.preferences.colour;
+      if (same_gender && same_colour) joint += hypothesis.probability;
+      if (same_gender) gender += hypothesis.probability;
+      if (same_colour) colour += hypothesis.probability;
+    }
+    values.true_preferences.push_back(joint);
+    values.true_gender.push_back(gender);
+    values.true_colour.push_back(colour);
     for (const JudgedQuery* query : shopper.conflict) {
-      bool changed = false;
-      TESSERA_RETURN_IF_ERROR(MeasureQuery(shopper, *query, baseline, &values.conflict_unpersonalized,
-                                           &values.conflict_engine, &values.conflict_lexical,
-                                           &values.conflict_baseline, nullptr, latency_ms, &changed));
+      Result<QueryScores> scores = MeasureQuery(shopper, *query, *query, baseline, posterior, latency_ms);
+      if (!scores.ok()) return scores.status();
+      values.conflict_unpersonalized.push_back(scores->unpersonalized);
+      values.conflict_engine.push_back(scores->engine);
+      values.conflict_lexical.push_back(scores->lexical);
+      values.conflict_baseline.push_back(scores->baseline);
+      values.conflict_bayes.push_back(scores->bayes);
     }
     return Status::Ok();
   }
@@ -284,6 +366,7 @@ class SplitRun {
   ManualClock& clock_;
   const ShoppersWorkloadOptions& options_;
   const std::map<std::string, const Product*>& by_id_;
+  const std::vector<WeightedPreferences> prior_;
   std::array<CheckpointValues, kCheckpoints.size()> values_;
   size_t events_recorded_ = 0;
   size_t first_click_shoppers_ = 0, changed_after_first_click_ = 0;
@@ -298,7 +381,11 @@ json OptionsJson(const ShoppersWorkloadOptions& options) {
             {"max_boost", p.max_boost},
             {"confidence_weight", p.confidence_weight},
             {"session_weight", p.session_weight},
-            {"session_confidence_weight", p.session_confidence_weight}}},
+            {"session_confidence_weight", p.session_confidence_weight},
+            {"facet_scoring",
+             p.facet_scoring == PersonalizationOptions::FacetScoring::kPosterior ? "posterior" : "share"},
+            {"evidence_per_weight", p.evidence_per_weight},
+            {"unseen_values", p.unseen_values}}},
           {"baseline", {{"weight", options.baseline.weight}, {"half_life_minutes", options.baseline.half_life_minutes}}},
           {"clicks",
            {{"examination_power", options.clicks.examination_power},
@@ -346,7 +433,7 @@ int RunShoppersWorkload(const ShoppersWorkloadOptions& options) {
     population.shoppers = options.shoppers;
     population.seed = split.seed;
     const std::vector<SimulatedShopper> shoppers = DrawShoppers(products, half, population);
-    SplitRun run(engine, clock, options, by_id);
+    SplitRun run(engine, clock, options, by_id, PreferencePrior(products, population));
     for (size_t i = 0; i < shoppers.size(); ++i) {
       Status status = run.RunShopper(shoppers[i], i);
       if (!status.ok()) {

@@ -16,7 +16,11 @@ double PersonalReranker::Boost(const Product& product, const UserProfile& profil
   for (const auto& [facet, weight] : options_.facet_weights) {
     const std::string value = FacetValue(product, facet);
     if (value.empty()) continue;
-    const double contribution = options_.max_boost * strength_factor * weight * profile.Share(facet, value);
+    const double score = options_.facet_scoring == PersonalizationOptions::FacetScoring::kPosterior
+                             ? profile.PreferenceProbability(facet, value, options_.evidence_per_weight,
+                                                             options_.unseen_values)
+                             : strength_factor * profile.Share(facet, value);
+    const double contribution = options_.max_boost * weight * score;
     if (contribution <= 0) continue;
     boost += contribution;
     if (explanation != nullptr) explanation->by_facet[facet] = contribution;

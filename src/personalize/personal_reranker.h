@@ -36,6 +36,19 @@ struct PersonalizationOptions {
   double session_weight = 0.3;
   // Decayed session event weight at which session_factor reaches 0.5 (one click weighs 2).
   double session_confidence_weight = 2.0;
+
+  // The rule that turns a facet value into its part of the boost:
+  // - kShare: strength_factor * share(value), the value's fraction of the facet's affinity;
+  // - kPosterior: the posterior probability that the value is the shopper's preferred one
+  //   (UserProfile::PreferenceProbability with the two parameters below). The boost is then
+  //   max_boost times the expected weighted number of preferences the product matches.
+  enum class FacetScoring { kShare, kPosterior };
+  FacetScoring facet_scoring = FacetScoring::kShare;
+  // kPosterior: log odds added per unit of decayed event weight (a click weighs 2), the log of
+  // how much likelier a shopper clicks a product of their preferred value than of another.
+  double evidence_per_weight = 0.5;
+  // kPosterior: how many values of a facet, beyond those in the profile, could be preferred.
+  double unseen_values = 10;
 };
 
 // How one product's boost was made, for explanations.

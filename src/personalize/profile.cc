@@ -53,21 +53,38 @@ double DecayFactor(int64_t elapsed_ms, double half_life_hours) {
 void UserProfile::Apply(const Event& event, const Product& product, const ProfileOptions& options) {
   const int64_t at = std::max(event.timestamp_ms, updated_ms_);
   const double decay = DecayFactor(at - updated_ms_, options.half_life_hours);
-  if (decay != 1.0) {
-    for (auto& [facet, values] : weights_) {
-      for (auto& [value, weight] : values) weight *= decay;
-    }
-    total_weight_ *= decay;
-  }
+  // Decays every affinity at once through the common scale, instead of one by one.
+  scale_ *= decay;
+  total_weight_ *= decay;
+  if (scale_ < kMinScale) Renormalize();
+
   // An event older than the profile counts with its own age.
   const double weight = options.WeightOf(event.type) * DecayFactor(at - event.timestamp_ms, options.half_life_hours);
-  for (const char* facet : kProfileFacets) {
-    const std::string value = FacetValue(product, facet);
-    if (!value.empty() && weight > 0) weights_[facet][value] += weight;
+  if (weight > 0) {
+    const double stored = weight / scale_;
+    for (const char* facet : kProfileFacets) {
+      const std::string value = FacetValue(product, facet);
+      if (!value.empty()) weights_[facet][value] += stored;
+    }
   }
   total_weight_ += weight;
   updated_ms_ = at;
   ++event_count_;
+}
+
+void UserProfile::Renormalize() {
+  for (auto& [facet, values] : weights_) {
+    for (auto& [value, weight] : values) weight *= scale_;
+  }
+  scale_ = 1.0;
+}
+
+std::map<std::string, std::map<std::string, double>> UserProfile::Weights() const {
+  std::map<std::string, std::map<std::string, double>> weights = weights_;
+  for (auto& [facet, values] : weights) {
+    for (auto& [value, weight] : values) weight *= scale_;
+  }
+  return weights;
 }
 
 double UserProfile::Share(const std::string& facet, const std::string& value) const {
@@ -78,6 +95,20 @@ double UserProfile::Share(const std::string& facet, const std::string& value) co
   auto it = values->second.find(value);
   if (it == values->second.end() || total <= 0) return 0;
   return it->second / total;
+}
+
+double UserProfile::PreferenceProbability(const std::string& facet, const std::string& value,
+                                          double evidence_per_weight, double unseen_values) const {
+  auto values = weights_.find(facet);
+  if (values == weights_.end() || values->second.empty()) return 0;
+  // Log-sum-exp around the largest exponent, so that long histories do not overflow.
+  double top = 0;
+  for (const auto& [v, stored] : values->second) top = std::max(top, evidence_per_weight * stored * scale_);
+  double total = unseen_values * std::exp(-top);
+  for (const auto& [v, stored] : values->second) total += std::exp(evidence_per_weight * stored * scale_ - top);
+  auto it = values->second.find(value);
+  const double exponent = it == values->second.end() ? 0 : evidence_per_weight * it->second * scale_;
+  return std::exp(exponent - top) / total;
 }
 
 double UserProfile::Strength(int64_t now_ms, const ProfileOptions& options) const {
@@ -93,8 +124,11 @@ std::map<std::string, std::map<std::string, double>> UserProfile::Shares() const
 }
 
 nlohmann::json UserProfile::ToJson() const {
-  return {{"version", 1},
+  // Version 2 stores the weights divided by the scale, and the scale, exactly as held, so a
+  // profile read back goes on with the same roundings as one that stayed in memory.
+  return {{"version", 2},
           {"weights", weights_},
+          {"scale", scale_},
           {"total_weight", total_weight_},
           {"updated_ms", updated_ms_},
           {"event_count", event_count_}};
@@ -102,9 +136,18 @@ nlohmann::json UserProfile::ToJson() const {
 
 Result<UserProfile> UserProfile::FromJson(const nlohmann::json& object) {
   try {
-    if (object.at("version").get<int>() != 1) return Status::Corruption("profile record has an unknown version");
+    const int version = object.at("version").get<int>();
+    if (version != 1 && version != 2) {
+      return Status::Corruption("profile record has an unknown version " + std::to_string(version) +
+                                ": expected 1 or 2");
+    }
     UserProfile profile;
     profile.weights_ = object.at("weights").get<std::map<std::string, std::map<std::string, double>>>();
+    // Version 1 stored the decayed weights themselves, which is scale 1.
+    if (version == 2) profile.scale_ = object.at("scale").get<double>();
+    if (!(profile.scale_ > 0) || !std::isfinite(profile.scale_)) {
+      return Status::Corruption("profile record has an invalid scale: expected a positive finite number");
+    }
     profile.total_weight_ = object.at("total_weight").get<double>();
     profile.updated_ms_ = object.at("updated_ms").get<int64_t>();
     profile.event_count_ = object.at("event_count").get<uint64_t>();

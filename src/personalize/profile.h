@@ -49,6 +49,14 @@ class UserProfile {
   // values of a facet alike, so the share does not depend on the reading time.
   double Share(const std::string& facet, const std::string& value) const;
 
+  // Posterior probability in (0, 1) that `value` is the shopper's preferred value of `facet`.
+  // The model: the preferred value is one of the profile's values or of `unseen_values` others,
+  // all equally likely beforehand. Each unit of event weight on a value multiplies its odds by
+  // exp(evidence_per_weight). So P(v) = exp(b * w_v) / (sum over seen u of exp(b * w_u) +
+  // unseen_values), with w the decayed weights. 0 when the profile has no weight in `facet`.
+  double PreferenceProbability(const std::string& facet, const std::string& value, double evidence_per_weight,
+                               double unseen_values) const;
+
   // Sum of all event weights, decayed to `now_ms`.
   double Strength(int64_t now_ms, const ProfileOptions& options) const;
 
@@ -58,13 +66,28 @@ class UserProfile {
   uint64_t event_count() const { return event_count_; }
   int64_t updated_ms() const { return updated_ms_; }
 
+  // facet -> value -> decayed weight as of updated_ms().
+  std::map<std::string, std::map<std::string, double>> Weights() const;
+
+  // The stored form, version 2: the weights divided by the scale, and the scale. FromJson also
+  // reads version 1, which held the decayed weights (scale 1).
   nlohmann::json ToJson() const;
   static Result<UserProfile> FromJson(const nlohmann::json& object);
 
  private:
-  // facet -> value -> weight as of updated_ms_.
+  // Below this scale the stored weights are multiplied out, so that a new event's stored weight,
+  // weight / scale_, stays far from overflow. The scale falls to 2^-64 after 64 half-lives
+  // (192 days with the default 72 hours).
+  static constexpr double kMinScale = 0x1.0p-64;
+
+  // Multiplies every stored weight by scale_ and sets scale_ to 1.
+  void Renormalize();
+
+  // facet -> value -> weight as of updated_ms_, divided by scale_. Decay multiplies scale_
+  // alone, so Apply costs the same however many values the profile holds.
   std::map<std::string, std::map<std::string, double>> weights_;
-  double total_weight_ = 0;  // as of updated_ms_
+  double scale_ = 1.0;
+  double total_weight_ = 0;  // as of updated_ms_, not divided by scale_
   int64_t updated_ms_ = 0;
   uint64_t event_count_ = 0;
 };

@@ -1,13 +1,17 @@
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "ingest/catalog_record.h"
 #include "personalize/event.h"
 #include "personalize/personal_reranker.h"
@@ -346,11 +350,163 @@ TEST(UserProfile, JsonRoundTrip) {
   EXPECT_EQ(again->Strength(kNowMs + 9 * kHourMs, options), profile.Strength(kNowMs + 9 * kHourMs, options));
 }
 
+// The formulas UserProfile applied before it decayed through one common scale: every affinity is
+// multiplied by the decay at each event. The lazy form must give the same values up to rounding.
+struct EagerProfile {
+  std::map<std::string, std::map<std::string, double>> weights;
+  double total_weight = 0;
+  int64_t updated_ms = 0;
+
+  void Apply(const Event& event, const Product& product, const ProfileOptions& options) {
+    const int64_t at = std::max(event.timestamp_ms, updated_ms);
+    const double decay = DecayFactor(at - updated_ms, options.half_life_hours);
+    for (auto& [facet, values] : weights) {
+      for (auto& [value, weight] : values) weight *= decay;
+    }
+    total_weight *= decay;
+    const double weight = options.WeightOf(event.type) * DecayFactor(at - event.timestamp_ms, options.half_life_hours);
+    for (const char* facet : kProfileFacets) {
+      const std::string value = FacetValue(product, facet);
+      if (!value.empty() && weight > 0) weights[facet][value] += weight;
+    }
+    total_weight += weight;
+    updated_ms = at;
+  }
+
+  double Share(const std::string& facet, const std::string& value) const {
+    double total = 0;
+    for (const auto& [v, weight] : weights.at(facet)) total += weight;
+    return weights.at(facet).at(value) / total;
+  }
+};
+
+// Relative closeness, for values that went through different but equivalent roundings.
+void ExpectClose(double actual, double expected, const std::string& description) {
+  EXPECT_NEAR(actual, expected, 1e-12 * std::max(1.0, std::abs(expected))) << description;
+}
+
+TEST(UserProfile, LazyDecayMatchesEagerFormulas) {
+  const ProfileOptions options;
+  ManualClock clock(kNowMs);
+  std::mt19937_64 random(11);
+  const std::vector<std::string> colours = {"Red", "Blue", "Navy Blue", "Black", "White"};
+  const std::vector<std::string> types = {"Shirts", "Jeans", "Tshirts"};
+  const EventType event_types[] = {EventType::kView, EventType::kClick, EventType::kAddToCart, EventType::kPurchase,
+                                   EventType::kImpression};
+  UserProfile lazy;
+  EagerProfile eager;
+  for (int i = 0; i < 2000; ++i) {
+    // Steps from a second to a week, an idle gap of 300 days (100 half-lives, past the
+    // renormalization point) once, and every tenth event arriving a day late.
+    clock.Advance(i == 1000 ? 300 * 24 * kHourMs : static_cast<int64_t>(random() % (7 * 24 * kHourMs / 100)) * 100);
+    const int64_t timestamp = i % 10 == 9 ? clock.NowMillis() - 24 * kHourMs : clock.NowMillis();
+    const Product product = MakeProduct("p" + std::to_string(i), types[random() % types.size()],
+                                        colours[random() % colours.size()], i % 3 == 0 ? "Women" : "Men");
+    const Event event = MakeEvent("u", event_types[random() % 5], product.id, timestamp);
+    lazy.Apply(event, product, options);
+    eager.Apply(event, product, options);
+
+    ASSERT_EQ(lazy.updated_ms(), eager.updated_ms);
+    ExpectClose(lazy.Strength(clock.NowMillis() + kHourMs, options),
+                eager.total_weight * DecayFactor(clock.NowMillis() + kHourMs - eager.updated_ms, options.half_life_hours),
+                "strength after event " + std::to_string(i));
+    const auto weights = lazy.Weights();
+    ASSERT_EQ(weights.size(), eager.weights.size());
+    for (const auto& [facet, values] : eager.weights) {
+      for (const auto& [value, weight] : values) {
+        const std::string entry = facet + "=" + value + " after event " + std::to_string(i);
+        ExpectClose(weights.at(facet).at(value), weight, "weight of " + entry);
+        ExpectClose(lazy.Share(facet, value), eager.Share(facet, value), "share of " + entry);
+      }
+    }
+  }
+  EXPECT_EQ(lazy.event_count(), 2000u);
+}
+
+TEST(UserProfile, ReadsVersionOneRecord) {
+  const ProfileOptions options;
+  // A record as written before the scale: the weights decayed to updated_ms.
+  const json stored = {{"version", 1},
+                       {"weights", {{"colour", {{"Red", 1.0}, {"Blue", 2.0}}}}},
+                       {"total_weight", 3.0},
+                       {"updated_ms", kNowMs},
+                       {"event_count", 2}};
+  Result<UserProfile> profile = UserProfile::FromJson(stored);
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  EXPECT_NEAR(profile->Share("colour", "Red"), 1.0 / 3.0, 1e-12);
+
+  // It decays on from there: a half-life later Red is 0.5 and Blue 1 + 2.
+  profile->Apply(MakeEvent("u", EventType::kClick, "b", kNowMs + 72 * kHourMs), MakeProduct("b", "Shirts", "Blue"),
+                 options);
+  EXPECT_NEAR(profile->Weights().at("colour").at("Red"), 0.5, 1e-12);
+  EXPECT_NEAR(profile->Weights().at("colour").at("Blue"), 3.0, 1e-12);
+  EXPECT_NEAR(profile->Strength(kNowMs + 72 * kHourMs, options), 3.5, 1e-12);
+  EXPECT_EQ(profile->event_count(), 3u);
+}
+
+TEST(UserProfile, ReadBackProfileStaysBitExact) {
+  const ProfileOptions options;
+  UserProfile in_memory;
+  Result<UserProfile> reread = UserProfile();
+  const char* colours[] = {"Red", "Blue", "Green"};
+  for (int i = 0; i < 30; ++i) {
+    // A 300-day gap halfway takes the scale below its renormalization point.
+    const int64_t gap = i >= 15 ? 300 * 24 * kHourMs : 0;
+    const Event event = MakeEvent("u", EventType::kClick, "p", kNowMs + i * 7 * kHourMs + gap);
+    const Product product = MakeProduct("p", "Shirts", colours[i % 3]);
+    in_memory.Apply(event, product, options);
+    reread->Apply(event, product, options);
+    // Written and read back every third event, as flushes and restarts do.
+    if (i % 3 == 0) reread = UserProfile::FromJson(json::parse(reread->ToJson().dump()));
+    ASSERT_TRUE(reread.ok()) << reread.status().ToString();
+  }
+  EXPECT_EQ(reread->ToJson(), in_memory.ToJson());
+}
+
+TEST(UserProfile, RejectsInvalidScale) {
+  json stored = {{"version", 2}, {"weights", json::object()}, {"scale", 0.0},
+                 {"total_weight", 0.0}, {"updated_ms", kNowMs}, {"event_count", 0}};
+  Result<UserProfile> zero = UserProfile::FromJson(stored);
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.status().code(), StatusCode::kCorruption);
+  stored.erase("scale");
+  Result<UserProfile> missing = UserProfile::FromJson(stored);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kCorruption);
+}
+
+TEST(UserProfile, PreferenceProbabilityFollowsFormula) {
+  const ProfileOptions options;  // a click weighs 2
+  UserProfile profile;
+  EXPECT_EQ(profile.PreferenceProbability("colour", "Red", 0.5, 10), 0.0);
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  profile.Apply(MakeEvent("u", EventType::kClick, "b", kNowMs), MakeProduct("b", "Shirts", "Blue"), options);
+  // Red has weight 4 and Blue 2: exp(0.5 * 4) / (exp(2) + exp(1) + 10).
+  const double total = std::exp(2.0) + std::exp(1.0) + 10;
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Red", 0.5, 10), std::exp(2.0) / total, 1e-12);
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Blue", 0.5, 10), std::exp(1.0) / total, 1e-12);
+  // A value never seen has the prior's share of what the seen ones leave.
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Green", 0.5, 10), 1 / total, 1e-12);
+  EXPECT_EQ(profile.PreferenceProbability("season", "Summer", 0.5, 10), 0.0);
+}
+
+TEST(UserProfile, PreferenceProbabilityWithoutOverflow) {
+  const ProfileOptions options;
+  UserProfile profile;
+  for (int i = 0; i < 500; ++i) {
+    profile.Apply(MakeEvent("u", EventType::kPurchase, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), options);
+  }
+  // exp(0.5 * 4000) overflows a double; the probability must still be 1.
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Red", 0.5, 10), 1.0, 1e-12);
+  EXPECT_NEAR(profile.PreferenceProbability("colour", "Blue", 0.5, 10), 0.0, 1e-12);
+}
+
 TEST(UserProfile, MalformedJsonIsCorruption) {
   Result<UserProfile> missing = UserProfile::FromJson(json{{"version", 1}});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kCorruption);
-  Result<UserProfile> future = UserProfile::FromJson(json{{"version", 2}});
+  Result<UserProfile> future = UserProfile::FromJson(json{{"version", 3}});
   ASSERT_FALSE(future.ok());
   EXPECT_EQ(future.status().code(), StatusCode::kCorruption);
 }
@@ -708,6 +864,25 @@ TEST_F(PersonalRerankerTest, BoostBoundedByMaxBoost) {
   EXPECT_LE(boost, defaults.max_boost);
   EXPECT_GT(boost, 0.9 * defaults.max_boost);
   EXPECT_EQ(explanation.by_facet.size(), 4u);
+}
+
+TEST_F(PersonalRerankerTest, PosteriorScoringMovesMatchUp) {
+  PersonalizationOptions posterior;
+  posterior.facet_scoring = PersonalizationOptions::FacetScoring::kPosterior;
+  const PersonalReranker reranker(posterior);
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "x", kNowMs), MakeProduct("x", "Shirts", "Red"), options_);
+  BoostExplanation explanation;
+  const double boost = reranker.Boost(products_[1], profile, /*strength_factor=*/0, &explanation);
+  // Every facet of the clicked product has probability exp(1) / (exp(1) + 10), whatever the
+  // strength factor.
+  const double probability = std::exp(1.0) / (std::exp(1.0) + 10);
+  EXPECT_NEAR(explanation.by_facet.at("colour"), posterior.max_boost * 0.3 * probability, 1e-12);
+  EXPECT_NEAR(boost, posterior.max_boost * (0.5 + 0.3 + 0.1 + 0.1) * probability, 1e-12);
+  // The jeans share gender and brand with the click; their type and colour were never seen.
+  const double unseen = 1 / (std::exp(1.0) + 10);
+  EXPECT_NEAR(reranker.Boost(products_[0], profile, 0, nullptr),
+              posterior.max_boost * ((0.5 + 0.3) * unseen + (0.1 + 0.1) * probability), 1e-12);
 }
 
 TEST_F(PersonalRerankerTest, OneClickGivesHalfStrength) {
