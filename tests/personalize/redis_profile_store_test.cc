@@ -1,6 +1,8 @@
 // RedisProfileStore against a real redis-server that each test suite starts on 127.0.0.1:
 // every ProfileStore method, two stores writing the same shopper (as two replicas do), the
 // shared stream of product counts, and an unreachable or restarted server.
+#include <signal.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -345,6 +347,33 @@ TEST_F(RedisProfileStoreTest, UnreachableServerFailsRetryably) {
   Result<std::optional<UserProfile>> profile = orphan->Get("ana");
   EXPECT_EQ(profile.status().code(), StatusCode::kProfileStoreUnavailable);
   EXPECT_GE(orphan->failures(), 2u);
+}
+
+TEST_F(RedisProfileStoreTest, StalledServerTimesOutRetryably) {
+  std::unique_ptr<RedisProfileStore> impatient = OpenStore(server_->url() + "?timeout_ms=200");
+  RecordBatch(*impatient, {MakeEvent("ana", "red", kNowMs)});
+  server_->Signal(SIGSTOP);
+
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::optional<UserProfile>> stalled = impatient->Get("ana");
+  const auto timed_out_after = std::chrono::steady_clock::now() - start;
+  // Until the retry delay passes, calls fail at once instead of waiting for the timeout again.
+  Result<std::vector<EventOutcome>> refused = impatient->RecordBatch({Record(MakeEvent("ana", "blue", kNowMs))});
+  const auto refused_after = std::chrono::steady_clock::now() - start - timed_out_after;
+  server_->Signal(SIGCONT);
+
+  EXPECT_EQ(stalled.status().code(), StatusCode::kProfileStoreUnavailable);
+  EXPECT_LT(timed_out_after, std::chrono::seconds(2));
+  EXPECT_EQ(refused.status().code(), StatusCode::kProfileStoreUnavailable);
+  EXPECT_LT(refused_after, std::chrono::milliseconds(100));
+  Result<std::optional<UserProfile>> resumed = Status::Unavailable("not tried");
+  for (int attempt = 0; attempt < 50 && !resumed.ok(); ++attempt) {
+    resumed = impatient->Get("ana");
+    if (!resumed.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  ASSERT_TRUE(resumed->has_value());
+  EXPECT_EQ((*resumed)->event_count(), 1u);
 }
 
 TEST_F(RedisProfileStoreTest, RestartKeepsAcknowledgedEvents) {

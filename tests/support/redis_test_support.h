@@ -82,6 +82,11 @@ class RedisServerProcess {
     pid_ = -1;
   }
 
+  // Sends `signal` without waiting, e.g. SIGSTOP and SIGCONT to stall the server and resume it.
+  void Signal(int signal) const {
+    if (pid_ > 0) kill(pid_, signal);
+  }
+
   int port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
   const std::filesystem::path& dir() const { return dir_; }
