@@ -206,7 +206,7 @@ class Engine {
   Status RebuildSpeechModel();
 
   // Search by text (and filters), by photo bytes, or by voice recording bytes. When a remote
-  // profile store cannot be reached, the search is not personalized and says so in its warnings.
+  // profile store cannot be reached, the search is not personalized and its warnings report that.
   Result<SearchResponse> Search(const SearchRequest& request) const;
   Result<SearchResponse> SearchByImage(std::string_view image_bytes, SearchRequest request) const;
   Result<SearchResponse> SearchByVoice(std::string_view audio_bytes, SearchRequest request) const;

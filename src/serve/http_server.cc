@@ -37,7 +37,7 @@ void SendJson(httplib::Response& res, int status, const json& body) {
 }
 
 // Seconds a client should wait before retrying a request that failed because the shared profile
-// store was unreachable; the store's client tries to reconnect within about that time.
+// store was unreachable. The store's client tries to reconnect within about that time.
 constexpr int kProfileStoreRetryAfterSeconds = 1;
 
 // Adds Retry-After to responses whose error a retry may cure.
