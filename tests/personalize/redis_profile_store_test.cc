@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -211,6 +212,33 @@ TEST_F(RedisProfileStoreTest, EraseRemovesEveryKeyOfUser) {
   Result<std::optional<UserProfile>> other = store_->Get("bob");
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(other->has_value());
+}
+
+TEST_F(RedisProfileStoreTest, AppendOnlyRewriteDropsErasedUser) {
+  RecordBatch(*store_, {MakeEvent("ana", "red", kNowMs), MakeEvent("bob", "blue", kNowMs)});
+  ASSERT_TRUE(store_->Erase("ana").ok());
+  const std::string hex = UserKeyer(kSecret).Key("ana").substr(1);
+  auto files_contain = [&](const std::string& text) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(server_->dir())) {
+      if (entry.is_regular_file() && testing_support::ReadFile(entry.path()).find(text) != std::string::npos) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(files_contain(hex)) << "the append-only file should still hold the erased events";
+
+  ASSERT_TRUE(store_->RewriteAppendOnlyFile().ok());
+  // The rewrite runs in a child process; Redis then deletes the old files.
+  bool gone = false;
+  for (int attempt = 0; attempt < 100 && !gone; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    Result<RedisReply> info = Redis().Command({"INFO", "persistence"});
+    ASSERT_TRUE(info.ok());
+    const bool rewriting = info->text.find("aof_rewrite_in_progress:1") != std::string::npos ||
+                           info->text.find("aof_rewrite_scheduled:1") != std::string::npos;
+    gone = !rewriting && !files_contain(hex);
+  }
+  EXPECT_TRUE(gone) << "the erased user's key is still in Redis's files";
+  EXPECT_TRUE(files_contain(UserKeyer(kSecret).Key("bob").substr(1)));
 }
 
 TEST_F(RedisProfileStoreTest, OptOutErasesAndDropsLaterEvents) {
