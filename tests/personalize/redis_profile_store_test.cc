@@ -228,16 +228,16 @@ TEST_F(RedisProfileStoreTest, AppendOnlyRewriteDropsErasedUser) {
 
   ASSERT_TRUE(store_->RewriteAppendOnlyFile().ok());
   // The rewrite runs in a child process; Redis then deletes the old files.
-  bool gone = false;
-  for (int attempt = 0; attempt < 100 && !gone; ++attempt) {
+  bool erased_from_files = false;
+  for (int attempt = 0; attempt < 100 && !erased_from_files; ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     Result<RedisReply> info = Redis().Command({"INFO", "persistence"});
     ASSERT_TRUE(info.ok());
     const bool rewriting = info->text.find("aof_rewrite_in_progress:1") != std::string::npos ||
                            info->text.find("aof_rewrite_scheduled:1") != std::string::npos;
-    gone = !rewriting && !files_contain(hex);
+    erased_from_files = !rewriting && !files_contain(hex);
   }
-  EXPECT_TRUE(gone) << "the erased user's key is still in Redis's files";
+  EXPECT_TRUE(erased_from_files) << "the erased user's key is still in Redis's files";
   EXPECT_TRUE(files_contain(UserKeyer(kSecret).Key("bob").substr(1)));
 }
 
@@ -386,14 +386,14 @@ TEST_F(RedisProfileStoreTest, StalledServerTimesOutRetryably) {
   Result<std::optional<UserProfile>> stalled = impatient->Get("ana");
   const auto timed_out_after = std::chrono::steady_clock::now() - start;
   // Until the retry delay passes, calls fail at once instead of waiting for the timeout again.
-  Result<std::vector<EventOutcome>> refused = impatient->RecordBatch({Record(MakeEvent("ana", "blue", kNowMs))});
-  const auto refused_after = std::chrono::steady_clock::now() - start - timed_out_after;
+  Result<std::vector<EventOutcome>> rejected = impatient->RecordBatch({Record(MakeEvent("ana", "blue", kNowMs))});
+  const auto rejected_after = std::chrono::steady_clock::now() - start - timed_out_after;
   server_->Signal(SIGCONT);
 
   EXPECT_EQ(stalled.status().code(), StatusCode::kProfileStoreUnavailable);
   EXPECT_LT(timed_out_after, std::chrono::seconds(2));
-  EXPECT_EQ(refused.status().code(), StatusCode::kProfileStoreUnavailable);
-  EXPECT_LT(refused_after, std::chrono::milliseconds(100));
+  EXPECT_EQ(rejected.status().code(), StatusCode::kProfileStoreUnavailable);
+  EXPECT_LT(rejected_after, std::chrono::milliseconds(100));
   Result<std::optional<UserProfile>> resumed = Status::Unavailable("not tried");
   for (int attempt = 0; attempt < 50 && !resumed.ok(); ++attempt) {
     resumed = impatient->Get("ana");
