@@ -683,12 +683,22 @@ Result<std::vector<Event>> RedisProfileStore::SweepUser(const std::string& membe
 }
 
 Status RedisProfileStore::RewriteAppendOnlyFile() {
-  Result<RedisReply> reply = client_->Command({"BGREWRITEAOF"});
-  if (!reply.ok()) return StoreError(reply.status());
-  // "Background append only file rewriting scheduled" when another rewrite or a snapshot runs.
-  if (reply->is_error()) return ReplyError(*reply, "BGREWRITEAOF");
-  spdlog::info("profile store {}: append-only file rewrite started, so erased shoppers leave its files", url_);
-  return Status::Ok();
+  // A rewrite already running may have copied the data before the erasure, so a new one starts
+  // after it ends. Redis schedules one itself when a snapshot runs instead.
+  constexpr int kMaxWaits = 600;  // of 100 ms each
+  for (int wait = 0;; ++wait) {
+    Result<RedisReply> reply = client_->Command({"BGREWRITEAOF"});
+    if (!reply.ok()) return StoreError(reply.status());
+    const bool running = reply->is_error() && reply->text.find("already in progress") != std::string::npos;
+    if (running && wait < kMaxWaits) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (reply->is_error()) return ReplyError(*reply, "BGREWRITEAOF");
+    spdlog::info("profile store {}: append-only file rewrite requested ({}), so erased shoppers leave its files", url_,
+                 reply->text);
+    return Status::Ok();
+  }
 }
 
 Result<std::string> RedisProfileStore::ReadSharedEvents(const std::string& after_id, size_t count,

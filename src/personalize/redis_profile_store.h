@@ -44,10 +44,10 @@ struct SharedEventDelta {
 //   P events         shared stream of product-count changes (origin, deltas as a JSON array of
 //                    [product id, type, +1 or -1]); no user key or user id
 //
-// Writes are optimistic: the store reads the shopper's profile and its version token, applies
-// the events in C++ (UserProfile::Apply, the only decay arithmetic), and sends the result to a
-// Lua script that writes it only when the token, the opt-out flag and the event ids are
-// unchanged, all in one atomic step. When another replica wrote in between, the store reads
+// Writes are optimistic. The store reads the shopper's profile and its version token and
+// applies the events in C++ (UserProfile::Apply, the only decay arithmetic). A Lua script then
+// writes the result only when the token, the opt-out flag and the event ids are unchanged, all
+// in one atomic step. When another replica wrote in between, the store reads
 // again and retries. A script also appends to the shared stream, so one Redis server is
 // required: Redis Cluster would reject the scripts' cross-slot keys.
 //
@@ -87,7 +87,8 @@ class RedisProfileStore final : public ProfileStore {
                                        const std::function<void(const SharedEventDelta&)>& apply);
 
   // Starts a rewrite of Redis's append-only file (BGREWRITEAOF), after which the file no longer
-  // holds erased data. Redis runs it in the background; a rewrite already running is not an error.
+  // contains erased data. Redis runs it in the background. When a rewrite is already running,
+  // this waits for it to end (at most 60 s) and then starts another.
   Status RewriteAppendOnlyFile();
 
   // Every key name of the user's data, for tests and for checking an erasure.

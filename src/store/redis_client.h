@@ -23,8 +23,8 @@ struct RedisOptions {
   std::chrono::milliseconds connect_timeout{500};
   std::chrono::milliseconds command_timeout{1000};
   // After a failure to connect or a timeout, calls fail at once for this long before the next
-  // attempt, doubling up to max_retry_delay while the server stays unreachable, so that a down
-  // Redis costs each request microseconds rather than a timeout.
+  // attempt. The delay doubles up to max_retry_delay while the server stays unreachable, so a
+  // down Redis costs each request microseconds rather than a timeout.
   std::chrono::milliseconds min_retry_delay{100};
   std::chrono::milliseconds max_retry_delay{2000};
   // Connections kept open between calls; more are opened under load and closed after use.
