@@ -32,6 +32,8 @@ find_package(xgboost CONFIG REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # SHA-256 of API keys and random new keys (Debian's libssl-dev).
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# Redis client for the shared profile store (--profile-store redis://); Debian 12's hiredis 0.14.
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
 pkg_check_modules(TESSERACT REQUIRED IMPORTED_TARGET tesseract lept)

@@ -14,6 +14,8 @@ packages=(
   libcpp-httplib-dev libboost-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
   # keyed hashes of user ids (HMAC-SHA-256)
   libssl-dev
+  # shared shopper profiles, events and catalogue stream between replicas (--profile-store redis://)
+  libhiredis-dev redis-server
   # images, OCR, audio, speech
   libopencv-dev libgif-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim
   libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev

@@ -169,6 +169,19 @@ int main(int argc, char** argv) {
                  "(0: before the erasure returns)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--profile-store", options.profile_store,
+                 "Where shopper events and profiles live: embedded (the data dir's store) or a Redis server "
+                 "shared by several replicas, redis://HOST[:PORT][/DATABASE][?timeout_ms=N] (docs/scaling-redis.md)")
+      ->check([](const std::string& value) {
+        return value == "embedded" || value.rfind("redis://", 0) == 0
+                   ? std::string()
+                   : "profile store '" + value + "' is unknown: use embedded or redis://HOST:PORT/DATABASE";
+      })
+      ->capture_default_str();
+  app.add_option("--replica-name", options.replica_name,
+                 "With a Redis profile store: this replica's name, unique among the replicas; catalogue upserts, "
+                 "deletes and imports then reach every replica through the Redis stream tessera:catalog "
+                 "(default: none, catalogue changes stay on this replica)");
   app.add_option("--fusion", options.hybrid.fusion,
                  "How a text query's word matches and joint-space neighbours merge: bands (words decide, "
                  "joint similarity orders equal matches), rrf (reciprocal rank fusion) or normalized")

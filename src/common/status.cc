@@ -13,6 +13,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kCorruption: return "corruption";
     case StatusCode::kDeadlineExceeded: return "deadline_exceeded";
     case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kProfileStoreUnavailable: return "profile_store_unavailable";
     case StatusCode::kInternal: return "internal";
   }
   return "unknown";

@@ -22,6 +22,8 @@ enum class StatusCode {
   kCorruption,        // stored data fails its checks (magic, version, checksum)
   kDeadlineExceeded,  // a time budget ran out
   kUnavailable,       // a component is not ready (e.g. no speech model built yet)
+  // The shared profile store (Redis) cannot be reached or timed out; retrying later may succeed.
+  kProfileStoreUnavailable,
   kInternal,          // a bug: an invariant did not hold
 };
 
@@ -42,6 +44,7 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+  static Status ProfileStoreUnavailable(std::string m) { return {StatusCode::kProfileStoreUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   // Returns a copy that names `field`, the request field or parameter the error is about, so that

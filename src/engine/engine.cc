@@ -34,6 +34,7 @@
 #include "index/filter_index.h"
 #include "index/inverted_index.h"
 #include "encode/joint_space_model.h"
+#include "engine/catalog_stream.h"
 #include "engine/joint_text.h"
 #include "engine/purge_scheduler.h"
 #include "engine/vector_space.h"
@@ -41,6 +42,7 @@
 #include "ingest/fashion_catalog_reader.h"
 #include "ingest/jsonl_reader.h"
 #include "personalize/profile_store.h"
+#include "personalize/redis_profile_store.h"
 #include "personalize/session_table.h"
 #include "personalize/user_key.h"
 #include "rank/features.h"
@@ -182,7 +184,19 @@ struct Engine::Rep {
 
   std::unique_ptr<KvStore> kv;
   std::unique_ptr<ProductStore> products;
-  std::unique_ptr<EmbeddedProfileStore> profiles;
+  std::unique_ptr<ProfileStore> profiles;
+  // `profiles` as its implementation: exactly one of the two is set.
+  EmbeddedProfileStore* embedded_profiles = nullptr;
+  RedisProfileStore* redis_profiles = nullptr;
+  // With Redis, reads the shared stream of other replicas' product-count changes into `signals`
+  // until `stop_reading_shared_events`.
+  std::thread shared_events_reader;
+  std::atomic<bool> stop_reading_shared_events = false;
+  std::string shared_events_position = "0-0";  // the last entry read; used by that thread only
+  // Rate limit of the warning logged when a search cannot read a profile: the steady-clock time
+  // (milliseconds) of the last one, and the warnings left out since.
+  mutable std::atomic<int64_t> last_profile_warning_ms = INT64_MIN / 2;
+  mutable std::atomic<uint64_t> unlogged_profile_warnings = 0;
   // The retention sweep's thread; it waits on sweep_wake until the next sweep or `stopping`.
   std::thread sweeper;
   std::mutex sweep_mutex;
@@ -237,6 +251,9 @@ struct Engine::Rep {
   Roaring live_docs;
   std::vector<std::shared_ptr<const Product>> product_by_doc;
   std::unordered_map<std::string, DocId> doc_by_id;
+
+  // With a replica name, the shared catalogue stream; catalogue changes go through it.
+  std::unique_ptr<CatalogStream> catalog_stream;
 
   // The speech recognizer is swapped whole when the model is rebuilt.
   mutable std::mutex speech_mutex;
@@ -507,15 +524,91 @@ struct Engine::Rep {
   // count too, so a product that returns keeps its history. Events recent enough for a live
   // session go to `recent`, in the same scan.
   Status LoadSignals(std::vector<Event>* recent) {
+    if (redis_profiles != nullptr) {
+      ReadSharedEvents();
+      return Status::Ok();
+    }
     size_t events = 0;
     const int64_t session_start = clock->NowMillis() - options.session.ExpireAfterMs();
-    TESSERA_RETURN_IF_ERROR(profiles->ForEachEvent([&](Event&& event) {
+    TESSERA_RETURN_IF_ERROR(embedded_profiles->ForEachEvent([&](Event&& event) {
       AddSignal(&signals, event, 1);
       ++events;
       if (event.timestamp_ms >= session_start && ShowsInterest(event.type)) recent->push_back(std::move(event));
     }));
     if (events > 0) spdlog::info("product signals: {} events counted", events);
     return Status::Ok();
+  }
+
+  // Applies the shared stream's product-count changes up to its end. An unreachable Redis is
+  // logged; the reader thread catches up once it is back.
+  void ReadSharedEvents() {
+    const auto start = std::chrono::steady_clock::now();
+    size_t changes = 0;
+    for (;;) {
+      Result<std::string> position = redis_profiles->ReadSharedEvents(
+          shared_events_position, 1000, std::chrono::milliseconds(0), [&](const SharedEventDelta& delta) {
+            ApplySharedDelta(delta);
+            ++changes;
+          });
+      if (!position.ok()) {
+        spdlog::warn("product counts not read from the shared event stream yet: {}", position.status().ToString());
+        return;
+      }
+      if (*position == shared_events_position) break;
+      shared_events_position = *position;
+    }
+    spdlog::info("product signals: {} event count changes read from the shared stream in {:.0f} ms", changes,
+                 MillisecondsSince(start));
+  }
+
+  void ApplySharedDelta(const SharedEventDelta& delta) {
+    if (delta.product_id.empty()) return;
+    if (const std::optional<SignalKind> kind = SignalOf(delta.type)) signals.Add(delta.product_id, *kind, delta.delta);
+  }
+
+  // Follows the shared stream on a thread of its own, so that other replicas' events reach the
+  // popularity and click-through features within milliseconds.
+  void StartSharedEventsReader() {
+    if (redis_profiles == nullptr) return;
+    shared_events_reader = std::thread([this] {
+      bool failing = false;
+      while (!stop_reading_shared_events.load()) {
+        Result<std::string> position = redis_profiles->ReadSharedEvents(
+            shared_events_position, 1000, std::chrono::milliseconds(500),
+            [this](const SharedEventDelta& delta) { ApplySharedDelta(delta); });
+        if (!position.ok()) {
+          if (!failing) spdlog::warn("reading the shared event stream failed, retrying: {}", position.status().ToString());
+          failing = true;
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          continue;
+        }
+        if (failing) spdlog::info("reading the shared event stream again from entry {}", shared_events_position);
+        failing = false;
+        shared_events_position = *position;
+      }
+    });
+  }
+  void StopSharedEventsReader() {
+    stop_reading_shared_events.store(true);
+    if (shared_events_reader.joinable()) shared_events_reader.join();
+  }
+
+  // The profile that personalizes a search. When a remote store cannot be reached the search
+  // goes on unpersonalized, with a note in `warnings` and a warning logged at most every 10 s.
+  Result<std::optional<UserProfile>> SearchProfileOf(const std::string& user_id, std::vector<std::string>* warnings) const {
+    Result<std::optional<UserProfile>> profile = ProfileOf(user_id);
+    if (profile.ok() || profile.status().code() != StatusCode::kProfileStoreUnavailable) return profile;
+    warnings->push_back("the results are not personalized: the profile store cannot be reached");
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch()).count();
+    int64_t last_ms = last_profile_warning_ms.load();
+    if (now_ms - last_ms < 10000 || !last_profile_warning_ms.compare_exchange_strong(last_ms, now_ms)) {
+      unlogged_profile_warnings.fetch_add(1);
+      return std::optional<UserProfile>();
+    }
+    spdlog::warn("searches are not personalized ({} more since the last warning): {}",
+                 unlogged_profile_warnings.exchange(0), profile.status().message());
+    return std::optional<UserProfile>();
   }
 
   // True for the events a session vector follows: a search or an impression shows no interest.
@@ -646,16 +739,24 @@ struct Engine::Rep {
     return evaluation;
   }
 
+  // Applies `batch` here, or with a shared catalogue publishes it and applies the stream up to it.
+  Status PublishOrApply(std::vector<CatalogRecord>* batch) {
+    if (!catalog_stream) return ApplyBatch(batch);
+    Status published = catalog_stream->Publish(*batch);
+    batch->clear();
+    return published;
+  }
+
   Result<IngestReport> Ingest(const std::function<Result<IngestReport>(const RecordSink&)>& read) {
     const auto start = std::chrono::steady_clock::now();
     std::vector<CatalogRecord> batch;
     Result<IngestReport> report = read([&](CatalogRecord&& record) -> Status {
       batch.push_back(std::move(record));
-      if (batch.size() >= kIngestBatch) return ApplyBatch(&batch);
+      if (batch.size() >= kIngestBatch) return PublishOrApply(&batch);
       return Status::Ok();
     });
     if (!report.ok()) return report;
-    TESSERA_RETURN_IF_ERROR(ApplyBatch(&batch));
+    TESSERA_RETURN_IF_ERROR(PublishOrApply(&batch));
     spdlog::info("ingest: {} accepted, {} deleted, {} rejected in {:.1f} s; {} products, {} photo vectors",
                  report->accepted, report->deleted, report->rejected, MillisecondsSince(start) / 1000.0,
                  live_docs.cardinality(), photo_space->index().size());
@@ -745,10 +846,12 @@ struct Engine::Rep {
     RefreshPriceBandsLocked();
     // Profiles are written behind their events: bring them up to date before any event is
     // recorded. The lookup reads the index without locking, since index_mutex is held here.
-    TESSERA_RETURN_IF_ERROR(profiles->Recover([this](const std::string& id) -> std::shared_ptr<const Product> {
-      auto it = doc_by_id.find(id);
-      return it == doc_by_id.end() ? nullptr : product_by_doc[it->second];
-    }));
+    if (embedded_profiles != nullptr) {
+      TESSERA_RETURN_IF_ERROR(embedded_profiles->Recover([this](const std::string& id) -> std::shared_ptr<const Product> {
+        auto it = doc_by_id.find(id);
+        return it == doc_by_id.end() ? nullptr : product_by_doc[it->second];
+      }));
+    }
     std::vector<Event> recent;
     TESSERA_RETURN_IF_ERROR(LoadSignals(&recent));
     auto doc_of = [&](const std::string& id) { return DocOf(id); };
@@ -1021,7 +1124,9 @@ struct Engine::Rep {
 
 Engine::Engine(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 Engine::~Engine() {
+  rep_->catalog_stream.reset();  // its thread applies changes to the members below
   rep_->StopSweeper();
+  rep_->StopSharedEventsReader();
   rep_->SaveVectorIndexes();
 }
 
@@ -1046,17 +1151,33 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   group.profile_flush_ms = options.profile_flush_ms;
   rep->user_keyer.emplace(*keyer);
   rep->sessions = std::make_unique<SessionTable>(options.session);
-  rep->profiles = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile, std::move(keyer).value(), group);
-  Result<size_t> rekeyed = rep->profiles->KeyRawUserIds();
-  if (!rekeyed.ok()) return rekeyed.status();
-  if (*rekeyed > 0) spdlog::info("events and profiles of {} users moved from raw user ids to keyed hashes", *rekeyed);
+  if (options.profile_store == "embedded") {
+    auto embedded = std::make_unique<EmbeddedProfileStore>(rep->kv.get(), options.profile, std::move(keyer).value(), group);
+    rep->embedded_profiles = embedded.get();
+    rep->profiles = std::move(embedded);
+    Result<size_t> rekeyed = rep->embedded_profiles->KeyRawUserIds();
+    if (!rekeyed.ok()) return rekeyed.status();
+    if (*rekeyed > 0) spdlog::info("events and profiles of {} users moved from raw user ids to keyed hashes", *rekeyed);
+  } else if (options.profile_store.rfind("redis://", 0) == 0) {
+    Result<std::unique_ptr<RedisProfileStore>> redis =
+        RedisProfileStore::Open(options.profile_store, options.profile, std::move(keyer).value());
+    if (!redis.ok()) return redis.status();
+    rep->redis_profiles = redis->get();
+    rep->profiles = std::move(redis).value();
+  } else {
+    return Status::InvalidArgument("profile store '" + options.profile_store +
+                                   "' is unknown: use embedded or redis://HOST:PORT/DATABASE");
+  }
   rep->reranker = std::make_unique<PersonalReranker>(options.personalization);
   if (!(options.purge_delay_seconds >= 0)) {
     return Status::InvalidArgument("purge delay " + std::to_string(options.purge_delay_seconds) +
                                    " s is negative: use 0 to purge before an erasure returns");
   }
+  // With Redis, erased data leaves Redis's append-only file when Redis rewrites it.
   rep->purger = std::make_unique<PurgeScheduler>(
-      [kv = rep->kv.get()] { return PurgeShopperData(kv); },
+      [kv = rep->kv.get(), redis = rep->redis_profiles] {
+        return redis != nullptr ? redis->RewriteAppendOnlyFile() : PurgeShopperData(kv);
+      },
       std::chrono::milliseconds(static_cast<int64_t>(options.purge_delay_seconds * 1000)));
 
   Result<std::unique_ptr<Analyzer>> analyzer = Analyzer::Create();
@@ -1085,6 +1206,32 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   rep->parser = std::make_unique<QueryParser>(*rep->analyzer, rep->synonyms.get(), rep->text_index, options.query);
 
   TESSERA_RETURN_IF_ERROR(rep->LoadFromStore());
+  if (!options.replica_name.empty()) {
+    if (rep->redis_profiles == nullptr) {
+      return Status::InvalidArgument("replica name '" + options.replica_name +
+                                     "' needs a Redis profile store to share the catalogue: set --profile-store redis://...");
+    }
+    CatalogStreamOptions stream;
+    stream.url = options.profile_store;
+    stream.replica_name = options.replica_name;
+    stream.position_path = (fs::path(options.data_dir) / "catalog-stream-position").string();
+    Rep* shared = rep.get();
+    Result<std::unique_ptr<CatalogStream>> opened = CatalogStream::Open(
+        stream, [shared](std::vector<CatalogRecord>&& records) { return shared->ApplyBatch(&records); });
+    if (!opened.ok()) return opened.status();
+    rep->catalog_stream = std::move(opened).value();
+    // Changes made while this replica was stopped; an unreachable Redis leaves them to the
+    // follower thread.
+    const auto caught_up_start = std::chrono::steady_clock::now();
+    Status caught_up = rep->catalog_stream->CatchUp();
+    if (caught_up.ok()) {
+      spdlog::info("catalogue stream: replica {} at entry {} after {:.0f} ms", options.replica_name,
+                   rep->catalog_stream->position(), MillisecondsSince(caught_up_start));
+    } else {
+      spdlog::warn("catalogue stream: replica {} not caught up at start, serving the catalogue it has: {}",
+                   options.replica_name, caught_up.ToString());
+    }
+  }
 
   // A model that exists but cannot be used is an error to fix, not a reason to refuse to serve.
   if (fs::exists(rep->DefaultRankerPath())) {
@@ -1111,8 +1258,15 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
 
   // Events past retention leave at open, then hourly (by default) on the sweeper thread.
   Result<size_t> swept = engine->SweepExpiredEvents();
-  if (!swept.ok()) return swept.status();
+  if (!swept.ok() && swept.status().code() == StatusCode::kProfileStoreUnavailable) {
+    // The replica serves without the shared store; the next sweep runs on the sweeper thread.
+    spdlog::warn("retention sweep at start skipped: {}", swept.status().ToString());
+  } else if (!swept.ok()) {
+    return swept.status();
+  }
   engine->rep_->StartSweeper(engine.get());
+  engine->rep_->StartSharedEventsReader();
+  if (engine->rep_->catalog_stream) engine->rep_->catalog_stream->StartFollowing();
   return engine;
 }
 
@@ -1130,7 +1284,7 @@ Status Engine::Upsert(const Product& product) {
   batch.push_back({CatalogRecord::Op::kUpsert, product, 0});
   // NOTE: the speech model is not rebuilt here, so words new to the catalogue are not heard
   // until the next ingest.
-  return rep_->ApplyBatch(&batch);
+  return rep_->PublishOrApply(&batch);
 }
 
 Status Engine::Delete(const std::string& id) {
@@ -1143,7 +1297,7 @@ Status Engine::Delete(const std::string& id) {
   record.op = CatalogRecord::Op::kDelete;
   record.product.id = id;
   batch.push_back(std::move(record));
-  return rep_->ApplyBatch(&batch);
+  return rep_->PublishOrApply(&batch);
 }
 
 Result<Product> Engine::GetProduct(const std::string& id) const {
@@ -1201,7 +1355,8 @@ Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   TESSERA_RETURN_IF_ERROR(ValidateSearchRequest(original));
   const std::optional<SearchRequest> with_joint = rep_->WithTextJointVector(original);
   const SearchRequest& request = with_joint ? *with_joint : original;
-  Result<std::optional<UserProfile>> profile = rep_->ProfileOf(request.user_id);
+  std::vector<std::string> profile_warnings;
+  Result<std::optional<UserProfile>> profile = rep_->SearchProfileOf(request.user_id, &profile_warnings);
   if (!profile.ok()) return profile.status();
   const std::optional<SessionVector> session = rep_->SessionOf(request);
 
@@ -1213,6 +1368,7 @@ Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   SearchResponse response = rep_->Respond(request, *evaluation, *profile, session);
   response.partial = set.partial;
   response.warnings = rep_->FilterWarnings(request.filters);
+  response.warnings.insert(response.warnings.end(), profile_warnings.begin(), profile_warnings.end());
   if (set.partial) {
     response.warnings.push_back("the query ran out of its time budget of " +
                                 std::to_string(rep_->options.query.time_budget.count()) +
@@ -1509,6 +1665,7 @@ EngineStats Engine::Stats(bool with_memory) const {
   if (lag.oldest) {
     stats.oldest_unflushed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - *lag.oldest).count();
   }
+  stats.profile_store_errors = rep_->profiles->failures();
   std::lock_guard lock(rep_->speech_mutex);
   stats.speech_ready = rep_->speech != nullptr;
   return stats;

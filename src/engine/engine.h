@@ -69,6 +69,16 @@ struct EngineOptions {
   // Milliseconds between writes of changed profiles behind their events (GroupCommitOptions);
   // 0 writes each touched profile into its events' synced write.
   int64_t profile_flush_ms = GroupCommitOptions().profile_flush_ms;
+  // Where shopper events and profiles live: "embedded" (the data dir's store) or the URL of a
+  // Redis server shared by several replicas, redis://HOST[:PORT][/DATABASE][?timeout_ms=N]
+  // (docs/scaling-redis.md). Every replica sharing a Redis needs the same user-id key file,
+  // <data_dir>/secrets/user-id.key.
+  std::string profile_store = "embedded";
+  // With a Redis profile store, the name of this replica, unique among those sharing the Redis:
+  // catalogue upserts, deletes and imports then go through the shared stream tessera:catalog,
+  // which every replica applies in the same order (engine/catalog_stream.h). "" keeps catalogue
+  // changes to this replica.
+  std::string replica_name;
   // Seconds after an erasure or opt-out within which the store's files no longer hold the
   // erased data (one compaction for all erasures in that time); 0 compacts before the erasure
   // returns.
@@ -168,6 +178,8 @@ struct EngineStats {
   // the oldest of them was acknowledged (0 when there is none).
   uint64_t unflushed_events = 0;
   double oldest_unflushed_seconds = 0;
+  // Profile store calls that failed because a remote store could not be reached or timed out.
+  uint64_t profile_store_errors = 0;
 };
 
 // Thread safety: every public method may be called concurrently. Searches share a read lock on
@@ -193,7 +205,8 @@ class Engine {
   // loads it. Called after ingest; Open loads an existing model.
   Status RebuildSpeechModel();
 
-  // Search by text (and filters), by photo bytes, or by voice recording bytes.
+  // Search by text (and filters), by photo bytes, or by voice recording bytes. When a remote
+  // profile store cannot be reached, the search is not personalized and its warnings report that.
   Result<SearchResponse> Search(const SearchRequest& request) const;
   Result<SearchResponse> SearchByImage(std::string_view image_bytes, SearchRequest request) const;
   Result<SearchResponse> SearchByVoice(std::string_view audio_bytes, SearchRequest request) const;

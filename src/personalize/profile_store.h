@@ -96,6 +96,10 @@ class ProfileStore {
   // The events whose profile changes wait for the next Flush; a store that writes profiles with
   // their events has none.
   virtual WriteBehindLag Lag() const { return {}; }
+
+  // Calls that failed because a remote store could not be reached or timed out; an embedded
+  // store has none.
+  virtual uint64_t failures() const { return 0; }
 };
 
 // Limits of EmbeddedProfileStore's group commit.

@@ -38,7 +38,19 @@ void SendJson(httplib::Response& res, int status, const json& body) {
   res.set_content(body.dump(), "application/json");
 }
 
+// Seconds a client should wait before retrying a request that failed because the shared profile
+// store was unreachable. The store's client tries to reconnect within about that time.
+constexpr int kProfileStoreRetryAfterSeconds = 1;
+
+// Adds Retry-After to responses whose error a retry may cure.
+void SetRetryAfter(httplib::Response& res, const Status& status) {
+  if (status.code() == StatusCode::kProfileStoreUnavailable) {
+    res.set_header("Retry-After", std::to_string(kProfileStoreRetryAfterSeconds));
+  }
+}
+
 void SendError(httplib::Response& res, const Status& status) {
+  SetRetryAfter(res, status);
   SendJson(res, HttpStatusFor(status.code()), ApiErrorJson(StatusCodeName(status.code()), status.message(), status.field()));
 }
 
@@ -223,7 +235,8 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kUnsupported: return 415;
     case StatusCode::kTooLarge: return 413;
     case StatusCode::kDeadlineExceeded: return 504;
-    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kUnavailable:
+    case StatusCode::kProfileStoreUnavailable: return 503;
     case StatusCode::kIoError:
     case StatusCode::kCorruption:
     case StatusCode::kInternal: return 500;
@@ -399,7 +412,8 @@ void HttpServer::Rep::Shed(httplib::Response& res) {
 // logged at most LogRateLimiter::kPerSecond times a second, so that a misbehaving client or an
 // overload cannot flood the log. The next logged line of that kind reports the number left out.
 void HttpServer::Rep::LogErrorResponse(const httplib::Request& req, const httplib::Response& res) {
-  const bool shed = res.status == 503 && res.has_header("Retry-After");
+  // Shed responses alone close the connection; a 503 of an unreachable profile store does not.
+  const bool shed = res.status == 503 && res.has_header("Retry-After") && res.get_header_value("Connection") == "close";
   LogKind kind = LogKind::kClientError;
   if (shed) kind = LogKind::kShed;
   else if (res.status >= 500) kind = LogKind::kServerError;
@@ -429,6 +443,7 @@ void HttpServer::Rep::RegisterOperationsRoutes() {
     gauges.joint_vectors = stats.joint_vectors;
     gauges.unflushed_events = stats.unflushed_events;
     gauges.oldest_unflushed_seconds = stats.oldest_unflushed_seconds;
+    gauges.profile_store_errors = stats.profile_store_errors;
     gauges.ranker_name = ranker.name;
     gauges.ranker_version = ranker.version;
     res.set_content(metrics.Render(gauges, options.version), "text/plain; version=0.0.4; charset=utf-8");
@@ -557,6 +572,7 @@ void HttpServer::Rep::RegisterRoutes() {
     if (!invalid.ok()) metrics.CountRejectedEvent(invalid.code());
     if (invalid.ok()) return SendJson(res, 200, out);
     out["error"] = ApiErrorJson(StatusCodeName(invalid.code()), invalid.message(), invalid.field())["error"];
+    SetRetryAfter(res, invalid);
     SendJson(res, HttpStatusFor(invalid.code()), out);
   });
 

@@ -133,6 +133,10 @@ std::string ServerMetrics::Render(const EngineGauges& engine, std::string_view v
   AppendHeader(out, "tessera_events_unflushed_oldest_age_seconds", "gauge",
                "Seconds since the oldest unflushed event was acknowledged; 0 when there is none.");
   line("tessera_events_unflushed_oldest_age_seconds", "", engine.oldest_unflushed_seconds);
+  AppendHeader(out, "tessera_profile_store_errors_total", "counter",
+               "Profile store calls that failed because the store could not be reached or timed out; "
+               "always 0 with the embedded store.");
+  line("tessera_profile_store_errors_total", "", engine.profile_store_errors);
   return out;
 }
 

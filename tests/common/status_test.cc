@@ -58,6 +58,7 @@ TEST(StatusCodeName, EveryCodeHasSnakeCaseName) {
   EXPECT_STREQ(StatusCodeName(StatusCode::kCorruption), "corruption");
   EXPECT_STREQ(StatusCodeName(StatusCode::kDeadlineExceeded), "deadline_exceeded");
   EXPECT_STREQ(StatusCodeName(StatusCode::kUnavailable), "unavailable");
+  EXPECT_STREQ(StatusCodeName(StatusCode::kProfileStoreUnavailable), "profile_store_unavailable");
   EXPECT_STREQ(StatusCodeName(StatusCode::kInternal), "internal");
 }
 
