@@ -357,4 +357,24 @@ TEST_F(RedisReplicasEndToEnd, StoppedAndNewReplicasCatchUp) {
   EXPECT_NE(ReadFile(root_ / "server-d.log").find("consumer group d created at entry"), std::string::npos);
 }
 
+TEST_F(RedisReplicasEndToEnd, KilledReplicaLosesNoAcknowledgedWrite) {
+  // C acknowledges a catalogue change and a shopper's event, then dies without a chance to flush.
+  const json product = {{"id", "redis-e2e-5"}, {"title", "Wombat Corduroy Jacket"}, {"brand", "Wombat"}};
+  ASSERT_EQ(Send(2, "PUT", "/api/products/redis-e2e-5", product.dump())->status, 200);
+  EXPECT_EQ(Click(2, "cara", "redis-e2e-5", "cara-click-1")["accepted"], 1);
+  EXPECT_EQ(replicas_[2]->Stop(SIGKILL), -1);
+
+  // Both writes reached the shared log before C acknowledged them, so A has them.
+  EXPECT_EQ(Ids(SearchUntil(0, "/api/search?q=wombat", [](const json& r) { return !r["results"].empty(); })),
+            std::vector<std::string>{"redis-e2e-5"});
+  EXPECT_EQ(Get(0, "/api/users/cara/profile")["events"], 1);
+
+  // C restarts from its killed data dir and serves both.
+  StartReplica(2);
+  ASSERT_TRUE(ready_[2]) << ReadFile(LogOf(2));
+  EXPECT_EQ(Ids(SearchUntil(2, "/api/search?q=wombat", [](const json& r) { return !r["results"].empty(); })),
+            std::vector<std::string>{"redis-e2e-5"});
+  EXPECT_EQ(Get(2, "/api/users/cara/profile")["events"], 1);
+}
+
 }  // namespace
