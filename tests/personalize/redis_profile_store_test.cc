@@ -17,6 +17,7 @@
 #include "personalize/event.h"
 #include "personalize/profile.h"
 #include "personalize/redis_profile_store.h"
+#include "support/profile_test_support.h"
 #include "support/redis_test_support.h"
 #include "support/test_support.h"
 
@@ -25,33 +26,14 @@ namespace {
 
 using testing_support::FreeRedisPort;
 using testing_support::RedisServerProcess;
+using testing_support::kDayMs;
+using testing_support::kHourMs;
+using testing_support::kNowMs;
+using testing_support::MakeEvent;
+using testing_support::MakeProduct;
 using testing_support::TempDir;
 
-constexpr int64_t kHourMs = 3600 * 1000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-// 2024-06-01T00:00:00Z in Unix milliseconds.
-constexpr int64_t kNowMs = 1717200000000;
 const std::string kSecret(32, 'k');
-
-std::shared_ptr<const Product> MakeProduct(const std::string& id, const std::string& colour) {
-  auto product = std::make_shared<Product>();
-  product->id = id;
-  product->title = "Acme Men " + colour + " Shirts";
-  product->brand = "Acme";
-  product->attributes = {{"article_type", "Shirts"}, {"colour", colour}, {"gender", "Men"}};
-  return product;
-}
-
-Event MakeEvent(const std::string& user, const std::string& product_id, int64_t timestamp_ms,
-                const std::string& event_id = "") {
-  Event event;
-  event.user_id = user;
-  event.type = EventType::kClick;
-  event.product_id = product_id;
-  event.timestamp_ms = timestamp_ms;
-  event.event_id = event_id;
-  return event;
-}
 
 class RedisProfileStoreTest : public ::testing::Test {
  protected:
