@@ -10,15 +10,9 @@ namespace tessera {
 std::vector<WeightedPreferences> PreferencePrior(const std::vector<Product>& products,
                                                  const ShopperPopulationOptions& options) {
   // The same counts as DrawShoppers.
-  std::map<std::string, size_t> gender_counts;
-  std::map<std::string, std::map<std::string, size_t>> colour_counts;
-  for (const Product& product : products) {
-    const std::string& gender = product.Attribute("gender");
-    if (gender != "Men" && gender != "Women") continue;
-    ++gender_counts[gender];
-    const std::string& colour = product.Attribute("colour");
-    if (!colour.empty() && colour != "NA") ++colour_counts[gender][colour];
-  }
+  PreferenceCounts counts = CountPreferences(products);
+  const std::map<std::string, size_t>& gender_counts = counts.genders;
+  std::map<std::string, std::map<std::string, size_t>>& colour_counts = counts.colours;
 
   double gender_total = 0;
   for (const auto& [gender, count] : gender_counts) gender_total += static_cast<double>(count);

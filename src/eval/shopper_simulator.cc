@@ -92,22 +92,27 @@ std::vector<size_t> SimulateClicks(const std::vector<const Product*>& page, cons
   return clicked;
 }
 
+PreferenceCounts CountPreferences(const std::vector<Product>& products) {
+  PreferenceCounts counts;
+  for (const Product& product : products) {
+    const std::string& gender = product.Attribute("gender");
+    if (gender != "Men" && gender != "Women") continue;
+    ++counts.genders[gender];
+    const std::string& colour = product.Attribute("colour");
+    if (!colour.empty() && colour != "NA") ++counts.colours[gender][colour];
+  }
+  return counts;
+}
+
 std::vector<SimulatedShopper> DrawShoppers(const std::vector<Product>& products,
                                            const std::vector<JudgedQuery>& queries,
                                            const ShopperPopulationOptions& options) {
   std::map<std::string, const Product*> by_id;
   for (const Product& product : products) by_id[product.id] = &product;
 
-  // Product counts per gender, and per colour within each gender.
-  std::map<std::string, size_t> gender_counts;
-  std::map<std::string, std::map<std::string, size_t>> colour_counts;
-  for (const Product& product : products) {
-    const std::string& gender = product.Attribute("gender");
-    if (gender != "Men" && gender != "Women") continue;
-    ++gender_counts[gender];
-    const std::string& colour = product.Attribute("colour");
-    if (!colour.empty() && colour != "NA") ++colour_counts[gender][colour];
-  }
+  PreferenceCounts counts = CountPreferences(products);
+  const std::map<std::string, size_t>& gender_counts = counts.genders;
+  std::map<std::string, std::map<std::string, size_t>>& colour_counts = counts.colours;
   std::vector<std::string> genders;
   std::vector<double> gender_weights;
   for (const auto& [gender, count] : gender_counts) {

@@ -82,6 +82,14 @@ struct SimulatedShopper {
   std::vector<const JudgedQuery*> conflict;    // measured by their own grades, never clicked
 };
 
+// Product counts by gender (Men and Women only) and by colour within each gender (empty and "NA"
+// colours left out): the weights DrawShoppers draws preferences with.
+struct PreferenceCounts {
+  std::map<std::string, size_t> genders;
+  std::map<std::string, std::map<std::string, size_t>> colours;  // gender -> colour -> count
+};
+PreferenceCounts CountPreferences(const std::vector<Product>& products);
+
 // Draws shoppers. A shopper's gender is drawn with the catalogue's frequency among Men and
 // Women, and their colour with its frequency among that gender's products. Their evaluation
 // queries are drawn without repeats from the `queries` that name neither gender nor colour and
