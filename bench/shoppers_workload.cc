@@ -69,7 +69,7 @@ struct CheckpointValues {
   std::vector<double> unpersonalized, engine, lexical, baseline, oracle;
   // `bayes` re-orders the unpersonalized first 100 by the expected gain under the exact
   // posterior over the shopper's preferences (PreferencePosterior), `bayes_grade` by the
-  // expected grade: the bound of any learner that sees the same events.
+  // expected grade: the bound of any learner that observes the same events.
   std::vector<double> bayes, bayes_grade;
   // `judged` re-orders the same list by the query's own grades, without the preferences: the
   // part of the bayes arm's lift that comes from knowing the judged relevance.
@@ -127,7 +127,7 @@ class SplitRun {
       if (!page.ok()) return page.status();
       std::vector<const Product*> page_products;
       for (const SearchHit& hit : *page) page_products.push_back(hit.product.get());
-      // The posterior sees the page in rank order, up to each click before its checkpoint, as a
+      // The posterior reads the page in rank order, up to each click before its checkpoint, as a
       // storefront would report it.
       size_t observed = 0;
       auto observe_through = [&](size_t end, const std::vector<size_t>& clicks) {

@@ -45,7 +45,7 @@ class CatalogStream {
 
   // Appends the records to the stream and applies the stream up to the last of them. Returns
   // the first error of applying them here; kUnavailable when Redis cannot be reached, and then
-  // nothing was published unless the error says so.
+  // nothing was published unless the error states otherwise.
   Status Publish(const std::vector<CatalogRecord>& records);
   // Applies every entry this replica has not applied yet.
   Status CatchUp();
@@ -57,7 +57,7 @@ class CatalogStream {
  private:
   CatalogStream(CatalogStreamOptions options, CatalogApply apply, std::unique_ptr<RedisClient> client);
   Status EnsureGroupLocked();
-  // Reads and applies entries until none is left; `on_applied` sees each entry's id and status.
+  // Reads and applies entries until none is left, and `on_applied` receives each entry's id and status.
   Status DrainLocked(const std::function<void(const std::string& id, const Status& status)>& on_applied);
   void SavePosition(const std::string& id) const;
 

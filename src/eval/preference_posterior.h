@@ -27,7 +27,7 @@ struct WeightedPreferences {
 std::vector<WeightedPreferences> PreferencePrior(const std::vector<Product>& products,
                                                  const ShopperPopulationOptions& options);
 
-// Not thread-safe. It caches results by product address, so the products it sees must outlive it.
+// Not thread-safe. It caches results by product address, so the products passed to it must outlive it.
 class PreferencePosterior {
  public:
   PreferencePosterior(std::vector<WeightedPreferences> prior, ClickModelOptions clicks);

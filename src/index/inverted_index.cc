@@ -117,7 +117,7 @@ struct InvertedIndex::ScoringScratch {
 
 InvertedIndex::InvertedIndex(std::vector<FieldSpec> fields, float k1)
     : fields_(std::move(fields)), k1_(k1), total_length_(fields_.size(), 0) {
-  assert(fields_.size() <= kMaxFields && "field masks have 64 bits");
+  assert(fields_.size() <= kMaxFields);  // field masks have 64 bits
 }
 
 void InvertedIndex::WidenFieldStats(uint64_t field_mask, Postings* postings) {
@@ -554,7 +554,8 @@ void InvertedIndex::AppendBest(const Roaring& level_docs, uint32_t level, size_t
   // are never negative or NaN (idf, weights and frequencies are not), which packing requires.
   bool packed = true;
   for (RankEntry& entry : ranked) {
-    assert(entry.score >= 0.0f && "scores are finite and not negative");
+    assert(std::isfinite(entry.score));
+    assert(entry.score >= 0.0f);
     packed = packed && entry.typos < kPackedCountLimit && entry.synonyms < kPackedCountLimit;
     PackRankKey(&entry);
   }

@@ -145,8 +145,9 @@ class InvertedIndex {
   struct ScoringScratch;
 
   std::vector<FieldNorm> FieldNorms() const;
-  // Returns the BM25F pseudo term frequency of `doc` from its posting's `field_stats`, laid out
-  // for the term's `field_mask`, which has `slots` bits set; `norms` has one entry per field.
+  // Returns the BM25F pseudo term frequency of `doc` from its posting's `field_stats`. The stats
+  // are laid out for the term's `field_mask`, which has `slots` bits set. `norms` has one entry
+  // per field.
   float PseudoFrequency(const uint8_t* field_stats, uint64_t field_mask, size_t slots, DocId doc,
                         const FieldNorm* norms) const;
   // Widens every posting of `postings` to the fields of `field_mask`, a superset of its own,

@@ -25,7 +25,7 @@ struct HttpServerOptions {
   // ones get a 503 response with Retry-After (WorkerPool). 0 lets any number wait.
   int max_queued_connections = 64;
   int retry_after_seconds = 1;             // the Retry-After of a shed request
-  // An idle keep-alive connection holds its worker thread until it closes: after this many
+  // An idle keep-alive connection keeps its worker thread until it closes: after this many
   // seconds without a request, or after `keep_alive_requests` requests (cpp-httplib's defaults).
   int keep_alive_seconds = 5;
   int keep_alive_requests = 5;

@@ -260,13 +260,13 @@ TEST_F(RedisReplicasEndToEnd, RedisDownKeepsSearchRejectsEvents) {
   EXPECT_EQ(Ids(degraded), Ids(Get(0, "/api/search?q=tshirts&per_page=5")));
   EXPECT_NE(degraded["warnings"].dump().find("profile store"), std::string::npos) << degraded.dump();
   // Events are rejected with a retryable error naming the store, not dropped.
-  auto refused = Send(1, "POST", "/api/events",
+  auto rejected = Send(1, "POST", "/api/events",
                       json{{"user_id", "dana"}, {"type", "click"}, {"product_id", product}, {"event_id", "dana-3"}}.dump());
-  ASSERT_TRUE(refused);
-  EXPECT_EQ(refused->status, 503) << refused->body;
-  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
-  const json error = json::parse(refused->body, nullptr, false);
-  EXPECT_EQ(error["error"]["code"], "profile_store_unavailable") << refused->body;
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->status, 503) << rejected->body;
+  EXPECT_EQ(rejected->get_header_value("Retry-After"), "1");
+  const json error = json::parse(rejected->body, nullptr, false);
+  EXPECT_EQ(error["error"]["code"], "profile_store_unavailable") << rejected->body;
   auto metrics = Send(0, "GET", "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->body.find("tessera_profile_store_errors_total 0\n"), std::string::npos);
@@ -313,9 +313,9 @@ TEST_F(RedisReplicasEndToEnd, CatalogueChangeReachesOtherReplicas) {
   ASSERT_TRUE(removed);
   EXPECT_EQ(removed->status, 200) << removed->body;
   for (size_t replica : {0, 2}) {
-    const json gone = SearchUntil(replica, "/api/search?q=zanzibar%20unicorn",
+    const json after_delete = SearchUntil(replica, "/api/search?q=zanzibar%20unicorn",
                                   [](const json& r) { return r["results"].empty(); });
-    EXPECT_TRUE(gone["results"].empty()) << "replica " << kReplicaNames[replica];
+    EXPECT_TRUE(after_delete["results"].empty()) << "replica " << kReplicaNames[replica];
   }
 }
 

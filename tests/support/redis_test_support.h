@@ -35,7 +35,7 @@ inline int FreeRedisPort() {
 }
 
 // redis-server with the append-only file synced before every reply (appendfsync always), as
-// docs/scaling-redis.md asks of production, and no RDB snapshots.
+// docs/scaling-redis.md requires in production, and no RDB snapshots.
 class RedisServerProcess {
  public:
   RedisServerProcess(std::filesystem::path dir, int port) : dir_(std::move(dir)), port_(port) {}
@@ -43,7 +43,7 @@ class RedisServerProcess {
   RedisServerProcess(const RedisServerProcess&) = delete;
   RedisServerProcess& operator=(const RedisServerProcess&) = delete;
 
-  // Starts the server and waits up to 10 s until it answers PING; false when it does not.
+  // Starts the server and waits up to 10 s until it replies to PING. Returns false when it does not.
   bool Start() {
     std::filesystem::create_directories(dir_);
     std::vector<std::string> args = {"redis-server", "--bind",       "127.0.0.1",     "--port",     std::to_string(port_),
