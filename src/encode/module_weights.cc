@@ -7,14 +7,14 @@
 
 namespace tessera {
 
-Result<std::string> SerializeWeights(const torch::nn::Module& module, std::string_view what) {
+Result<std::string> SerializeWeights(const torch::nn::Module& module, std::string_view model_name) {
   std::ostringstream weights;
   try {
     torch::serialize::OutputArchive archive;
     module.save(archive);
     archive.save_to(weights);
   } catch (const c10::Error& e) {
-    return Status::Internal("cannot serialize the " + std::string(what) +
+    return Status::Internal("cannot serialize the " + std::string(model_name) +
                             " weights: " + std::string(e.what_without_backtrace()));
   }
   return weights.str();

@@ -11,9 +11,9 @@
 
 namespace tessera {
 
-// Serializes the parameters and buffers of `module`. `what` names the model in the error, e.g.
+// Serializes the parameters and buffers of `module`. `model_name` names the model in the error, e.g.
 // "joint-space".
-Result<std::string> SerializeWeights(const torch::nn::Module& module, std::string_view what);
+Result<std::string> SerializeWeights(const torch::nn::Module& module, std::string_view model_name);
 
 // Loads weights written by SerializeWeights into `module`, whose layers must have the same names
 // and shapes. Fails with kCorruption, naming `source` (e.g. "model file /path"), when the bytes

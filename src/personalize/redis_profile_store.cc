@@ -317,9 +317,9 @@ Status RedisProfileStore::StoreError(const Status& status) {
                                          "; retry later (nothing of this request was stored)");
 }
 
-Status RedisProfileStore::ReplyError(const RedisReply& reply, const std::string& what) {
-  if (IsTransientError(reply.text)) return StoreError(Status::Unavailable(what + ": " + reply.text));
-  return Status::Internal("profile store " + url_ + ": " + what + " failed: " + reply.text);
+Status RedisProfileStore::ReplyError(const RedisReply& reply, const std::string& operation) {
+  if (IsTransientError(reply.text)) return StoreError(Status::Unavailable(operation + ": " + reply.text));
+  return Status::Internal("profile store " + url_ + ": " + operation + " failed: " + reply.text);
 }
 
 Result<RedisReply> RedisProfileStore::RunScript(Script& script, const std::vector<std::string>& keys,

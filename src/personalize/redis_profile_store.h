@@ -100,7 +100,7 @@ class RedisProfileStore final : public ProfileStore {
   struct UserState;
 
   Status StoreError(const Status& status);
-  Status ReplyError(const RedisReply& reply, const std::string& what);
+  Status ReplyError(const RedisReply& reply, const std::string& operation);
   Result<RedisReply> RunScript(Script& script, const std::vector<std::string>& keys,
                                const std::vector<std::string>& arguments);
   Result<UserState> ReadUser(const std::string& user_key, bool with_events);

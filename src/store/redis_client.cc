@@ -104,15 +104,15 @@ std::string RedisClient::url() const {
   return "redis://" + options_.host + ":" + std::to_string(options_.port) + "/" + std::to_string(options_.database);
 }
 
-Status RedisClient::Failed(const std::string& what) {
+Status RedisClient::Failed(const std::string& reason) {
   std::lock_guard lock(mutex_);
   retry_delay_ = retry_delay_.count() == 0 ? options_.min_retry_delay : std::min(2 * retry_delay_, options_.max_retry_delay);
   retry_at_ = std::chrono::steady_clock::now() + retry_delay_;
-  last_error_ = what;
+  last_error_ = reason;
   // A broken server breaks every pooled connection too.
   for (redisContext* context : idle_) redisFree(context);
   idle_.clear();
-  return Status::Unavailable("Redis at " + url() + " failed: " + what + "; retrying in " +
+  return Status::Unavailable("Redis at " + url() + " failed: " + reason + "; retrying in " +
                              std::to_string(retry_delay_.count()) + " ms");
 }
 

@@ -71,7 +71,7 @@ class RedisClient {
  private:
   Result<redisContext*> Acquire();
   void Release(redisContext* context, bool healthy);
-  Status Failed(const std::string& what);
+  Status Failed(const std::string& reason);
   Result<std::vector<RedisReply>> Run(const std::vector<std::vector<std::string>>& commands,
                                       std::chrono::milliseconds timeout);
 
