@@ -31,20 +31,23 @@ class RankerEndToEnd : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!fs::exists(DataDir() / "fashion" / "styles.csv")) GTEST_SKIP() << "fashion catalogue not found";
     root_ = fs::temp_directory_path() / ("tessera-ranker-e2e-" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    const fs::path slice = MakeFashionSlice(root_ / "fashion-slice", kRankerSliceRows);
+    // Every test of the suite gets its own copy of one ingest, training and feature log.
+    setup_exit_code_ = CopyPrepared("ranker-slice-" + std::to_string(kRankerSliceRows), root_, [](const fs::path& folder) {
+      const fs::path slice = MakeFashionSlice(folder / "fashion-slice", kRankerSliceRows);
+      const std::string tessera = std::string(TESSERA_BINARY) + " --data-dir " + (folder / "var").string() +
+                                  " --synonyms " + TESSERA_SOURCE_DIR + "/config/synonyms/fashion.txt";
+      const std::string log = " >> " + (folder / "setup.log").string() + " 2>&1";
+      int exit_code = RunCommand(tessera + " ingest --skip-speech --fashion " + slice.string() + log);
+      if (exit_code == 0) {
+        exit_code = RunCommand(tessera + " train-ranker --rounds 60 > " + (folder / "train.json").string() + " 2>> " +
+                               (folder / "setup.log").string());
+      }
+      if (exit_code == 0) {
+        exit_code = RunCommand(tessera + " features --out " + (folder / "features.jsonl").string() + log);
+      }
+      return exit_code;
+    });
     data_dir_ = root_ / "var";
-    const std::string tessera = std::string(TESSERA_BINARY) + " --data-dir " + data_dir_.string() + " --synonyms " +
-                                TESSERA_SOURCE_DIR + "/config/synonyms/fashion.txt";
-    const std::string log = " >> " + (root_ / "setup.log").string() + " 2>&1";
-    setup_exit_code_ = RunCommand(tessera + " ingest --skip-speech --fashion " + slice.string() + log);
-    if (setup_exit_code_ == 0) {
-      setup_exit_code_ = RunCommand(tessera + " train-ranker --rounds 60 > " + (root_ / "train.json").string() +
-                                    " 2>> " + (root_ / "setup.log").string());
-    }
-    if (setup_exit_code_ == 0) {
-      setup_exit_code_ = RunCommand(tessera + " features --out " + (root_ / "features.jsonl").string() + log);
-    }
     if (setup_exit_code_ != 0) return;
     port_ = FreeLoopbackPort();
     server_ = new ServerProcess(data_dir_, port_, root_ / "server.log");

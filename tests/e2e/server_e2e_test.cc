@@ -41,14 +41,14 @@ class ServerEndToEnd : public ::testing::Test {
     const fs::path fashion = DataDir() / "fashion";
     if (!fs::exists(fashion / "styles.csv")) GTEST_SKIP() << "fashion catalogue not found at " << fashion;
     root_ = fs::temp_directory_path() / ("tessera-e2e-" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    const fs::path slice = MakeFashionSlice(root_ / "fashion-slice", kSliceRows);
-
+    // Every test of the suite gets its own copy of one ingest of the slice.
+    ingest_exit_code_ = CopyPrepared("server-slice-" + std::to_string(kSliceRows), root_, [](const fs::path& folder) {
+      const fs::path slice = MakeFashionSlice(folder / "fashion-slice", kSliceRows);
+      return RunCommand(std::string(TESSERA_BINARY) + " --data-dir " + (folder / "var").string() + " ingest --fashion " +
+                        slice.string() + " > " + (folder / "ingest.log").string() + " 2>&1");
+    });
     data_dir_ = root_ / "var";
     log_ = root_ / "server.log";
-    const std::string ingest = std::string(TESSERA_BINARY) + " --data-dir " + data_dir_.string() +
-                               " ingest --fashion " + slice.string() + " > " + (root_ / "ingest.log").string() + " 2>&1";
-    ingest_exit_code_ = RunCommand(ingest);
     port_ = FreeLoopbackPort();
     server_ = new ServerProcess(data_dir_, port_, log_);
     ready_ = server_->WaitReady();
