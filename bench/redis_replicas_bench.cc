@@ -10,6 +10,7 @@
 // object. Every loop is bounded by a count and a timeout.
 //
 //   tessera_redis_bench --replica-a /tmp/redis-var-A --replica-b /tmp/redis-var-B
+//   tessera_redis_bench --store-only    # part 1 alone, without data dirs or servers
 //
 // The two data dirs must be copies of one ingested data dir (cp -a), so that they share the
 // user-id key. Replica A's data dir also serves the embedded-store run, before the replicas
@@ -67,6 +68,7 @@ struct BenchOptions {
   size_t samples = 200;      // freshness samples of events
   size_t catalog_samples = 50;  // freshness samples of catalogue upserts
   std::string query = "blue shirts";
+  bool store_only = false;  // part 1 alone
 };
 
 // Records `options.events` click events from `options.threads` threads in RecordBatch calls of
@@ -242,8 +244,9 @@ std::vector<std::string> ServeArgs(const std::string& redis_url, const std::stri
 int main(int argc, char** argv) {
   CLI::App app{"Redis-backed replicas against the embedded store: events/s, search latency, freshness"};
   BenchOptions options;
-  app.add_option("--replica-a", options.replica_a, "Data dir of replica A (also serves the embedded run)")->required();
-  app.add_option("--replica-b", options.replica_b, "Data dir of replica B, a copy of A's")->required();
+  app.add_option("--replica-a", options.replica_a, "Data dir of replica A (also serves the embedded run)");
+  app.add_option("--replica-b", options.replica_b, "Data dir of replica B, a copy of A's");
+  app.add_flag("--store-only", options.store_only, "Measure the stores alone (part 1), without data dirs or servers");
   app.add_option("--events", options.events, "Events per store in the store-level run")->capture_default_str();
   app.add_option("--threads", options.threads, "Writer threads in the store-level run")->capture_default_str();
   app.add_option("--users", options.users, "Distinct shoppers in the store-level run")->capture_default_str();
@@ -254,6 +257,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--query", options.query, "Query of the search latency run")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!options.store_only && (options.replica_a.empty() || options.replica_b.empty())) {
+    std::cerr << "--replica-a and --replica-b are required unless --store-only is given\n";
+    return 2;
+  }
   // Logs go to standard error, so that standard output is the JSON report alone.
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
 
@@ -299,6 +306,11 @@ int main(int argc, char** argv) {
       }
     }
   }
+  if (options.store_only) {
+    std::cout << report.dump(2) << std::endl;
+    return 0;
+  }
+
   // The replicas start from an empty Redis.
   tessera::RedisOptions redis_options;
   redis_options.port = redis.port();
