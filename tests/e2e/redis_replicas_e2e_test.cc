@@ -443,4 +443,53 @@ TEST_F(RedisReplicasEndToEnd, KilledReplicaCountsEachEventOnce) {
   }
 }
 
+TEST_F(RedisReplicasEndToEnd, CopiedDataDirResumesCounts) {
+  // Clicks that C counts before its data dir is copied, so that the copy holds counts.
+  const std::map<std::string, std::pair<double, double>> before = ProductCounts(0);
+  ASSERT_FALSE(before.empty());
+  const std::string product = before.begin()->first;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Click(0, "precopy-" + std::to_string(i), product, "precopy-" + std::to_string(i))["accepted"], 1);
+  }
+  double counted_by_c = -1;
+  for (int attempt = 0; attempt < 100 && counted_by_c != before.at(product).first + 6; ++attempt) {
+    counted_by_c = ProductCounts(2)[product].first;
+    if (counted_by_c != before.at(product).first + 6) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(counted_by_c, before.at(product).first + 6);
+
+  // C stops and its data dir, counts included, is copied for a new replica E.
+  ASSERT_EQ(replicas_[2]->Stop(), 0);
+  const fs::path copy = root_ / "var-e";
+  fs::copy(DataDirOf(2), copy, fs::copy_options::recursive);
+  StartReplica(2);
+  ASSERT_TRUE(ready_[2]) << ReadFile(LogOf(2));
+
+  // Clicks made after the copy: E must count them once, on top of the copied counts.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Click(1, "copy-" + std::to_string(i), product, "copy-" + std::to_string(i))["accepted"], 1);
+  }
+  const double expected = before.at(product).first + 2.0 * (3 + 5);
+
+  const int e_port = FreeLoopbackPort();
+  ServerProcess e(copy, e_port, root_ / "server-e.log",
+                  {"--profile-store", redis_->url(), "--replica-name", "e", "--photo-encoder", "colour-shape",
+                   "--web-dir", ""});
+  ASSERT_TRUE(e.WaitReady()) << ReadFile(root_ / "server-e.log");
+  httplib::Client client("127.0.0.1", e_port);
+  double counted = -1;
+  for (int attempt = 0; attempt < 100 && counted != expected; ++attempt) {
+    auto found = client.Get("/api/search?q=tshirts&explain=true&per_page=10");
+    ASSERT_TRUE(found);
+    const json response = json::parse(found->body);
+    for (const json& r : response["results"]) {
+      if (r["id"] == product) counted = std::round(std::expm1(r["explain"]["features"]["popularity"].get<double>()));
+    }
+    if (counted != expected) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(counted, expected) << "product " << product;
+  EXPECT_NE(ReadFile(root_ / "server-e.log").find("consumer group e of tessera:events created at entry"),
+            std::string::npos);
+}
+
 }  // namespace
