@@ -1,6 +1,7 @@
 // Measures the Redis-backed replicas against the embedded store, in one run on one machine:
-//   1. events/s recorded by RedisProfileStore and by EmbeddedProfileStore (both durable: Redis
-//      with appendfsync always, RocksDB with a synced group commit), and their profile reads;
+//   1. events/s recorded by RedisProfileStore, with profiles as hashes and as strings (the
+//      layout before hashes), and by EmbeddedProfileStore (all durable: Redis with appendfsync
+//      always, RocksDB with a synced group commit), and their profile reads;
 //   2. search latency of a shopper with a profile, on a server with the embedded store and on a
 //      replica reading the profile from Redis, over the same data dir;
 //   3. cross-replica freshness: from the acknowledgement of an event (or a catalogue upsert) on
@@ -9,6 +10,7 @@
 // object. Every loop is bounded by a count and a timeout.
 //
 //   tessera_redis_bench --replica-a /tmp/redis-var-A --replica-b /tmp/redis-var-B
+//   tessera_redis_bench --store-only    # part 1 alone, without data dirs or servers
 //
 // The two data dirs must be copies of one ingested data dir (cp -a), so that they share the
 // user-id key. Replica A's data dir also serves the embedded-store run, before the replicas
@@ -61,19 +63,31 @@ struct BenchOptions {
   size_t events = 4000;      // per store, in the store-level run
   size_t threads = 4;        // concurrent writers in the store-level run
   size_t users = 500;        // distinct shoppers of the store-level run
+  size_t products = 50;      // distinct products of the store-level run, with varied facet values
   size_t searches = 300;     // timed searches per server
   size_t samples = 200;      // freshness samples of events
   size_t catalog_samples = 50;  // freshness samples of catalogue upserts
   std::string query = "blue shirts";
+  bool store_only = false;  // part 1 alone
 };
 
 // Records `options.events` click events from `options.threads` threads in RecordBatch calls of
 // `batch` events (as POST /api/events bodies of that many), and then reads profiles.
 json MeasureStore(tessera::ProfileStore& store, const BenchOptions& options, size_t batch) {
-  auto product = std::make_shared<tessera::Product>();
-  product->id = "bench-product";
-  product->brand = "Acme";
-  product->attributes = {{"article_type", "Shirts"}, {"colour", "Blue"}, {"gender", "Men"}};
+  // Products whose facet values vary, so that a shopper's profile grows with their events.
+  static const char* kColours[] = {"Blue", "Red", "Black", "White", "Green", "Grey", "Navy", "Pink", "Brown", "Beige"};
+  static const char* kTypes[] = {"Shirts", "Tshirts", "Jeans", "Shoes", "Watches", "Bags"};
+  std::vector<std::shared_ptr<tessera::Product>> products;
+  for (size_t p = 0; p < std::max<size_t>(1, options.products); ++p) {
+    auto product = std::make_shared<tessera::Product>();
+    product->id = "bench-product-" + std::to_string(p);
+    product->brand = "Brand " + std::to_string(p % 20);
+    product->price = 100.0 + static_cast<double>(p * 37 % 1900);
+    product->currency = "INR";
+    product->attributes = {{"article_type", kTypes[p % 6]}, {"colour", kColours[p % 10]},
+                           {"gender", p % 2 == 0 ? "Men" : "Women"}};
+    products.push_back(std::move(product));
+  }
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
 
@@ -86,6 +100,7 @@ json MeasureStore(tessera::ProfileStore& store, const BenchOptions& options, siz
       for (size_t first = next.fetch_add(batch); first < options.events; first = next.fetch_add(batch)) {
         std::vector<tessera::EventRecord> records;
         for (size_t i = first; i < std::min(first + batch, options.events); ++i) {
+          const auto& product = products[random() % products.size()];
           tessera::Event event;
           event.user_id = "shopper-" + std::to_string(random() % options.users);
           event.type = tessera::EventType::kClick;
@@ -229,16 +244,23 @@ std::vector<std::string> ServeArgs(const std::string& redis_url, const std::stri
 int main(int argc, char** argv) {
   CLI::App app{"Redis-backed replicas against the embedded store: events/s, search latency, freshness"};
   BenchOptions options;
-  app.add_option("--replica-a", options.replica_a, "Data dir of replica A (also serves the embedded run)")->required();
-  app.add_option("--replica-b", options.replica_b, "Data dir of replica B, a copy of A's")->required();
+  app.add_option("--replica-a", options.replica_a, "Data dir of replica A (also serves the embedded run)");
+  app.add_option("--replica-b", options.replica_b, "Data dir of replica B, a copy of A's");
+  app.add_flag("--store-only", options.store_only, "Measure the stores alone (part 1), without data dirs or servers");
   app.add_option("--events", options.events, "Events per store in the store-level run")->capture_default_str();
   app.add_option("--threads", options.threads, "Writer threads in the store-level run")->capture_default_str();
+  app.add_option("--users", options.users, "Distinct shoppers in the store-level run")->capture_default_str();
+  app.add_option("--products", options.products, "Distinct products in the store-level run")->capture_default_str();
   app.add_option("--searches", options.searches, "Timed searches per server")->capture_default_str();
   app.add_option("--samples", options.samples, "Freshness samples of events")->capture_default_str();
   app.add_option("--catalog-samples", options.catalog_samples, "Freshness samples of catalogue upserts")
       ->capture_default_str();
   app.add_option("--query", options.query, "Query of the search latency run")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!options.store_only && (options.replica_a.empty() || options.replica_b.empty())) {
+    std::cerr << "--replica-a and --replica-b are required unless --store-only is given\n";
+    return 2;
+  }
   // Logs go to standard error, so that standard output is the JSON report alone.
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
 
@@ -261,21 +283,34 @@ int main(int argc, char** argv) {
     }
     tessera::EmbeddedProfileStore embedded(kv->get(), {}, keyer);
     tessera::Result<std::unique_ptr<tessera::RedisProfileStore>> shared = tessera::RedisProfileStore::Open(redis.url(), {}, keyer);
-    if (!shared.ok()) {
-      std::cerr << shared.status().ToString() << "\n";
+    // The layout before hashes, under its own key prefix so that the two never meet.
+    tessera::RedisProfileStoreOptions string_options;
+    string_options.key_prefix = "tessera-string:";
+    string_options.profile_layout = tessera::ProfileLayout::kString;
+    tessera::Result<std::unique_ptr<tessera::RedisProfileStore>> shared_strings =
+        tessera::RedisProfileStore::Open(redis.url(), {}, keyer, string_options);
+    if (!shared.ok() || !shared_strings.ok()) {
+      std::cerr << (shared.ok() ? shared_strings.status() : shared.status()).ToString() << "\n";
       return 1;
     }
-    // Alternated, so that both stores meet the same load of the shared machine.
+    // Alternated, so that all stores meet the same load of the shared machine.
     for (size_t batch : {size_t{1}, size_t{100}}) {
       const std::string key = "events_per_call_" + std::to_string(batch);
       report["store"][key]["embedded"] = MeasureStore(embedded, options, batch);
-      const double redis_cpu_before = RedisCpuSeconds(redis.port());
-      report["store"][key]["redis"] = MeasureStore(**shared, options, batch);
-      // The server's own CPU per event, which bounds one Redis primary's event rate.
-      report["store"][key]["redis"]["redis_server_cpu_us_per_event"] =
-          (RedisCpuSeconds(redis.port()) - redis_cpu_before) * 1e6 / static_cast<double>(options.events);
+      for (auto [name, store] : {std::pair{"redis", shared->get()}, std::pair{"redis_string_profiles", shared_strings->get()}}) {
+        const double redis_cpu_before = RedisCpuSeconds(redis.port());
+        report["store"][key][name] = MeasureStore(*store, options, batch);
+        // The server's own CPU per event, which bounds one Redis primary's event rate.
+        report["store"][key][name]["redis_server_cpu_us_per_event"] =
+            (RedisCpuSeconds(redis.port()) - redis_cpu_before) * 1e6 / static_cast<double>(options.events);
+      }
     }
   }
+  if (options.store_only) {
+    std::cout << report.dump(2) << std::endl;
+    return 0;
+  }
+
   // The replicas start from an empty Redis.
   tessera::RedisOptions redis_options;
   redis_options.port = redis.port();

@@ -35,6 +35,7 @@
 #include "index/inverted_index.h"
 #include "encode/joint_space_model.h"
 #include "engine/catalog_stream.h"
+#include "engine/event_count_stream.h"
 #include "engine/joint_text.h"
 #include "engine/purge_scheduler.h"
 #include "engine/vector_space.h"
@@ -219,6 +220,10 @@ struct Engine::Rep {
   std::unique_ptr<SessionTable> sessions;
   // Views, clicks, carts and purchases per product, and price bands, for the ranking features.
   ProductSignals signals;
+  // With Redis and a replica name, builds `signals` from the shared stream through this
+  // replica's consumer group and saves them in the data dir. Declared after `signals` and `kv`,
+  // which its thread uses, so it is destroyed first.
+  std::unique_ptr<EventCountStream> event_counts;
 
   // The ranker in use. A search copies the pointer once, so LoadRanker can swap in a new model
   // while searches finish with the old one.
@@ -524,6 +529,15 @@ struct Engine::Rep {
   // count too, so a product that returns keeps its history. Events recent enough for a live
   // session go to `recent`, in the same scan.
   Status LoadSignals(std::vector<Event>* recent) {
+    if (event_counts != nullptr) {
+      // An unreachable Redis leaves the entries to the follower thread.
+      Status caught_up = event_counts->CatchUp();
+      if (!caught_up.ok()) {
+        spdlog::warn("product counts not read from the shared event stream yet, serving the saved ones: {}",
+                     caught_up.ToString());
+      }
+      return Status::Ok();
+    }
     if (redis_profiles != nullptr) {
       ReadSharedEvents();
       return Status::Ok();
@@ -561,6 +575,12 @@ struct Engine::Rep {
                  MillisecondsSince(start));
   }
 
+  // Adds an event this replica recorded (+1) or erased (-1) to the product counts, unless
+  // event_counts builds them from the shared stream, which carries this replica's changes too.
+  void CountLocalEvent(const Event& event, int delta) {
+    if (event_counts == nullptr) AddSignal(&signals, event, delta);
+  }
+
   void ApplySharedDelta(const SharedEventDelta& delta) {
     if (delta.product_id.empty()) return;
     if (const std::optional<SignalKind> kind = SignalOf(delta.type)) signals.Add(delta.product_id, *kind, delta.delta);
@@ -569,6 +589,10 @@ struct Engine::Rep {
   // Follows the shared stream on a thread of its own, so that other replicas' events reach the
   // popularity and click-through features within milliseconds.
   void StartSharedEventsReader() {
+    if (event_counts != nullptr) {
+      event_counts->StartFollowing();
+      return;
+    }
     if (redis_profiles == nullptr) return;
     shared_events_reader = std::thread([this] {
       bool failing = false;
@@ -1125,6 +1149,7 @@ struct Engine::Rep {
 Engine::Engine(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 Engine::~Engine() {
   rep_->catalog_stream.reset();  // its thread applies changes to the members below
+  rep_->event_counts.reset();    // its thread changes `signals`
   rep_->StopSweeper();
   rep_->StopSharedEventsReader();
   rep_->SaveVectorIndexes();
@@ -1164,6 +1189,16 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
     if (!redis.ok()) return redis.status();
     rep->redis_profiles = redis->get();
     rep->profiles = std::move(redis).value();
+    if (!options.replica_name.empty()) {
+      EventCountStreamOptions counts;
+      counts.url = options.profile_store;
+      counts.replica_name = options.replica_name;
+      Rep* shared = rep.get();
+      Result<std::unique_ptr<EventCountStream>> opened = EventCountStream::Open(
+          counts, rep->kv.get(), &rep->signals, [shared](const SharedEventDelta& delta) { shared->ApplySharedDelta(delta); });
+      if (!opened.ok()) return opened.status();
+      rep->event_counts = std::move(opened).value();
+    }
   } else {
     return Status::InvalidArgument("profile store '" + options.profile_store +
                                    "' is unknown: use embedded or redis://HOST:PORT/DATABASE");
@@ -1476,7 +1511,7 @@ Status Engine::RecordEvent(const Event& event, EventOutcome* outcome) {
   Result<std::vector<EventOutcome>> recorded = rep_->profiles->RecordBatch(records);
   if (!recorded.ok()) return recorded.status();
   if (recorded->front() == EventOutcome::kRecorded) {
-    AddSignal(&rep_->signals, event, 1);
+    rep_->CountLocalEvent(event, 1);
     std::shared_lock lock(rep_->index_mutex);
     rep_->AddToSessionLocked(event, rep_->SessionUserKey(event.user_id));
   }
@@ -1511,7 +1546,7 @@ Status Engine::RecordEvents(const std::vector<Event>& events, std::vector<EventO
     std::shared_lock lock(rep_->index_mutex);
     for (size_t i = 0; i < records.size(); ++i) {
       if ((*recorded)[i] != EventOutcome::kRecorded) continue;
-      AddSignal(&rep_->signals, records[i].event, 1);
+      rep_->CountLocalEvent(records[i].event, 1);
       rep_->AddToSessionLocked(records[i].event, rep_->SessionUserKey(records[i].event.user_id));
     }
   }
@@ -1538,7 +1573,7 @@ Result<size_t> Engine::SweepExpiredEvents() {
   const auto start = std::chrono::steady_clock::now();
   Result<std::vector<Event>> expired = rep_->profiles->DeleteEventsBefore(cutoff_ms, rep_->CatalogueLookup());
   if (!expired.ok()) return expired.status();
-  for (const Event& event : *expired) AddSignal(&rep_->signals, event, -1);
+  for (const Event& event : *expired) rep_->CountLocalEvent(event, -1);
   if (!expired->empty()) {
     spdlog::info("retention sweep: {} events before {} deleted in {:.0f} ms", expired->size(), UtcTimeText(cutoff_ms),
                  MillisecondsSince(start));
@@ -1565,7 +1600,7 @@ Result<size_t> Engine::EraseUser(const std::string& user_id) {
   Result<size_t> erased = rep_->profiles->Erase(user_id);
   if (!erased.ok()) return erased;
   rep_->sessions->EraseUser(rep_->SessionUserKey(user_id));
-  for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
+  for (const Event& event : *events) rep_->CountLocalEvent(event, -1);
   spdlog::info("erased user data: {} events", *erased);
   TESSERA_RETURN_IF_ERROR(rep_->purger->Schedule());
   return erased;
@@ -1588,7 +1623,7 @@ Status Engine::SetOptOut(const std::string& user_id, bool opted_out) {
   if (!events.ok()) return events.status();
   TESSERA_RETURN_IF_ERROR(rep_->profiles->SetOptOut(user_id, opted_out));
   if (opted_out) {
-    for (const Event& event : *events) AddSignal(&rep_->signals, event, -1);
+    for (const Event& event : *events) rep_->CountLocalEvent(event, -1);
     rep_->sessions->EraseUser(rep_->SessionUserKey(user_id));
   }
   spdlog::info("user opted {}: {} events erased", opted_out ? "out" : "in", opted_out ? events->size() : 0);

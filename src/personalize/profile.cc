@@ -1,11 +1,32 @@
 #include "personalize/profile.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 namespace tessera {
+namespace {
+
+constexpr std::string_view kAffinityPrefix = "a:";
+
+// The shortest text that std::from_chars reads back as exactly `value`.
+template <typename Number>
+std::string NumberText(Number value) {
+  char text[64];
+  const std::to_chars_result written = std::to_chars(text, text + sizeof(text), value);
+  return std::string(text, written.ptr);
+}
+
+template <typename Number>
+bool ParseNumber(const std::string& text, Number* value) {
+  const std::from_chars_result read = std::from_chars(text.data(), text.data() + text.size(), *value);
+  return read.ec == std::errc() && read.ptr == text.data() + text.size();
+}
+
+}  // namespace
 
 double ProfileOptions::WeightOf(EventType type) const {
   switch (type) {
@@ -155,6 +176,62 @@ Result<UserProfile> UserProfile::FromJson(const nlohmann::json& object) {
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption(std::string("profile record is malformed: ") + e.what());
   }
+}
+
+std::map<std::string, std::string> UserProfile::ToFields() const {
+  std::map<std::string, std::string> fields = {{"format", kFieldsFormat},
+                                               {"scale", NumberText(scale_)},
+                                               {"total_weight", NumberText(total_weight_)},
+                                               {"updated_ms", NumberText(updated_ms_)},
+                                               {"event_count", NumberText(event_count_)}};
+  for (const auto& [facet, values] : weights_) {
+    for (const auto& [value, weight] : values) {
+      fields.emplace(std::string(kAffinityPrefix) + facet + ":" + value, NumberText(weight));
+    }
+  }
+  return fields;
+}
+
+Result<UserProfile> UserProfile::FromFields(const std::map<std::string, std::string>& fields) {
+  auto invalid = [](const std::string& field, const std::string& expected) {
+    return Status::Corruption("profile field '" + field + "' is invalid: expected " + expected);
+  };
+  auto format = fields.find("format");
+  if (format == fields.end() || format->second != kFieldsFormat) {
+    return Status::Corruption("profile fields have format '" + (format == fields.end() ? "" : format->second) +
+                              "': expected " + kFieldsFormat);
+  }
+  UserProfile profile;
+  bool has_scale = false, has_total = false, has_updated = false, has_count = false;
+  for (const auto& [field, text] : fields) {
+    if (field == "format") continue;
+    if (field == "scale") {
+      has_scale = ParseNumber(text, &profile.scale_) && profile.scale_ > 0 && std::isfinite(profile.scale_);
+      if (!has_scale) return invalid(field, "a positive finite number");
+    } else if (field == "total_weight") {
+      has_total = ParseNumber(text, &profile.total_weight_);
+      if (!has_total) return invalid(field, "a number");
+    } else if (field == "updated_ms") {
+      has_updated = ParseNumber(text, &profile.updated_ms_);
+      if (!has_updated) return invalid(field, "an integer");
+    } else if (field == "event_count") {
+      has_count = ParseNumber(text, &profile.event_count_);
+      if (!has_count) return invalid(field, "a non-negative integer");
+    } else if (field.rfind(kAffinityPrefix, 0) == 0) {
+      // Facet names contain no ':', values may.
+      const size_t colon = field.find(':', kAffinityPrefix.size());
+      double weight = 0;
+      if (colon == std::string::npos || !ParseNumber(text, &weight)) return invalid(field, "a:<facet>:<value> = a number");
+      profile.weights_[field.substr(kAffinityPrefix.size(), colon - kAffinityPrefix.size())][field.substr(colon + 1)] =
+          weight;
+    } else {
+      return Status::Corruption("profile field '" + field + "' is unknown to format " + kFieldsFormat);
+    }
+  }
+  if (!has_scale || !has_total || !has_updated || !has_count) {
+    return Status::Corruption("profile fields lack one of scale, total_weight, updated_ms and event_count");
+  }
+  return profile;
 }
 
 }  // namespace tessera

@@ -74,6 +74,14 @@ class UserProfile {
   nlohmann::json ToJson() const;
   static Result<UserProfile> FromJson(const nlohmann::json& object);
 
+  // The hash form that RedisProfileStore keeps, one field per value: "format" (kFieldsFormat),
+  // "scale", "total_weight", "updated_ms", "event_count", and "a:<facet>:<value>" per affinity,
+  // holding its weight divided by the scale as ToJson does. Numbers are written in the shortest
+  // form that reads back exactly, so a field's text changes exactly when its value changes.
+  std::map<std::string, std::string> ToFields() const;
+  static Result<UserProfile> FromFields(const std::map<std::string, std::string>& fields);
+  static constexpr const char* kFieldsFormat = "1";
+
  private:
   // Below this scale the stored weights are multiplied out, so that a new event's stored weight,
   // weight / scale_, stays far from overflow. The scale falls to 2^-64 after 64 half-lives

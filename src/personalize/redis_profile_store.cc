@@ -1,6 +1,7 @@
 #include "personalize/redis_profile_store.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <random>
 #include <thread>
@@ -13,47 +14,79 @@
 namespace tessera {
 namespace {
 
-// Returns the version token of a stored profile record, "" for none.
-constexpr const char* kTokenOfLua = R"lua(
-local function token_of(record)
-  if not record then return '' end
+// Helpers of every script. token_of returns the version token of a stored profile, or "" when
+// there is none. A hash keeps it in the field "token", a string (the layout before hashes)
+// before its first newline.
+// write_profile writes the profile block of ARGV that starts at `at` and returns the index after
+// it. The block is a mode, the new token, a field count m and m field-value pairs. Mode "fields"
+// sets the given fields and the token, "replace" deletes the hash first, "string" sets the one
+// value as a string, and "none" writes nothing.
+constexpr const char* kProfileLua = R"lua(
+local function token_of(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'hash' then return redis.call('HGET', key, 'token') or '' end
+  if kind ~= 'string' then return '' end
+  local record = redis.call('GET', key)
   local newline = string.find(record, '\n', 1, true)
   if not newline then return '' end
   return string.sub(record, 1, newline - 1)
+end
+local function write_profile(key, at)
+  local mode, token, m = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  local after = at + 3 + 2 * m
+  if mode == 'none' then return after end
+  if mode == 'string' then
+    redis.call('SET', key, ARGV[at + 4])
+    return after
+  end
+  if mode == 'replace' then redis.call('DEL', key) end
+  -- HSET in chunks, because unpack() takes at most a few thousand values.
+  local command = {'HSET', key, 'token', token}
+  for i = 0, m - 1 do
+    command[#command + 1] = ARGV[at + 3 + 2 * i]
+    command[#command + 1] = ARGV[at + 4 + 2 * i]
+    if #command >= 2000 then
+      redis.call(unpack(command))
+      command = {'HSET', key, 'token', token}
+    end
+  end
+  redis.call(unpack(command))
+  return after
 end
 )lua";
 
 // KEYS: shared stream, retention set, then per user: profile, events, event ids, opt-out flag.
 // ARGV: origin, stream length, deltas JSON ("" for none) and user count. Then per user: expected
-// token, new profile record, retention member, oldest event time and event count. Then per
-// event: event JSON, product id, type, event id ("" for none) and event time.
+// token, retention member, oldest event time, event count n, the profile block (write_profile),
+// and per event: event JSON, product id, type, event id ("" for none) and event time.
 // Returns 1 when written, 0 when a check failed and nothing was written.
 constexpr const char* kRecordLua = R"lua(
 local users = tonumber(ARGV[4])
 local a = 5
 for u = 0, users - 1 do
   local k = 2 + u * 4
-  local n = tonumber(ARGV[a + 4])
-  if token_of(redis.call('GET', KEYS[k + 1])) ~= ARGV[a] then return 0 end
+  local n = tonumber(ARGV[a + 3])
+  local first_event = a + 7 + 2 * tonumber(ARGV[a + 6])
+  if token_of(KEYS[k + 1]) ~= ARGV[a] then return 0 end
   if redis.call('EXISTS', KEYS[k + 4]) == 1 then return 0 end
   for e = 0, n - 1 do
-    local id = ARGV[a + 5 + e * 5 + 3]
+    local id = ARGV[first_event + e * 5 + 3]
     if id ~= '' and redis.call('ZSCORE', KEYS[k + 3], id) then return 0 end
   end
-  a = a + 5 + n * 5
+  a = first_event + n * 5
 end
 a = 5
 for u = 0, users - 1 do
   local k = 2 + u * 4
-  local n = tonumber(ARGV[a + 4])
+  local n = tonumber(ARGV[a + 3])
+  local first_event = write_profile(KEYS[k + 1], a + 4)
   for e = 0, n - 1 do
-    local b = a + 5 + e * 5
+    local b = first_event + e * 5
     redis.call('XADD', KEYS[k + 2], '*', 'e', ARGV[b], 'p', ARGV[b + 1], 't', ARGV[b + 2])
     if ARGV[b + 3] ~= '' then redis.call('ZADD', KEYS[k + 3], ARGV[b + 4], ARGV[b + 3]) end
   end
-  redis.call('SET', KEYS[k + 1], ARGV[a + 1])
-  redis.call('ZADD', KEYS[2], 'LT', ARGV[a + 3], ARGV[a + 2])
-  a = a + 5 + n * 5
+  redis.call('ZADD', KEYS[2], 'LT', ARGV[a + 2], ARGV[a + 1])
+  a = first_event + n * 5
 end
 if ARGV[3] ~= '' then
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'origin', ARGV[1], 'deltas', ARGV[3])
@@ -85,45 +118,45 @@ return #entries
 )lua";
 
 // KEYS: retention set, then the source's and the target's profile, events, event ids and
-// opt-out flag. ARGV: source token, target token, source member, target member, new target
-// record ("" for none), target's oldest event time ("" for none), moved count, and per moved
-// event: event JSON, product id, type, event id, event time.
+// opt-out flag. ARGV: source token, target token, source member, target member, target's
+// oldest event time ("" for none), moved count n, the target's profile block (write_profile),
+// and per moved event: event JSON, product id, type, event id, event time.
 // Returns the number moved, or -1 when a check failed and nothing was written.
 constexpr const char* kMergeLua = R"lua(
-if token_of(redis.call('GET', KEYS[2])) ~= ARGV[1] then return -1 end
-if token_of(redis.call('GET', KEYS[6])) ~= ARGV[2] then return -1 end
+if token_of(KEYS[2]) ~= ARGV[1] then return -1 end
+if token_of(KEYS[6]) ~= ARGV[2] then return -1 end
 if redis.call('EXISTS', KEYS[5]) == 1 or redis.call('EXISTS', KEYS[9]) == 1 then return -1 end
-local n = tonumber(ARGV[7])
+local n = tonumber(ARGV[6])
+local first_event = write_profile(KEYS[6], 7)
 for e = 0, n - 1 do
-  local b = 8 + e * 5
+  local b = first_event + e * 5
   redis.call('XADD', KEYS[7], '*', 'e', ARGV[b], 'p', ARGV[b + 1], 't', ARGV[b + 2])
   if ARGV[b + 3] ~= '' then redis.call('ZADD', KEYS[8], ARGV[b + 4], ARGV[b + 3]) end
 end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 redis.call('ZREM', KEYS[1], ARGV[3])
-if ARGV[5] ~= '' then redis.call('SET', KEYS[6], ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('ZADD', KEYS[1], 'LT', ARGV[6], ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('ZADD', KEYS[1], 'LT', ARGV[5], ARGV[4]) end
 return n
 )lua";
 
 // KEYS: shared stream, retention set, profile, events, event ids.
-// ARGV: origin, stream length, retention member, expected token, new record ("" when no event
-// remains), new oldest event time, cut-off, deltas JSON, expired count, then the expired
-// entries' stream ids. Returns 1 when written, 0 when the token changed.
+// ARGV: origin, stream length, retention member, expected token, new oldest event time ("" when
+// no event remains), cut-off, deltas JSON, expired count n, the expired entries' stream ids,
+// then the new profile block (write_profile). Returns 1 when written, 0 when the token changed.
 constexpr const char* kSweepLua = R"lua(
-if token_of(redis.call('GET', KEYS[3])) ~= ARGV[4] then return 0 end
-local n = tonumber(ARGV[9])
+if token_of(KEYS[3]) ~= ARGV[4] then return 0 end
+local n = tonumber(ARGV[8])
 if ARGV[5] == '' then
   redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
   redis.call('ZREM', KEYS[2], ARGV[3])
 else
-  for i = 1, n do redis.call('XDEL', KEYS[4], ARGV[9 + i]) end
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[7])
-  redis.call('SET', KEYS[3], ARGV[5])
-  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[3])
+  for i = 1, n do redis.call('XDEL', KEYS[4], ARGV[8 + i]) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[6])
+  write_profile(KEYS[3], 9 + n)
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
 end
-if ARGV[8] ~= '' then
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'origin', ARGV[1], 'deltas', ARGV[8])
+if ARGV[7] ~= '' then
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'origin', ARGV[1], 'deltas', ARGV[7])
 end
 return 1
 )lua";
@@ -168,13 +201,17 @@ std::optional<EventType> EventTypeFromName(std::string_view name) {
   return std::nullopt;
 }
 
-// A stored profile record: "<token>\n<profile JSON>".
+// A shopper's stored profile, as read before a write.
 struct ProfileRecord {
-  std::string token;
+  std::string token;  // "" when no profile is stored
   std::optional<UserProfile> profile;
+  // The stored fields (UserProfile::ToFields), without the token; empty for a string profile,
+  // so that the next write replaces it with a hash.
+  std::map<std::string, std::string> fields;
 };
 
-Result<ProfileRecord> ParseProfileRecord(const RedisReply& reply, const std::string& key) {
+// Parses a string profile, "<token>\n<profile JSON>", the layout before hashes.
+Result<ProfileRecord> ParseStringProfile(const RedisReply& reply, const std::string& key) {
   ProfileRecord record;
   if (reply.is_nil()) return record;
   const size_t newline = reply.text.find('\n');
@@ -190,8 +227,72 @@ Result<ProfileRecord> ParseProfileRecord(const RedisReply& reply, const std::str
   return record;
 }
 
-std::string MakeRecord(const std::string& token, const UserProfile& profile) {
-  return token + "\n" + profile.ToJson().dump();
+// Parses the reply of HGETALL on a profile hash: an empty array when none is stored.
+Result<ProfileRecord> ParseHashProfile(const RedisReply& reply, const std::string& key) {
+  ProfileRecord record;
+  if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0) {
+    return Status::Corruption("profile '" + key + "' is not a hash of field-value pairs");
+  }
+  if (reply.elements.empty()) return record;
+  for (size_t i = 0; i < reply.elements.size(); i += 2) {
+    if (reply.elements[i].text == "token") {
+      record.token = reply.elements[i + 1].text;
+    } else {
+      record.fields.emplace(reply.elements[i].text, reply.elements[i + 1].text);
+    }
+  }
+  if (record.token.empty()) return Status::Corruption("profile '" + key + "' has no version token");
+  Result<UserProfile> profile = UserProfile::FromFields(record.fields);
+  if (!profile.ok()) return Status::Corruption("profile '" + key + "': " + profile.status().message());
+  record.profile = std::move(profile).value();
+  return record;
+}
+
+// True for the reply of HGETALL on a key that is a string, a profile of the layout before hashes.
+bool IsWrongType(const RedisReply& reply) { return reply.is_error() && reply.text.rfind("WRONGTYPE", 0) == 0; }
+
+// Parses the HGETALL reply of a profile key. A string profile (the layout before hashes) makes
+// HGETALL fail with WRONGTYPE; it is then read with `read_string`, which runs GET.
+Result<ProfileRecord> ParseProfileReply(const RedisReply& reply, const std::string& key,
+                                        const std::function<Result<RedisReply>()>& read_string) {
+  if (!IsWrongType(reply)) return ParseHashProfile(reply, key);
+  Result<RedisReply> text = read_string();
+  if (!text.ok()) return text.status();
+  return ParseStringProfile(*text, key);
+}
+
+// Appends a profile block of the scripts (write_profile): mode, new token, field count and the
+// field-value pairs. A hash gets only the fields whose text differs from `stored`, unless every
+// field differs or one was removed: then the hash is replaced. That is the case for a new
+// profile, a recomputed one (pass an empty `stored`), a string profile of the old layout, and a
+// renormalized scale, which rewrites every weight. `profile` null writes nothing.
+void AddProfileArguments(const UserProfile* profile, const ProfileRecord& stored, bool string_layout,
+                         std::vector<std::string>* arguments) {
+  const std::string token = RandomHex(8);
+  if (profile == nullptr) {
+    arguments->insert(arguments->end(), {"none", token, "0"});
+    return;
+  }
+  if (string_layout) {
+    arguments->insert(arguments->end(), {"string", token, "1", "record", token + "\n" + profile->ToJson().dump()});
+    return;
+  }
+  const std::map<std::string, std::string> fields = profile->ToFields();
+  std::vector<const std::pair<const std::string, std::string>*> changed;
+  bool removed = false;
+  for (const auto& [field, value] : stored.fields) removed = removed || fields.count(field) == 0;
+  for (const auto& entry : fields) {
+    auto old = stored.fields.find(entry.first);
+    if (old == stored.fields.end() || old->second != entry.second) changed.push_back(&entry);
+  }
+  // "format" never changes within one format, so it is left out of "every field differs".
+  const bool replace = removed || changed.size() + 1 >= fields.size();
+  if (replace) {
+    changed.clear();
+    for (const auto& entry : fields) changed.push_back(&entry);
+  }
+  arguments->insert(arguments->end(), {replace ? "replace" : "fields", token, std::to_string(changed.size())});
+  for (const auto* entry : changed) arguments->insert(arguments->end(), {entry->first, entry->second});
 }
 
 // The field `name` of a stream entry's flat field list, or nullptr.
@@ -269,7 +370,7 @@ RedisProfileStore::RedisProfileStore(std::unique_ptr<RedisClient> client, Profil
       origin_(RandomHex(8)) {
   auto make = [](const char* body) {
     auto script = std::make_unique<Script>();
-    script->source = std::string(kTokenOfLua) + body;
+    script->source = std::string(kProfileLua) + body;
     return script;
   };
   record_script_ = make(kRecordLua);
@@ -322,6 +423,13 @@ Status RedisProfileStore::ReplyError(const RedisReply& reply, const std::string&
   return Status::Internal("profile store " + url_ + ": " + operation + " failed: " + reply.text);
 }
 
+Result<RedisReply> RedisProfileStore::Call(const std::vector<std::string>& command) {
+  Result<RedisReply> reply = client_->Command(command);
+  if (!reply.ok()) return StoreError(reply.status());
+  if (reply->is_error()) return ReplyError(*reply, command.front());
+  return reply;
+}
+
 Result<RedisReply> RedisProfileStore::RunScript(Script& script, const std::vector<std::string>& keys,
                                                 const std::vector<std::string>& arguments) {
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -356,15 +464,18 @@ Result<RedisReply> RedisProfileStore::RunScript(Script& script, const std::vecto
 }
 
 Result<RedisProfileStore::UserState> RedisProfileStore::ReadUser(const std::string& user_key, bool with_events) {
-  std::vector<std::vector<std::string>> commands = {{"GET", ProfileKey(user_key)}, {"EXISTS", OptOutKey(user_key)}};
+  const std::string profile_key = ProfileKey(user_key);
+  std::vector<std::vector<std::string>> commands = {{"HGETALL", profile_key}, {"EXISTS", OptOutKey(user_key)}};
   if (with_events) commands.push_back({"XRANGE", EventsKey(user_key), "-", "+"});
   Result<std::vector<RedisReply>> replies = client_->Pipeline(commands);
   if (!replies.ok()) return StoreError(replies.status());
-  for (const RedisReply& reply : *replies) {
-    if (reply.is_error()) return ReplyError(reply, "reading a shopper");
+  for (size_t i = 0; i < replies->size(); ++i) {
+    const RedisReply& reply = (*replies)[i];
+    if (reply.is_error() && !(i == 0 && IsWrongType(reply))) return ReplyError(reply, "reading a shopper");
   }
   UserState state;
-  Result<ProfileRecord> record = ParseProfileRecord((*replies)[0], ProfileKey(user_key));
+  Result<ProfileRecord> record =
+      ParseProfileReply((*replies)[0], profile_key, [&] { return Call({"GET", profile_key}); });
   if (!record.ok()) return record.status();
   state.record = std::move(record).value();
   state.opted_out = (*replies)[1].integer == 1;
@@ -422,7 +533,7 @@ Result<std::vector<EventOutcome>> RedisProfileStore::TryRecordBatch(const std::v
     if (!records[i].event.event_id.empty()) ids_of_user[user_of[i]].push_back(i);
   }
   for (size_t u = 0; u < user_keys.size(); ++u) {
-    commands.push_back({"GET", ProfileKey(user_keys[u])});
+    commands.push_back({"HGETALL", ProfileKey(user_keys[u])});
     commands.push_back({"EXISTS", OptOutKey(user_keys[u])});
     std::vector<std::string> scores = {"ZMSCORE", EventIdsKey(user_keys[u])};
     for (size_t i : ids_of_user[u]) scores.push_back(records[i].event.event_id);
@@ -431,8 +542,11 @@ Result<std::vector<EventOutcome>> RedisProfileStore::TryRecordBatch(const std::v
   }
   Result<std::vector<RedisReply>> replies = client_->Pipeline(commands);
   if (!replies.ok()) return StoreError(replies.status());
-  for (const RedisReply& reply : *replies) {
-    if (reply.is_error()) return ReplyError(reply, "reading the shoppers of a batch");
+  for (size_t i = 0; i < replies->size(); ++i) {
+    const RedisReply& reply = (*replies)[i];
+    if (reply.is_error() && !(i % 3 == 0 && IsWrongType(reply))) {
+      return ReplyError(reply, "reading the shoppers of a batch");
+    }
   }
 
   struct Pending {
@@ -443,7 +557,9 @@ Result<std::vector<EventOutcome>> RedisProfileStore::TryRecordBatch(const std::v
   };
   std::vector<Pending> pending(user_keys.size());
   for (size_t u = 0; u < user_keys.size(); ++u) {
-    Result<ProfileRecord> record = ParseProfileRecord((*replies)[3 * u], ProfileKey(user_keys[u]));
+    const std::string profile_key = ProfileKey(user_keys[u]);
+    Result<ProfileRecord> record =
+        ParseProfileReply((*replies)[3 * u], profile_key, [&] { return Call({"GET", profile_key}); });
     if (!record.ok()) return record.status();
     pending[u].record = std::move(record).value();
     pending[u].opted_out = (*replies)[3 * u + 1].integer == 1;
@@ -475,6 +591,7 @@ Result<std::vector<EventOutcome>> RedisProfileStore::TryRecordBatch(const std::v
   }
 
   // One script writes every user's events and profile, or nothing when any changed meanwhile.
+  const bool string_layout = options_.profile_layout == ProfileLayout::kString;
   std::vector<std::string> keys = {SharedEventsKey(), RetentionKey()};
   std::vector<std::string> arguments = {origin_, std::to_string(options_.shared_stream_max_entries),
                                         deltas.empty() ? std::string() : deltas.dump(), ""};
@@ -490,10 +607,10 @@ Result<std::vector<EventOutcome>> RedisProfileStore::TryRecordBatch(const std::v
     int64_t oldest = INT64_MAX;
     for (size_t i : user.recorded) oldest = std::min(oldest, records[i].event.timestamp_ms);
     arguments.push_back(user.record.token);
-    arguments.push_back(MakeRecord(RandomHex(8), *user.record.profile));
     arguments.push_back(user_keys[u].substr(1));
     arguments.push_back(std::to_string(oldest));
     arguments.push_back(std::to_string(user.recorded.size()));
+    AddProfileArguments(&*user.record.profile, user.record, string_layout, &arguments);
     for (size_t i : user.recorded) AddEventArguments(records[i].event, user_keys[u].substr(1), &arguments);
   }
   if (written_users == 0) return outcomes;
@@ -506,10 +623,10 @@ Result<std::vector<EventOutcome>> RedisProfileStore::TryRecordBatch(const std::v
 
 Result<std::optional<UserProfile>> RedisProfileStore::Get(const std::string& user_id) {
   const std::string key = ProfileKey(keyer_.Key(user_id));
-  Result<RedisReply> reply = client_->Command({"GET", key});
+  Result<RedisReply> reply = client_->Command({"HGETALL", key});
   if (!reply.ok()) return StoreError(reply.status());
-  if (reply->is_error()) return ReplyError(*reply, "GET");
-  Result<ProfileRecord> record = ParseProfileRecord(*reply, key);
+  if (reply->is_error() && !IsWrongType(*reply)) return ReplyError(*reply, "HGETALL");
+  Result<ProfileRecord> record = ParseProfileReply(*reply, key, [&] { return Call({"GET", key}); });
   if (!record.ok()) return record.status();
   return std::move(record->profile);
 }
@@ -597,10 +714,10 @@ Result<size_t> RedisProfileStore::TryMerge(const std::string& from_key, const st
   std::vector<Event> all;
   for (const StoredEvent& stored : to->events) all.push_back(stored.event);
   for (const StoredEvent& stored : from->events) all.push_back(stored.event);
-  std::string record;
+  std::optional<UserProfile> profile;
   std::string oldest;
   if (!all.empty()) {
-    record = MakeRecord(RandomHex(8), Recompute(all, product_of));
+    profile = Recompute(all, product_of);
     int64_t oldest_ms = INT64_MAX;
     for (const Event& event : all) oldest_ms = std::min(oldest_ms, event.timestamp_ms);
     oldest = std::to_string(oldest_ms);
@@ -610,7 +727,10 @@ Result<size_t> RedisProfileStore::TryMerge(const std::string& from_key, const st
                                    EventIdsKey(from_key), OptOutKey(from_key),  ProfileKey(to_key),
                                    EventsKey(to_key),     EventIdsKey(to_key),  OptOutKey(to_key)};
   std::vector<std::string> arguments = {from->record.token, to->record.token, from_key.substr(1), to_key.substr(1),
-                                        record, oldest, std::to_string(from->events.size())};
+                                        oldest, std::to_string(from->events.size())};
+  // Recomputed from the events, so the whole hash is replaced.
+  AddProfileArguments(profile ? &*profile : nullptr, ProfileRecord(),
+                      options_.profile_layout == ProfileLayout::kString, &arguments);
   for (const StoredEvent& stored : from->events) AddEventArguments(stored.event, to_key.substr(1), &arguments);
   Result<RedisReply> moved = RunScript(*merge_script_, keys, arguments);
   if (!moved.ok()) return moved.status();
@@ -657,21 +777,24 @@ Result<std::vector<Event>> RedisProfileStore::SweepUser(const std::string& membe
       }
       expired.push_back(std::move(stored.event));
     }
-    std::string record, oldest;
+    std::optional<UserProfile> profile;
+    std::string oldest;
     if (!remaining.empty()) {
-      record = MakeRecord(RandomHex(8), Recompute(remaining, product_of));
+      profile = Recompute(remaining, product_of);
       oldest = std::to_string(remaining.front().timestamp_ms);  // events are sorted by time
     }
     std::vector<std::string> arguments = {origin_,
                                           std::to_string(options_.shared_stream_max_entries),
                                           member,
                                           state->record.token,
-                                          record,
                                           oldest,
                                           std::to_string(cutoff_ms),
                                           deltas.empty() ? std::string() : deltas.dump(),
                                           std::to_string(expired_ids.size())};
     arguments.insert(arguments.end(), expired_ids.begin(), expired_ids.end());
+    // Recomputed from the remaining events, so the whole hash is replaced.
+    AddProfileArguments(profile ? &*profile : nullptr, ProfileRecord(),
+                        options_.profile_layout == ProfileLayout::kString, &arguments);
     Result<RedisReply> swept = RunScript(
         *sweep_script_,
         {SharedEventsKey(), RetentionKey(), ProfileKey(user_key), EventsKey(user_key), EventIdsKey(user_key)}, arguments);
@@ -720,24 +843,33 @@ Result<std::string> RedisProfileStore::ReadSharedEvents(const std::string& after
     if (entry.elements.size() != 2) continue;
     last = entry.elements[0].text;
     const std::string* origin = EntryField(entry.elements[1], "origin");
-    const std::string* deltas_text = EntryField(entry.elements[1], "deltas");
-    if (origin == nullptr || deltas_text == nullptr || *origin == origin_) continue;
-    const nlohmann::json deltas = nlohmann::json::parse(*deltas_text, nullptr, /*allow_exceptions=*/false);
-    if (!deltas.is_array()) {
-      spdlog::warn("entry {} of the shared event stream {} is not a JSON array; skipped", last, SharedEventsKey());
+    if (origin == nullptr || *origin == origin_) continue;
+    Result<std::vector<SharedEventDelta>> deltas = ParseSharedEventEntry(entry.elements[1]);
+    if (!deltas.ok()) {
+      spdlog::warn("entry {} of the shared event stream {} skipped: {}", last, SharedEventsKey(), deltas.status().ToString());
       continue;
     }
-    for (const nlohmann::json& delta : deltas) {
-      if (!delta.is_array() || delta.size() != 3 || !delta[0].is_string() || !delta[1].is_string() ||
-          !delta[2].is_number_integer()) {
-        continue;
-      }
-      const std::optional<EventType> type = EventTypeFromName(delta[1].get<std::string>());
-      if (!type) continue;
-      apply({delta[0].get<std::string>(), *type, delta[2].get<int>()});
-    }
+    for (const SharedEventDelta& delta : *deltas) apply(delta);
   }
   return last;
+}
+
+Result<std::vector<SharedEventDelta>> ParseSharedEventEntry(const RedisReply& fields) {
+  const std::string* text = EntryField(fields, "deltas");
+  if (text == nullptr) return Status::Corruption("the entry has no field 'deltas'");
+  const nlohmann::json deltas = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!deltas.is_array()) return Status::Corruption("the field 'deltas' is not a JSON array");
+  std::vector<SharedEventDelta> parsed;
+  for (const nlohmann::json& delta : deltas) {
+    if (!delta.is_array() || delta.size() != 3 || !delta[0].is_string() || !delta[1].is_string() ||
+        !delta[2].is_number_integer()) {
+      continue;
+    }
+    const std::optional<EventType> type = EventTypeFromName(delta[1].get<std::string>());
+    if (!type) continue;
+    parsed.push_back({delta[0].get<std::string>(), *type, delta[2].get<int>()});
+  }
+  return parsed;
 }
 
 }  // namespace tessera

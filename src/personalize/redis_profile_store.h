@@ -14,6 +14,16 @@
 
 namespace tessera {
 
+// The layout of a shopper's profile in Redis.
+enum class ProfileLayout {
+  // A hash with one field per affinity and counter (UserProfile::ToFields) and the version
+  // token, so that an event writes only the fields it changed.
+  kHash,
+  // One string, "<version token>\n<profile JSON>": the layout before hashes, kept so that
+  // tessera_redis_bench can compare both in one run. Not for production.
+  kString,
+};
+
 struct RedisProfileStoreOptions {
   // Prefix of every key the store writes.
   std::string key_prefix = "tessera:";
@@ -24,6 +34,9 @@ struct RedisProfileStoreOptions {
   // shopper in between. Each attempt reads the shopper again, after a random wait that grows
   // with the attempts (up to 10 ms).
   int max_write_attempts = 16;
+  // The layout of profiles this store writes. Both layouts are read, and a write replaces a
+  // profile of the other layout.
+  ProfileLayout profile_layout = ProfileLayout::kHash;
 };
 
 // One change to a product's event counts, as read from the shared stream: +1 for a recorded
@@ -34,9 +47,16 @@ struct SharedEventDelta {
   int delta = 0;
 };
 
+// Parses the product-count changes of one entry of the shared stream (its flat field list, as
+// XRANGE returns it). Malformed changes are left out; an entry without a JSON array of changes
+// is kCorruption.
+Result<std::vector<SharedEventDelta>> ParseSharedEventEntry(const RedisReply& fields);
+
 // Keys, with P the key prefix and K the user key (UserKeyer::Key without its '#'). The braces
 // are a Redis Cluster hash tag, so that all keys of one shopper share a slot:
-//   P u:{K}:profile  string "<version token>\n<profile JSON>"
+//   P u:{K}:profile  hash: "token" = version token, plus UserProfile::ToFields (one field per
+//                    affinity and counter); a string "<version token>\n<profile JSON>" in the
+//                    layout before hashes, which is still read
 //   P u:{K}:events   stream, one entry per event: e = event JSON (user_id K), p = product id, t = type
 //   P u:{K}:eids     sorted set of the shopper's event ids, scored by event time
 //   P u:{K}:optout   present while the shopper has opted out
@@ -44,10 +64,10 @@ struct SharedEventDelta {
 //   P events         shared stream of product-count changes (origin, deltas as a JSON array of
 //                    [product id, type, +1 or -1]); no user key or user id
 //
-// Writes are optimistic. The store reads the shopper's profile and its version token and
-// applies the events in C++ (UserProfile::Apply, the only decay arithmetic). A Lua script then
-// writes the result only when the token, the opt-out flag and the event ids are unchanged, all
-// in one atomic step. When another replica wrote in between, the store reads
+// Writes are optimistic. The store reads the shopper's profile and its version token (HGETALL)
+// and applies the events in C++ (UserProfile::Apply, the only decay arithmetic). A Lua script
+// then writes the fields that changed and a new token only when the token, the opt-out flag and
+// the event ids are unchanged, all in one atomic step. When another replica wrote in between, the store reads
 // again and retries. A script also appends to the shared stream, so one Redis server is
 // required: Redis Cluster would reject the scripts' cross-slot keys.
 //
@@ -101,6 +121,8 @@ class RedisProfileStore final : public ProfileStore {
 
   Status StoreError(const Status& status);
   Status ReplyError(const RedisReply& reply, const std::string& operation);
+  // Runs one command; a failure to reach Redis or an error reply becomes an error status.
+  Result<RedisReply> Call(const std::vector<std::string>& command);
   Result<RedisReply> RunScript(Script& script, const std::vector<std::string>& keys,
                                const std::vector<std::string>& arguments);
   Result<UserState> ReadUser(const std::string& user_key, bool with_events);

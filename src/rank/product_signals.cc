@@ -35,6 +35,14 @@ void ProductSignals::Add(const std::string& product_id, SignalKind kind, int del
   total_clicks_ = total_clicks_ - clicks_before + counts.clicks;
 }
 
+void ProductSignals::Set(const std::string& product_id, const SignalCounts& counts) {
+  std::lock_guard lock(mutex_);
+  SignalCounts& stored = counts_[product_id];
+  total_views_ = total_views_ - EffectiveViews(stored) + EffectiveViews(counts);
+  total_clicks_ = total_clicks_ - stored.clicks + counts.clicks;
+  stored = counts;
+}
+
 SignalCounts ProductSignals::Counts(const std::string& product_id) const {
   std::lock_guard lock(mutex_);
   auto it = counts_.find(product_id);

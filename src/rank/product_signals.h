@@ -46,6 +46,8 @@ class ProductSignals {
   // Adds (delta = +1) or removes (delta = -1, when a shopper's data is erased) one event.
   void Add(const std::string& product_id, SignalKind kind, int delta = 1);
   SignalCounts Counts(const std::string& product_id) const;
+  // Replaces the product's counts, e.g. with counts saved in the data dir.
+  void Set(const std::string& product_id, const SignalCounts& counts);
 
   // log(1 + weighted event count).
   double Popularity(const std::string& product_id) const;

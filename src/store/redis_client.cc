@@ -1,5 +1,7 @@
 #include "store/redis_client.h"
 
+#include <poll.h>
+
 #include <charconv>
 
 #include <hiredis/hiredis.h>
@@ -13,6 +15,16 @@ timeval ToTimeval(std::chrono::milliseconds duration) {
   tv.tv_sec = static_cast<time_t>(duration.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((duration.count() % 1000) * 1000);
   return tv;
+}
+
+// True when an idle connection can no longer be used: the server closed it (a restart or an
+// idle timeout), or sent data that no command asked for. poll() with no wait sends nothing, so
+// no command can run twice because of this check.
+bool IsClosed(const redisContext& context) {
+  pollfd descriptor{};
+  descriptor.fd = context.fd;
+  descriptor.events = POLLIN;
+  return poll(&descriptor, 1, 0) != 0;
 }
 
 RedisReply CopyReply(const redisReply& reply) {
@@ -125,10 +137,11 @@ Result<redisContext*> RedisClient::Acquire() {
       return Status::Unavailable("Redis at " + url() + " is unreachable (" + last_error_ + "); next attempt in " +
                                  std::to_string(wait) + " ms");
     }
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       redisContext* context = idle_.back();
       idle_.pop_back();
-      return context;
+      if (!IsClosed(*context)) return context;
+      redisFree(context);
     }
   }
   redisContext* context = redisConnectWithTimeout(options_.host.c_str(), options_.port, ToTimeval(options_.connect_timeout));

@@ -3,7 +3,9 @@
 // events, profiles and catalogue changes through the Redis.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -141,6 +143,20 @@ class RedisReplicasEndToEnd : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return response;
+  }
+
+  // Product id -> weighted event count (views + 2 clicks + 4 carts + 8 purchases) and
+  // click-through, read from the ranking features of the top `per_page` results of "tshirts".
+  static std::map<std::string, std::pair<double, double>> ProductCounts(size_t replica, size_t per_page = 10) {
+    std::map<std::string, std::pair<double, double>> counts;
+    const json response = Get(replica, "/api/search?q=tshirts&explain=true&per_page=" + std::to_string(per_page));
+    for (const json& r : response["results"]) {
+      const json& features = r["explain"]["features"];
+      // popularity = log(1 + weighted count), a float: round back to the count.
+      counts[r["id"]] = {std::round(std::expm1(features["popularity"].get<double>())),
+                         features["click_through"].get<double>()};
+    }
+    return counts;
   }
 
   // Every Redis key whose name contains `text`.
@@ -375,6 +391,105 @@ TEST_F(RedisReplicasEndToEnd, KilledReplicaLosesNoAcknowledgedWrite) {
   EXPECT_EQ(Ids(SearchUntil(2, "/api/search?q=wombat", [](const json& r) { return !r["results"].empty(); })),
             std::vector<std::string>{"redis-e2e-5"});
   EXPECT_EQ(Get(2, "/api/users/cara/profile")["events"], 1);
+}
+
+TEST_F(RedisReplicasEndToEnd, KilledReplicaCountsEachEventOnce) {
+  const std::map<std::string, std::pair<double, double>> before = ProductCounts(0);
+  ASSERT_EQ(before.size(), 10u);
+  std::vector<std::string> products;
+  for (const auto& [id, counts] : before) products.push_back(id);
+
+  // Clicks flow to A while C is killed and restarted; at most 2,000, and they stop when C is back.
+  std::atomic<bool> stop = false;
+  std::map<std::string, int> accepted_clicks;
+  std::thread sender([&] {
+    for (int i = 0; i < 2000 && !stop.load(); ++i) {
+      const std::string& product = products[i % products.size()];
+      const json event = {{"user_id", "flow-" + std::to_string(i % 7)}, {"type", "click"}, {"product_id", product},
+                          {"event_id", "flow-" + std::to_string(i)}};
+      auto res = Send(0, "POST", "/api/events", event.dump());
+      if (res && res->status == 200) ++accepted_clicks[product];
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(replicas_[2]->Stop(SIGKILL), -1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  StartReplica(2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop.store(true);
+  sender.join();
+  ASSERT_TRUE(ready_[2]) << ReadFile(LogOf(2));
+  ASSERT_FALSE(accepted_clicks.empty());
+
+  // Every replica, the restarted one included, counts each accepted click exactly once.
+  std::map<std::string, double> expected;
+  for (const auto& [id, counts] : before) expected[id] = counts.first + 2.0 * accepted_clicks[id];
+  std::vector<std::map<std::string, std::pair<double, double>>> counts(kReplicaNames.size());
+  for (size_t replica = 0; replica < kReplicaNames.size(); ++replica) {
+    // Replicas apply the shared stream within milliseconds; wait up to 5 s.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      counts[replica] = ProductCounts(replica);
+      bool settled = counts[replica].size() == expected.size();
+      for (const auto& [id, weighted] : expected) settled = settled && counts[replica][id].first == weighted;
+      if (settled) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    for (const auto& [id, weighted] : expected) {
+      EXPECT_EQ(counts[replica][id].first, weighted) << "replica " << kReplicaNames[replica] << ", product " << id;
+      // Click-through also reads the catalogue-wide totals, which must agree too.
+      EXPECT_EQ(counts[replica][id].second, counts[0][id].second)
+          << "replica " << kReplicaNames[replica] << ", product " << id;
+    }
+  }
+}
+
+TEST_F(RedisReplicasEndToEnd, CopiedDataDirResumesCounts) {
+  // Clicks that C counts before its data dir is copied, so that the copy holds counts.
+  const std::map<std::string, std::pair<double, double>> before = ProductCounts(0);
+  ASSERT_FALSE(before.empty());
+  const std::string product = before.begin()->first;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Click(0, "precopy-" + std::to_string(i), product, "precopy-" + std::to_string(i))["accepted"], 1);
+  }
+  double counted_by_c = -1;
+  for (int attempt = 0; attempt < 100 && counted_by_c != before.at(product).first + 6; ++attempt) {
+    counted_by_c = ProductCounts(2)[product].first;
+    if (counted_by_c != before.at(product).first + 6) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(counted_by_c, before.at(product).first + 6);
+
+  // C stops and its data dir, counts included, is copied for a new replica E.
+  ASSERT_EQ(replicas_[2]->Stop(), 0);
+  const fs::path copy = root_ / "var-e";
+  fs::copy(DataDirOf(2), copy, fs::copy_options::recursive);
+  StartReplica(2);
+  ASSERT_TRUE(ready_[2]) << ReadFile(LogOf(2));
+
+  // Clicks made after the copy: E must count them once, on top of the copied counts.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Click(1, "copy-" + std::to_string(i), product, "copy-" + std::to_string(i))["accepted"], 1);
+  }
+  const double expected = before.at(product).first + 2.0 * (3 + 5);
+
+  const int e_port = FreeLoopbackPort();
+  ServerProcess e(copy, e_port, root_ / "server-e.log",
+                  {"--profile-store", redis_->url(), "--replica-name", "e", "--photo-encoder", "colour-shape",
+                   "--web-dir", ""});
+  ASSERT_TRUE(e.WaitReady()) << ReadFile(root_ / "server-e.log");
+  httplib::Client client("127.0.0.1", e_port);
+  double counted = -1;
+  for (int attempt = 0; attempt < 100 && counted != expected; ++attempt) {
+    auto found = client.Get("/api/search?q=tshirts&explain=true&per_page=10");
+    ASSERT_TRUE(found);
+    const json response = json::parse(found->body);
+    for (const json& r : response["results"]) {
+      if (r["id"] == product) counted = std::round(std::expm1(r["explain"]["features"]["popularity"].get<double>()));
+    }
+    if (counted != expected) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(counted, expected) << "product " << product;
+  EXPECT_NE(ReadFile(root_ / "server-e.log").find("consumer group e of tessera:events created at entry"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -274,6 +274,40 @@ TEST(EventFromJson, RejectsNonObject) {
   EXPECT_EQ(RejectedField(json::array({"click"})), "record");
 }
 
+TEST(UserProfile, FieldsReadBackExactly) {
+  const ProfileOptions options;
+  UserProfile profile;
+  // Values with a ':' and weights that are not short decimals.
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red:Dark"), options);
+  profile.Apply(MakeEvent("u", EventType::kView, "b", kNowMs + 7 * kHourMs), MakeProduct("b", "Jeans", "Blue"), options);
+
+  const std::map<std::string, std::string> fields = profile.ToFields();
+  EXPECT_EQ(fields.at("format"), UserProfile::kFieldsFormat);
+  EXPECT_EQ(fields.count("a:colour:Red:Dark"), 1u);
+  Result<UserProfile> read = UserProfile::FromFields(fields);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->ToJson(), profile.ToJson());
+  EXPECT_EQ(read->ToFields(), fields);
+}
+
+TEST(UserProfile, InvalidFieldsAreCorruption) {
+  UserProfile profile;
+  profile.Apply(MakeEvent("u", EventType::kClick, "r", kNowMs), MakeProduct("r", "Shirts", "Red"), ProfileOptions());
+  const std::map<std::string, std::string> valid = profile.ToFields();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"format", "2"}, {"scale", "0"}, {"scale", "abc"}, {"event_count", "-1"},
+      {"updated_ms", "1.5"}, {"a:colour", "1"}, {"a:colour:Red", "x"}, {"unknown", "1"}};
+  for (const auto& [field, value] : cases) {
+    std::map<std::string, std::string> fields = valid;
+    fields[field] = value;
+    Result<UserProfile> read = UserProfile::FromFields(fields);
+    EXPECT_EQ(read.status().code(), StatusCode::kCorruption) << field << " = " << value;
+  }
+  std::map<std::string, std::string> missing = valid;
+  missing.erase("total_weight");
+  EXPECT_EQ(UserProfile::FromFields(missing).status().code(), StatusCode::kCorruption);
+}
+
 TEST(UserProfile, EventHalfLifeAgoCountsHalf) {
   const ProfileOptions options;  // 72-hour half-life, click weight 2
   UserProfile profile;

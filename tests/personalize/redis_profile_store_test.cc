@@ -136,6 +136,103 @@ TEST_F(RedisProfileStoreTest, RecordBatchAppliesEventsAsEmbeddedStore) {
   EXPECT_EQ((*profile)->event_count(), 3u);
 }
 
+TEST_F(RedisProfileStoreTest, ProfileIsHashOfFields) {
+  const std::vector<Event> events = {MakeEvent("ana", "red", kNowMs - kDayMs), MakeEvent("ana", "blue", kNowMs)};
+  RecordBatch(*store_, events);
+  const std::string key = store_->UserKeys("ana")[0];
+  Result<RedisReply> type = Redis().Command({"TYPE", key});
+  ASSERT_TRUE(type.ok());
+  EXPECT_EQ(type->text, "hash");
+  Result<RedisReply> colour = Redis().Command({"HGET", key, "a:colour:Red"});
+  ASSERT_TRUE(colour.ok());
+  EXPECT_FALSE(colour->is_nil());
+  Result<RedisReply> count = Redis().Command({"HGET", key, "event_count"});
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(count->text, "2");
+}
+
+TEST_F(RedisProfileStoreTest, EventWritesOnlyChangedFields) {
+  // A shopper with about 200 affinities: 100 products of distinct colours and brands.
+  std::vector<Event> history;
+  for (int i = 0; i < 100; ++i) {
+    auto product = std::make_shared<Product>(*MakeProduct("p" + std::to_string(i), "Colour" + std::to_string(i)));
+    product->brand = "Brand" + std::to_string(i);
+    catalogue_["p" + std::to_string(i)] = product;
+    history.push_back(MakeEvent("ana", "p" + std::to_string(i), kNowMs - kHourMs + i));
+  }
+  RecordBatch(*store_, history);
+  Result<RedisReply> fields = Redis().Command({"HGETALL", store_->UserKeys("ana")[0]});
+  ASSERT_TRUE(fields.ok());
+  size_t hash_bytes = 0;
+  for (const RedisReply& text : fields->elements) hash_bytes += text.text.size();
+  ASSERT_GT(hash_bytes, 5000u);
+
+  // Redis appends what a script wrote to its append-only file: the changed fields, or the
+  // whole hash when the write replaced it.
+  auto append_only_bytes = [] {
+    uintmax_t bytes = 0;
+    for (const auto& file : std::filesystem::recursive_directory_iterator(server_->dir())) {
+      if (file.is_regular_file() && file.path().filename().string().find(".aof") != std::string::npos) {
+        bytes += file.file_size();
+      }
+    }
+    return bytes;
+  };
+  const uintmax_t before = append_only_bytes();
+  RecordBatch(*store_, {MakeEvent("ana", "p7", kNowMs)});
+  const uintmax_t written = append_only_bytes() - before;
+  EXPECT_LT(written, hash_bytes / 3) << "the hash holds " << hash_bytes << " bytes";
+
+  Result<std::optional<UserProfile>> profile = store_->Get("ana");
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  ASSERT_TRUE(profile->has_value());
+  history.push_back(MakeEvent("ana", "p7", kNowMs));
+  EXPECT_EQ((*profile)->ToJson(), Expected(history).ToJson());
+}
+
+TEST_F(RedisProfileStoreTest, RenormalizedScaleRewritesWeights) {
+  // 200 days is more than 64 half-lives of 72 hours, so the second event renormalizes.
+  const std::vector<Event> events = {MakeEvent("ana", "red", kNowMs - 200 * kDayMs), MakeEvent("ana", "blue", kNowMs)};
+  RecordBatch(*store_, {events[0]});
+  RecordBatch(*store_, {events[1]});
+  Result<RedisReply> scale = Redis().Command({"HGET", store_->UserKeys("ana")[0], "scale"});
+  ASSERT_TRUE(scale.ok());
+  EXPECT_EQ(scale->text, "1");
+  Result<std::optional<UserProfile>> profile = store_->Get("ana");
+  ASSERT_TRUE(profile.ok()) << profile.status().ToString();
+  ASSERT_TRUE(profile->has_value());
+  EXPECT_EQ((*profile)->ToJson(), Expected(events).ToJson());
+}
+
+TEST_F(RedisProfileStoreTest, StringProfileIsReadAndReplaced) {
+  // A store writing the layout before hashes, as a Redis filled by an older version holds.
+  RedisProfileStoreOptions string_options;
+  string_options.profile_layout = ProfileLayout::kString;
+  Result<std::unique_ptr<RedisProfileStore>> old_store =
+      RedisProfileStore::Open(server_->url(), options_, UserKeyer(kSecret), string_options);
+  ASSERT_TRUE(old_store.ok()) << old_store.status().ToString();
+  const std::vector<Event> events = {MakeEvent("ana", "red", kNowMs - kDayMs), MakeEvent("ana", "blue", kNowMs)};
+  RecordBatch(**old_store, {events[0]});
+  const std::string key = store_->UserKeys("ana")[0];
+  Result<RedisReply> type = Redis().Command({"TYPE", key});
+  ASSERT_TRUE(type.ok());
+  ASSERT_EQ(type->text, "string");
+
+  Result<std::optional<UserProfile>> read = store_->Get("ana");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_TRUE(read->has_value());
+  EXPECT_EQ((*read)->ToJson(), Expected({events[0]}).ToJson());
+
+  RecordBatch(*store_, {events[1]});
+  type = Redis().Command({"TYPE", key});
+  ASSERT_TRUE(type.ok());
+  EXPECT_EQ(type->text, "hash");
+  Result<std::optional<UserProfile>> written = store_->Get("ana");
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  ASSERT_TRUE(written->has_value());
+  EXPECT_EQ((*written)->ToJson(), Expected(events).ToJson());
+}
+
 TEST_F(RedisProfileStoreTest, GetWithoutEventsIsEmpty) {
   Result<std::optional<UserProfile>> profile = store_->Get("nobody");
   ASSERT_TRUE(profile.ok()) << profile.status().ToString();

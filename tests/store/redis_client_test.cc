@@ -1,8 +1,10 @@
 // ParseRedisUrl: the parts of a redis:// URL, their defaults, and errors that name the bad part.
+// RedisClient: failing fast while the server is unreachable, and reconnecting after a restart.
 #include <gtest/gtest.h>
 
 #include "store/redis_client.h"
 #include "support/redis_test_support.h"
+#include "support/test_support.h"
 
 namespace tessera {
 namespace {
@@ -59,6 +61,24 @@ TEST(RedisClient, UnreachableServerFailsAtOnceDuringRetryDelay) {
   Result<RedisReply> second = client.Command({"PING"});
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("next attempt in"), std::string::npos) << second.status().message();
+}
+
+TEST(RedisClient, RestartedServerNeedsNoFailedCall) {
+  testing_support::TempDir dir("tessera-redis-client-");
+  ASSERT_FALSE(dir.path().empty()) << dir.error();
+  testing_support::RedisServerProcess server(dir.path() / "redis", testing_support::FreeRedisPort());
+  ASSERT_TRUE(server.Start());
+  RedisOptions options;
+  options.port = server.port();
+  RedisClient client(options);
+  ASSERT_TRUE(client.Command({"PING"}).ok());
+
+  // The connection kept idle from the first call was closed by the crash.
+  server.Stop(SIGKILL);
+  ASSERT_TRUE(server.Start());
+  Result<RedisReply> after_restart = client.Command({"PING"});
+  ASSERT_TRUE(after_restart.ok()) << after_restart.status().ToString();
+  EXPECT_EQ(after_restart->text, "PONG");
 }
 
 }  // namespace
