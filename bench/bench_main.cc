@@ -351,6 +351,11 @@ int main(int argc, char** argv) {
   size_t rerank_depth = 200;
   app.add_option("--rerank-depth", rerank_depth, "Candidates the ranker scores per query (ranking workload)")
       ->capture_default_str();
+  size_t consensus_depth = kDefaultConsensusDepth;
+  app.add_option("--consensus-depth", consensus_depth,
+                 "Candidates at the head of the retrieval order that the consensus features compare with "
+                 "(ranking workload)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr so that stdout carries only results (JSON for search, eval and benchmarks).
   spdlog::set_default_logger(spdlog::stderr_color_mt("tessera"));
@@ -426,6 +431,7 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   options.synonyms_path = synonyms;
   options.rerank_depth = rerank_depth;
+  options.consensus_depth = consensus_depth;
   // The ranking workload compares rankers it trains; a model in the data dir would be the baseline.
   if (workload == "ranking") options.ranker_model_path = data_dir + "/models/no-ranker-for-bench.model";
   Result<std::unique_ptr<Engine>> engine = Engine::Open(options, &clock);

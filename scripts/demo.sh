@@ -26,9 +26,8 @@ fi
 if [ ! -f "$var_dir/models/joint-space.model" ]; then
   "$tessera" --data-dir "$var_dir" train-encoders > /dev/null
 fi
-# The ranker reads joint-space features, so it is trained after the joint space.
-if [ ! -f "$var_dir/models/ranker.model" ]; then
-  "$tessera" --data-dir "$var_dir" --synonyms config/synonyms/fashion.txt train-ranker > /dev/null
-fi
+# The ranker reads joint-space features, so it is trained after the joint space. A model this
+# build cannot load (one trained on an older feature schema) is trained again.
+"$tessera" --data-dir "$var_dir" --synonyms config/synonyms/fashion.txt train-ranker --if-unusable > /dev/null
 echo "demo: open http://127.0.0.1:$port/ (Ctrl-C stops the server)"
 exec "$tessera" --data-dir "$var_dir" --synonyms config/synonyms/fashion.txt serve --host 127.0.0.1 --port "$port"

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -31,6 +32,7 @@
 #include "eval/judgments.h"
 #include "eval/metrics.h"
 #include "eval/query_variants.h"
+#include "rank/xgboost_ranker.h"
 #include "serve/api_keys.h"
 #include "serve/http_server.h"
 
@@ -189,6 +191,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rerank-depth", options.rerank_depth,
                  "Candidates per query that the ranker scores and personalization re-orders")
+      ->capture_default_str();
+  app.add_option("--consensus-depth", options.consensus_depth,
+                 "Candidates at the head of the retrieval order that the consensus ranking features compare "
+                 "each candidate with, for `features` and `train-ranker` (0: those features are missing); a "
+                 "loaded model uses the depth it was trained with")
       ->capture_default_str();
   app.add_option("--ranker-model", options.ranker_model_path,
                  "Learned ranker model to load (default: DATA_DIR/models/ranker.model when it exists; "
@@ -371,6 +378,10 @@ int main(int argc, char** argv) {
   train_ranker->add_option("--judgments", ranker_options.judged.judgments_path,
                            "Judged queries (JSON Lines); default: derived from the catalogue");
   train_ranker->add_option("--out", ranker_options.out_path, "Model file to write (default: DATA_DIR/models/ranker.model)");
+  bool train_if_unusable = false;
+  train_ranker->add_flag("--if-unusable", train_if_unusable,
+                         "Train only when the model file is missing or this build cannot load it (for example, "
+                         "it was trained on another feature schema); otherwise exit without changing it");
   train_ranker->add_option("--kind", ranker_kind, "Model to write: lambdamart or linear")
       ->check(CLI::IsMember({"lambdamart", "linear"}))
       ->capture_default_str();
@@ -482,6 +493,19 @@ int main(int argc, char** argv) {
       std::cout << entry.key_id << "\t" << tessera::RoleName(entry.role) << "\t" << entry.label << "\n";
     }
     return 0;
+  }
+
+  // A model this build loads needs no training; checked before the engine's slow start.
+  if (*train_ranker && train_if_unusable) {
+    const std::string path = ranker_options.out_path.empty()
+                                 ? (std::filesystem::path(options.data_dir) / "models" / "ranker.model").string()
+                                 : ranker_options.out_path;
+    tessera::Result<std::unique_ptr<tessera::XgboostRanker>> current = tessera::XgboostRanker::Load(path);
+    if (current.ok()) {
+      spdlog::info("ranker model {} loads with this build; not retrained", path);
+      return 0;
+    }
+    spdlog::info("training the ranker, because the current model is unusable: {}", current.status().ToString());
   }
 
   // Trains from the store alone, so it runs before the engine opens (and locks) the store.

@@ -46,6 +46,7 @@ FeatureRows WithoutProduct(FeatureRows rows, const std::string& product_id) {
   if (it == rows.product_ids.end()) return rows;
   const size_t dropped = static_cast<size_t>(it - rows.product_ids.begin());
   FeatureRows remaining;
+  remaining.consensus_depth = rows.consensus_depth;
   remaining.features = FeatureMatrix(rows.product_ids.size() - 1);
   for (size_t row = 0, out = 0; row < rows.product_ids.size(); ++row) {
     if (row == dropped) continue;

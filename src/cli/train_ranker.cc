@@ -106,11 +106,13 @@ Status RunTrainRanker(const Engine& engine, const TrainRankerOptions& options, s
                  {"train_queries", train.group_sizes.size()},
                  {"validation_queries", validation.group_sizes.size()},
                  {"test_queries", test.size()},
+                 {"consensus_depth", all.empty() ? kDefaultConsensusDepth : all.front().rows.consensus_depth},
                  {"feature_extraction_seconds", extract_seconds}};
   std::map<RankerKind, std::unique_ptr<XgboostRanker>> models;
   for (RankerKind kind : {RankerKind::kLinear, RankerKind::kLambdaMart}) {
     RankerTrainingOptions training = options.training;
     training.kind = kind;
+    training.consensus_depth = all.empty() ? kDefaultConsensusDepth : all.front().rows.consensus_depth;
     if (kind == RankerKind::kLinear) training.learning_rate = 0.5;  // the linear booster's step
     Progress boosting(std::string("train ") + RankerKindName(kind), training.max_rounds);
     const auto trained_at = std::chrono::steady_clock::now();

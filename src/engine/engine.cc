@@ -700,8 +700,9 @@ struct Engine::Rep {
 
   // Every feature of the candidates of `set`. Precondition: index_mutex held shared.
   FeatureMatrix ExtractLocked(const SearchRequest& request, const CandidateSet& set,
-                              const std::optional<UserProfile>& profile) const {
+                              const std::optional<UserProfile>& profile, size_t consensus_depth) const {
     FeatureQuery query;
+    query.consensus_depth = consensus_depth;
     query.lexical = &set.query;
     query.has_photo = !request.image_vector.empty();
     query.has_joint = joint_space && !request.joint_vector.empty();
@@ -723,6 +724,7 @@ struct Engine::Rep {
     FeatureMatrix features;
     std::vector<RankedItem> items;  // best first
     std::shared_ptr<const Ranker> ranker;
+    size_t consensus_depth = 0;  // the depth the consensus features were computed with
   };
   Result<Evaluation> EvaluateLocked(const SearchRequest& request, size_t depth,
                                     const std::optional<UserProfile>& profile,
@@ -746,7 +748,11 @@ struct Engine::Rep {
         evaluation.features.At(i, Feature::kRetrievalScore) = evaluation.set.candidates[i].retrieval_score;
       }
     } else {
-      evaluation.features = ExtractLocked(request, evaluation.set, profile);
+      // A model reads the consensus features at the depth it was trained with. Feature rows for
+      // training and explanations of the baseline use the configured depth.
+      const size_t trained_depth = rank ? evaluation.ranker->consensus_depth() : 0;
+      evaluation.consensus_depth = trained_depth > 0 ? trained_depth : options.consensus_depth;
+      evaluation.features = ExtractLocked(request, evaluation.set, profile, evaluation.consensus_depth);
     }
     if (!rank) return evaluation;
 
@@ -1427,6 +1433,7 @@ Result<FeatureRows> Engine::ExtractFeatures(const SearchRequest& original) const
   FeatureRows rows;
   for (const Candidate& c : evaluation->set.candidates) rows.product_ids.push_back(rep_->product_by_doc[c.doc]->id);
   rows.features = std::move(evaluation->features);
+  rows.consensus_depth = evaluation->consensus_depth;
   return rows;
 }
 

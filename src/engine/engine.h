@@ -50,6 +50,10 @@ struct EngineOptions {
   std::string data_dir = "var";  // contains store/ and speech/
   // How many retrieved candidates are ranked and personalized per query.
   size_t rerank_depth = 200;
+  // Candidates at the head of the retrieval order that the consensus features compare with, in
+  // feature rows for training (`tessera features`, `train-ranker`) and in explanations of the
+  // baseline. A loaded model is served with the depth recorded in its file.
+  size_t consensus_depth = kDefaultConsensusDepth;
   // Solr-format synonym file applied to queries; "" for none.
   std::string synonyms_path;
   // BM25F weight per text field (title, brand, category, attributes, description,
@@ -135,6 +139,7 @@ struct SearchHit {
 struct FeatureRows {
   std::vector<std::string> product_ids;  // in retrieval order, one per row
   FeatureMatrix features;
+  size_t consensus_depth = 0;  // the depth the consensus features were computed with
 };
 
 // The ranker that orders results, and where it came from.

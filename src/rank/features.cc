@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
+#include <string_view>
+#include <unordered_map>
 
 namespace tessera {
 
@@ -33,6 +36,129 @@ float AgeYears(const Product& product, int64_t now_ms) {
   return static_cast<float>(now_year - (year + 0.5));
 }
 
+// Consensus features. Each catalogue column's values are first replaced by small ids, equal values
+// by equal ids, so that the combined column and the weight sums need no string keys.
+constexpr uint32_t kNoValue = std::numeric_limits<uint32_t>::max();
+
+// A column's value ids and the number of distinct ids.
+struct ColumnIds {
+  std::vector<uint32_t> ids;
+  size_t distinct = 0;
+};
+
+// The id of each candidate's value of `column`, in candidate order; kNoValue for an empty value.
+template <typename Column>
+ColumnIds ValueIds(const std::vector<const Product*>& products, Column column) {
+  std::unordered_map<std::string_view, uint32_t> id_of;
+  ColumnIds result{std::vector<uint32_t>(products.size(), kNoValue), 0};
+  for (size_t row = 0; row < products.size(); ++row) {
+    const std::string_view value = column(*products[row]);
+    if (value.empty()) continue;
+    result.ids[row] = id_of.try_emplace(value, static_cast<uint32_t>(id_of.size())).first->second;
+  }
+  result.distinct = id_of.size();
+  return result;
+}
+
+// The id of each candidate's combination of `columns`; kNoValue when any of them is empty.
+ColumnIds CombinedIds(std::initializer_list<const ColumnIds*> columns, size_t rows) {
+  std::unordered_map<uint64_t, uint32_t> id_of;
+  ColumnIds combined{std::vector<uint32_t>(rows, kNoValue), 0};
+  for (size_t row = 0; row < rows; ++row) {
+    // A mixed-radix number of the ids, unique per combination: each id is below its column's
+    // distinct count, and the product of three counts of at most `rows` fits in 64 bits.
+    uint64_t key = 0;
+    bool complete = true;
+    for (const ColumnIds* column : columns) {
+      complete = complete && column->ids[row] != kNoValue;
+      key = key * column->distinct + column->ids[row];
+    }
+    if (complete) combined.ids[row] = id_of.try_emplace(key, static_cast<uint32_t>(id_of.size())).first->second;
+  }
+  combined.distinct = id_of.size();
+  return combined;
+}
+
+// Weight of the candidate at 0-based `rank` of the head: nDCG's discount 1 / log2(rank + 2), so
+// the first candidates count most and a deeper consensus depth changes little.
+double ConsensusWeight(size_t rank) { return 1.0 / std::log2(static_cast<double>(rank) + 2.0); }
+
+// A photo query's candidate whose photo cosine reaches this is a copy of the query photo: the
+// product the photo was taken from, or a duplicate listing.
+constexpr float kSamePhotoCosine = 0.9999f;
+
+// The rows of the head: the first query.consensus_depth candidates in retrieval order, leaving out
+// copies of a query photo. Such a copy would hand its own catalogue columns to the consensus, which a
+// shopper's new photo never does, and a model trained on it would lean on that.
+std::vector<size_t> HeadRows(const FeatureQuery& query, std::span<const Candidate> candidates) {
+  std::vector<size_t> head;
+  for (size_t row = 0; row < candidates.size() && head.size() < query.consensus_depth; ++row) {
+    if (query.has_photo && candidates[row].image_similarity >= kSamePhotoCosine) continue;
+    head.push_back(row);
+  }
+  return head;
+}
+
+// Sets `feature` of every row to the weighted share of the head, the row itself left out, whose
+// value id equals the row's. Missing for a row without a value, and when the head contains no
+// other candidate.
+void SetConsensus(const ColumnIds& column, const std::vector<size_t>& head, Feature feature, FeatureMatrix* matrix) {
+  const std::vector<uint32_t>& ids = column.ids;
+  std::vector<double> weight_of(column.distinct, 0.0);
+  std::vector<double> own(ids.size(), 0.0);  // each row's weight in the head, 0 outside it
+  double head_weight = 0;
+  for (size_t rank = 0; rank < head.size(); ++rank) {
+    const size_t row = head[rank];
+    own[row] = ConsensusWeight(rank);
+    head_weight += own[row];
+    if (ids[row] != kNoValue) weight_of[ids[row]] += own[row];
+  }
+  for (size_t row = 0; row < ids.size(); ++row) {
+    const double others = head_weight - own[row];
+    if (ids[row] == kNoValue || others <= 0) {
+      matrix->At(row, feature) = kMissingFeature;
+      continue;
+    }
+    // The subtraction may round a little below 0 or the share a little above 1.
+    const double agreeing = weight_of[ids[row]] - own[row];
+    matrix->At(row, feature) = static_cast<float>(std::clamp(agreeing / others, 0.0, 1.0));
+  }
+}
+
+// The consensus features of every candidate; `products` are the candidates' products.
+void SetConsensusFeatures(const FeatureQuery& query, std::span<const Candidate> candidates,
+                          const std::vector<const Product*>& products, FeatureMatrix* matrix) {
+  constexpr Feature kConsensusFeatures[] = {Feature::kConsensusArticleType, Feature::kConsensusSubCategory,
+                                            Feature::kConsensusColour, Feature::kConsensusGender, Feature::kConsensusAll};
+  if (query.consensus_depth == 0) {
+    // No head to compare with; skipping the pass also measures what it costs.
+    for (size_t row = 0; row < products.size(); ++row) {
+      for (Feature feature : kConsensusFeatures) matrix->At(row, feature) = kMissingFeature;
+    }
+    return;
+  }
+
+  auto attribute = [](const char* key) {
+    return [key](const Product& product) -> std::string_view { return product.Attribute(key); };
+  };
+  auto sub_category = [](const Product& product) -> std::string_view {
+    return product.category_path.size() >= 2 ? std::string_view(product.category_path[1]) : std::string_view();
+  };
+
+  const ColumnIds types = ValueIds(products, attribute("article_type"));
+  const ColumnIds sub_categories = ValueIds(products, sub_category);
+  const ColumnIds colours = ValueIds(products, attribute("colour"));
+  const ColumnIds genders = ValueIds(products, attribute("gender"));
+  const ColumnIds combinations = CombinedIds({&types, &colours, &genders}, products.size());
+
+  const std::vector<size_t> head = HeadRows(query, candidates);
+  SetConsensus(types, head, Feature::kConsensusArticleType, matrix);
+  SetConsensus(sub_categories, head, Feature::kConsensusSubCategory, matrix);
+  SetConsensus(colours, head, Feature::kConsensusColour, matrix);
+  SetConsensus(genders, head, Feature::kConsensusGender, matrix);
+  SetConsensus(combinations, head, Feature::kConsensusAll, matrix);
+}
+
 }  // namespace
 
 const std::array<FeatureInfo, kFeatureCount>& FeatureInfos() {
@@ -61,6 +187,11 @@ const std::array<FeatureInfo, kFeatureCount>& FeatureInfos() {
       {"price_band", "price percentile among products of the same article type, in [0, 1]"},
       {"age_years", "years since the product's season year"},
       {"has_photo", "1 when the product has an encoded photo"},
+      {"consensus_article_type", "share of the first N candidates of the retrieval order (N = --consensus-depth, the product left out, each weighted 1 / log2(rank + 1)) with the product's article type"},
+      {"consensus_sub_category", "as consensus_article_type, for the second level of the product's category path"},
+      {"consensus_colour", "as consensus_article_type, for the product's colour"},
+      {"consensus_gender", "as consensus_article_type, for the product's gender"},
+      {"consensus_all", "as consensus_article_type, for the product's article type, colour and gender together"},
       {"personal_article_type", "the shopper's affinity share for the product's article type, in [0, 1]"},
       {"personal_colour", "the shopper's affinity share for the product's colour, in [0, 1]"},
       {"personal_gender", "the shopper's affinity share for the product's gender, in [0, 1]"},
@@ -99,9 +230,11 @@ FeatureMatrix FeatureExtractor::Extract(const FeatureQuery& query, std::span<con
     if (required_groups == 0) required_groups = query.lexical->groups.size();
   }
 
+  std::vector<const Product*> products(candidates.size());
   for (size_t row = 0; row < candidates.size(); ++row) {
     const Candidate& c = candidates[row];
     const Product& product = product_of(c.doc);
+    products[row] = &product;
     auto set = [&](Feature feature, float value) { matrix.At(row, feature) = value; };
 
     set(Feature::kRetrievalScore, c.retrieval_score);
@@ -151,6 +284,7 @@ FeatureMatrix FeatureExtractor::Extract(const FeatureQuery& query, std::span<con
     set(Feature::kPersonalBrand, personal.brand);
     set(Feature::kPersonalStrength, personal.strength);
   }
+  SetConsensusFeatures(query, candidates, products, &matrix);
   return matrix;
 }
 

@@ -29,7 +29,12 @@ namespace tessera {
 
 // Bumped whenever a feature is added, removed or computed differently. A model file records the
 // schema version it was trained with, and the engine rejects a model from another version.
-inline constexpr uint32_t kFeatureSchemaVersion = 2;
+inline constexpr uint32_t kFeatureSchemaVersion = 3;
+
+// Candidates at the head of the retrieval order that the consensus features compare each
+// candidate with, unless the engine is configured otherwise (EngineOptions::consensus_depth).
+// Chosen by validation nDCG@10 of LambdaMART (BENCHMARKS.md, "Learned ranking").
+inline constexpr size_t kDefaultConsensusDepth = 3;
 
 enum class Feature : uint32_t {
   kRetrievalScore,   // the retriever's blended score in [0, 1]
@@ -56,6 +61,14 @@ enum class Feature : uint32_t {
   kPriceBand,        // price's percentile among products of the same article type
   kAgeYears,         // years since the product's season year
   kHasPhoto,
+  // Consensus: the rank-weighted share of the first consensus_depth candidates of the retrieval
+  // order (the candidate itself and copies of a query photo left out) that share the candidate's
+  // value of a catalogue column.
+  kConsensusArticleType,
+  kConsensusSubCategory,  // the second level of the category path
+  kConsensusColour,
+  kConsensusGender,
+  kConsensusAll,          // article type, colour and gender all three
   kPersonalArticleType,  // the shopper's affinity share for the product's article type
   kPersonalColour,
   kPersonalGender,
@@ -114,6 +127,9 @@ struct FeatureQuery {
   // cosines; empty without a joint model.
   std::vector<float> joint_part_query;
   int64_t now_ms = 0;                     // for the age of products
+  // Candidates at the head of `candidates` that the consensus features compare with; 0 makes
+  // every consensus feature missing.
+  size_t consensus_depth = kDefaultConsensusDepth;
   // Personal features of a product; null when the request names no shopper.
   std::function<PersonalFeatures(const Product&)> personal;
 };
@@ -128,7 +144,8 @@ class FeatureExtractor {
                    std::array<const VectorIndex*, 3> joint_parts = {})
       : text_index_(text_index), photo_index_(photo_index), signals_(signals), joint_parts_(joint_parts) {}
 
-  // One row per candidate, in the order of `candidates`. `product_of` returns the product of a
+  // One row per candidate, in the order of `candidates`, which must be the retrieval order (best
+  // first) because the consensus features read its head. `product_of` returns the product of a
   // DocId and must cover every candidate.
   FeatureMatrix Extract(const FeatureQuery& query, std::span<const Candidate> candidates,
                         const std::function<const Product&(DocId)>& product_of) const;

@@ -48,6 +48,9 @@ class Ranker {
   // What a personal boost of 1 is worth in this ranker's scores. The baseline's relevance lies in
   // [0, 1]; a learned model's scores spread wider, and the boost follows them.
   virtual float personal_scale() const { return 1.0f; }
+  // The consensus depth (FeatureQuery::consensus_depth) the ranker was trained with, which its
+  // features must be extracted with; 0 for a ranker not trained on features (the baseline).
+  virtual size_t consensus_depth() const { return 0; }
 };
 
 // The baseline: relevance is the retrieval score (normalized BM25, photo similarity, or both).

@@ -15,7 +15,7 @@ namespace tessera {
 namespace {
 
 // The model file: the header JSON (kind, feature names, schema version, personal scale,
-// training report) and XGBoost's own model bytes (UBJSON), in Tessera's model file container.
+// consensus depth, training report) and XGBoost's own model bytes (UBJSON), in Tessera's model file container.
 constexpr ModelFileKind kRankerFile{"TSRANKER", kRankerFormatVersion, "ranker model", "tessera train-ranker"};
 
 Status XgboostError(const std::string& what) {
@@ -218,6 +218,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Train(
   if (XGBoosterSetParam(booster->handle, "nthread", "1") != 0) return XgboostError("setting nthread");
 
   std::unique_ptr<XgboostRanker> ranker(new XgboostRanker(options.kind, features, std::move(booster)));
+  ranker->consensus_depth_ = options.consensus_depth;
 
   // The personal scale: the median spread of scores within a training query, so that a personal
   // boost moves a result as far in a learned ranking as in the baseline's [0, 1].
@@ -335,6 +336,7 @@ Status XgboostRanker::Save(const std::string& path) const {
       {"feature_schema_version", kFeatureSchemaVersion},
       {"features", FeatureNames(features_)},
       {"personal_scale", personal_scale_},
+      {"consensus_depth", consensus_depth_},
       {"training", report_},
   };
   return WriteFileAtomically(path, PackModelFile(kRankerFile, header.dump(2), std::string_view(bytes, length)));
@@ -349,6 +351,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Load(const std::string& pa
   RankerKind kind;
   std::vector<Feature> features;
   float personal_scale = 1;
+  size_t consensus_depth = 0;
   try {
     header = nlohmann::json::parse(parts->header);
     Result<RankerKind> parsed_kind = RankerKindFromName(header.at("kind").get<std::string>());
@@ -374,6 +377,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Load(const std::string& pa
                                      unknown + "): retrain it with `tessera train-ranker`");
     }
     personal_scale = header.at("personal_scale").get<float>();
+    consensus_depth = header.at("consensus_depth").get<size_t>();
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption("ranker model file " + path + " has an unreadable header: " + e.what());
   }
@@ -394,6 +398,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Load(const std::string& pa
 
   std::unique_ptr<XgboostRanker> ranker(new XgboostRanker(kind, std::move(features), std::move(booster)));
   ranker->personal_scale_ = personal_scale;
+  ranker->consensus_depth_ = consensus_depth;
   ranker->report_ = header.value("training", nlohmann::json::object());
   return ranker;
 }

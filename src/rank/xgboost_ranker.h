@@ -59,6 +59,9 @@ struct RankerTrainingOptions {
   double subsample = 0.8;       // trees only: rows sampled per tree
   uint64_t seed = 42;
   int threads = 1;              // XGBoost threads while training
+  // The consensus depth the rows were extracted with, recorded in the model so that serving
+  // extracts the same features.
+  size_t consensus_depth = kDefaultConsensusDepth;
 };
 
 struct RankerTrainingProgress {
@@ -92,6 +95,7 @@ class XgboostRanker final : public Ranker {
   void Rank(const FeatureMatrix& features, std::vector<RankedItem>* items) const override;
   ScoreExplanation Explain(const FeatureMatrix& features, size_t row) const override;
   float personal_scale() const override { return personal_scale_; }
+  size_t consensus_depth() const override { return consensus_depth_; }
 
   // Scores `rows` feature rows (kFeatureCount floats each, in Feature order), in order.
   std::vector<float> Predict(const std::vector<float>& values, size_t rows) const;
@@ -110,6 +114,7 @@ class XgboostRanker final : public Ranker {
   std::vector<Feature> features_;
   std::unique_ptr<Booster> booster_;
   float personal_scale_ = 1.0f;
+  size_t consensus_depth_ = kDefaultConsensusDepth;
   nlohmann::json report_ = nlohmann::json::object();
 };
 

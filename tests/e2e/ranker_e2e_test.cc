@@ -137,7 +137,7 @@ TEST_F(RankerEndToEnd, ServedFeaturesEqualTheFeatureLog) {
   ASSERT_GE(text_ids.size(), 10u);
   ASSERT_GE(photo_ids.size(), 5u);
 
-  size_t compared = 0, nulls = 0, photo_compared = 0;
+  size_t compared = 0, nulls = 0, photo_compared = 0, photo_consensus = 0;
   auto compare = [&](const std::string& id, const json& response) {
     const LoggedQuery& query = logged[id];
     for (const json& result : response["results"]) {
@@ -148,6 +148,9 @@ TEST_F(RankerEndToEnd, ServedFeaturesEqualTheFeatureLog) {
         EXPECT_EQ(result["explain"]["features"][name], value) << id << ", " << result["id"] << ", " << name;
         if (value.is_null()) ++nulls;
       }
+      // The consensus features read the head of the retrieval order, which the server must
+      // rebuild exactly for photo queries too.
+      if (!query.photo_product_id.empty() && !row->second["consensus_article_type"].is_null()) ++photo_consensus;
       ++compared;
       if (!query.photo_product_id.empty()) ++photo_compared;
     }
@@ -168,6 +171,7 @@ TEST_F(RankerEndToEnd, ServedFeaturesEqualTheFeatureLog) {
   }
   EXPECT_GT(compared, 100u);
   EXPECT_GT(photo_compared, 50u);
+  EXPECT_GT(photo_consensus, 50u);
   EXPECT_GT(nulls, 0u);  // the fashion catalogue has no prices: missing values were compared
 }
 

@@ -180,6 +180,110 @@ TEST_F(FeatureExtractorTest, JointPartCosinesNeedThePart) {
   EXPECT_TRUE(std::isnan(none.At(0, Feature::kCosineText)));
 }
 
+// Products for the consensus features: article type, colour, gender and a category path whose
+// second level is the sub category.
+Product ColumnsProduct(const std::string& id, const std::string& type, const std::string& colour,
+                       const std::string& gender, const std::string& sub_category) {
+  Product p;
+  p.id = id;
+  p.title = id;
+  p.category_path = {"Apparel", sub_category, type};
+  p.attributes["article_type"] = type;
+  if (!colour.empty()) p.attributes["colour"] = colour;
+  p.attributes["gender"] = gender;
+  return p;
+}
+
+// The weight of the candidate at 0-based `rank` in the consensus.
+double RankWeight(size_t rank) { return 1.0 / std::log2(static_cast<double>(rank) + 2.0); }
+
+class ConsensusFeatureTest : public FeatureExtractorTest {
+ protected:
+  void SetUp() override {
+    FeatureExtractorTest::SetUp();
+    products_ = {ColumnsProduct("p0", "Shirts", "Navy Blue", "Men", "Topwear"),
+                 ColumnsProduct("p1", "Shirts", "Navy Blue", "Women", "Topwear"),
+                 ColumnsProduct("p2", "Tshirts", "Black", "Men", "Topwear"),
+                 ColumnsProduct("p3", "Shirts", "Navy Blue", "Men", "Topwear"),
+                 ColumnsProduct("p4", "Jeans", "", "Men", "Bottomwear")};
+  }
+
+  // A photo query's candidates p0 to p4, in that retrieval order; p0's photo cosine is
+  // `first_cosine` and the others' 0.5.
+  FeatureMatrix ExtractAll(size_t depth, float first_cosine = 0.9f) const {
+    FeatureQuery query;
+    query.has_photo = true;
+    query.consensus_depth = depth;
+    std::vector<Candidate> candidates(products_.size());
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      candidates[i].doc = static_cast<DocId>(i);
+      candidates[i].image_similarity = i == 0 ? first_cosine : 0.5f;
+    }
+    return Extract(query, candidates);
+  }
+};
+
+TEST_F(ConsensusFeatureTest, SharesWeighTheHeadByRank) {
+  // The head is p0, p1 and p2.
+  const FeatureMatrix m = ExtractAll(3);
+  const double head = RankWeight(0) + RankWeight(1) + RankWeight(2);
+
+  // p0 is in the head, so it is compared with p1 and p2 only.
+  EXPECT_FLOAT_EQ(m.At(0, Feature::kConsensusArticleType), RankWeight(1) / (head - RankWeight(0)));
+  EXPECT_FLOAT_EQ(m.At(0, Feature::kConsensusGender), RankWeight(2) / (head - RankWeight(0)));
+  EXPECT_EQ(m.At(0, Feature::kConsensusAll), 0.0f);  // no other Navy Blue Men's shirt in the head
+  EXPECT_EQ(m.At(2, Feature::kConsensusArticleType), 0.0f);
+
+  // p3 lies below the head, and the whole head counts.
+  EXPECT_FLOAT_EQ(m.At(3, Feature::kConsensusArticleType), (RankWeight(0) + RankWeight(1)) / head);
+  EXPECT_FLOAT_EQ(m.At(3, Feature::kConsensusColour), (RankWeight(0) + RankWeight(1)) / head);
+  EXPECT_FLOAT_EQ(m.At(3, Feature::kConsensusGender), (RankWeight(0) + RankWeight(2)) / head);
+  EXPECT_FLOAT_EQ(m.At(3, Feature::kConsensusAll), RankWeight(0) / head);
+  EXPECT_FLOAT_EQ(m.At(3, Feature::kConsensusSubCategory), 1.0f);
+  EXPECT_EQ(m.At(4, Feature::kConsensusSubCategory), 0.0f);
+}
+
+TEST_F(ConsensusFeatureTest, DeeperHeadAddsTheLowerCandidates) {
+  const FeatureMatrix m = ExtractAll(5);
+  const double head = RankWeight(0) + RankWeight(1) + RankWeight(2) + RankWeight(3) + RankWeight(4);
+  EXPECT_FLOAT_EQ(m.At(0, Feature::kConsensusAll), RankWeight(3) / (head - RankWeight(0)));
+  EXPECT_FLOAT_EQ(m.At(4, Feature::kConsensusGender), (RankWeight(0) + RankWeight(2) + RankWeight(3)) / (head - RankWeight(4)));
+}
+
+TEST_F(ConsensusFeatureTest, QueryPhotoCopyStaysOutOfTheHead) {
+  // p0 has the query's own photo, so the head is p1, p2 and p3.
+  const FeatureMatrix m = ExtractAll(3, 1.0f);
+  const double head = RankWeight(0) + RankWeight(1) + RankWeight(2);
+  EXPECT_FLOAT_EQ(m.At(0, Feature::kConsensusArticleType), (RankWeight(0) + RankWeight(2)) / head);
+  EXPECT_FLOAT_EQ(m.At(4, Feature::kConsensusGender), (RankWeight(1) + RankWeight(2)) / head);
+  EXPECT_FLOAT_EQ(m.At(1, Feature::kConsensusArticleType), RankWeight(2) / (head - RankWeight(0)));
+}
+
+TEST_F(ConsensusFeatureTest, EmptyValueIsMissing) {
+  const FeatureMatrix m = ExtractAll(3);
+  EXPECT_TRUE(std::isnan(m.At(4, Feature::kConsensusColour)));  // p4 has no colour
+  EXPECT_TRUE(std::isnan(m.At(4, Feature::kConsensusAll)));
+  EXPECT_EQ(m.At(4, Feature::kConsensusArticleType), 0.0f);
+}
+
+TEST_F(ConsensusFeatureTest, ZeroDepthMakesEveryShareMissing) {
+  const FeatureMatrix m = ExtractAll(0);
+  for (size_t row = 0; row < m.rows(); ++row) {
+    for (Feature f : {Feature::kConsensusArticleType, Feature::kConsensusSubCategory, Feature::kConsensusColour,
+                      Feature::kConsensusGender, Feature::kConsensusAll}) {
+      EXPECT_TRUE(std::isnan(m.At(row, f))) << row << " " << FeatureName(f);
+    }
+  }
+}
+
+TEST_F(ConsensusFeatureTest, LoneCandidateHasNoPeers) {
+  FeatureQuery query;
+  Candidate only;
+  only.doc = 0;
+  const FeatureMatrix m = Extract(query, {only});
+  EXPECT_TRUE(std::isnan(m.At(0, Feature::kConsensusArticleType)));
+}
+
 TEST(FeatureSchemaTest, NamesAreUniqueAndFound) {
   std::set<std::string> names;
   for (size_t i = 0; i < kFeatureCount; ++i) {

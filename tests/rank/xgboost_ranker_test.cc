@@ -105,6 +105,7 @@ TEST_P(XgboostRankerTest, SavedModelPredictsTheSame) {
   EXPECT_EQ((*loaded)->kind(), GetParam());
   EXPECT_EQ((*loaded)->features(), model->features());
   EXPECT_EQ((*loaded)->personal_scale(), model->personal_scale());
+  EXPECT_EQ((*loaded)->consensus_depth(), model->consensus_depth());
   const FeatureMatrix rows = QueryRowsOf(SyntheticSet(1, 5), 0);
   EXPECT_EQ((*loaded)->Predict(rows.values(), rows.rows()), model->Predict(rows.values(), rows.rows()));
 }
@@ -151,6 +152,13 @@ TEST_F(RankerFileTest, OtherFeatureSchemaIsRejected) {
   Result<std::unique_ptr<XgboostRanker>> loaded = XgboostRanker::Load(path_);
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.status().message().find("schema version"), std::string::npos) << loaded.status().message();
+}
+
+TEST_F(RankerFileTest, ConsensusDepthIsKept) {
+  EditHeader([](nlohmann::json& header) { header["consensus_depth"] = 7; });
+  Result<std::unique_ptr<XgboostRanker>> loaded = XgboostRanker::Load(path_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->consensus_depth(), 7u);
 }
 
 TEST_F(RankerFileTest, ShorterFeatureListIsRejected) {
