@@ -33,8 +33,9 @@ inline constexpr uint32_t kFeatureSchemaVersion = 3;
 
 // Candidates at the head of the retrieval order that the consensus features compare each
 // candidate with, unless the engine is configured otherwise (EngineOptions::consensus_depth).
-// Chosen by validation nDCG@10 of LambdaMART (BENCHMARKS.md, "Learned ranking").
-inline constexpr size_t kDefaultConsensusDepth = 3;
+// 0 (features missing, pass skipped): no depth beat it on validation nDCG@10 of LambdaMART,
+// and the model trained with them kept 122 trees against 3 (BENCHMARKS.md, "Learned ranking").
+inline constexpr size_t kDefaultConsensusDepth = 0;
 
 enum class Feature : uint32_t {
   kRetrievalScore,   // the retriever's blended score in [0, 1]

@@ -34,8 +34,10 @@ class RankerEndToEnd : public ::testing::Test {
     // Every test of the suite gets its own copy of one ingest, training and feature log.
     setup_exit_code_ = CopyPrepared("ranker-slice-" + std::to_string(kRankerSliceRows), root_, [](const fs::path& folder) {
       const fs::path slice = MakeFashionSlice(folder / "fashion-slice", kRankerSliceRows);
+      // The consensus features are off by default; on here, so the served ones are compared too.
       const std::string tessera = std::string(TESSERA_BINARY) + " --data-dir " + (folder / "var").string() +
-                                  " --synonyms " + TESSERA_SOURCE_DIR + "/config/synonyms/fashion.txt";
+                                  " --synonyms " + TESSERA_SOURCE_DIR + "/config/synonyms/fashion.txt" +
+                                  " --consensus-depth 3";
       const std::string log = " >> " + (folder / "setup.log").string() + " 2>&1";
       int exit_code = RunCommand(tessera + " ingest --skip-speech --fashion " + slice.string() + log);
       if (exit_code == 0) {
