@@ -43,7 +43,7 @@ class ClickModelEndToEnd : public ::testing::Test {
                                     (root_ / "ranker.json").string() + log);
     }
     if (setup_exit_code_ == 0) {
-      setup_exit_code_ = RunCommand(tessera + " train-click-model --sessions 3000 --epochs 2 --judgments " + judgments +
+      setup_exit_code_ = RunCommand(tessera + " train-click-model --sessions 1000 --epochs 1 --judgments " + judgments +
                                     " --voice-dir " + voices + " > " + (root_ / "click.json").string() + log);
     }
   }
@@ -88,7 +88,7 @@ TEST_F(ClickModelEndToEnd, ReportsOnTrainRankerTestQueries) {
   EXPECT_GT(test["auc"].get<double>(), 0.5);
   EXPECT_GT(test["loss"].get<double>(), 0.0);
   EXPECT_GE(test["accuracy"].get<double>(), 0.0);
-  EXPECT_EQ(click["simulation"]["sessions"].get<int>(), 3000);
+  EXPECT_EQ(click["simulation"]["sessions"].get<int>(), 1000);
   ASSERT_EQ(click["training"]["examination"].size(), 10u);
   EXPECT_DOUBLE_EQ(click["training"]["examination"][0].get<double>(), 1.0);
 
