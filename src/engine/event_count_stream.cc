@@ -113,8 +113,33 @@ Status EventCountStream::EnsureGroupLocked() {
   }
   spdlog::info("event counts: consumer group {} of {} {} at entry {}", options_.replica_name, options_.stream_key,
                existed ? "moved" : "created", start);
+  WarnIfTrimmedLocked();
   group_ready_ = true;
   return Status::Ok();
+}
+
+void EventCountStream::WarnIfTrimmedLocked() {
+  // XADD MAXLEN trims the oldest entries. When some were removed (entries-added above length)
+  // and the first entry left comes after the applied position, the entries between them may be
+  // ones this replica never counted. Redis 7.0 leaves max-deleted-entry-id at 0-0 on trimming,
+  // so it cannot tell more precisely.
+  Result<RedisReply> info = client_->Command({"XINFO", "STREAM", options_.stream_key});
+  if (!info.ok() || info->type != RedisReply::Type::kArray) return;
+  int64_t length = 0, added = 0;
+  std::string first;
+  const std::vector<RedisReply>& fields = info->elements;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const RedisReply& value = fields[i + 1];
+    if (fields[i].text == "length") length = value.integer;
+    if (fields[i].text == "entries-added") added = value.integer;
+    if (fields[i].text == "first-entry" && !value.elements.empty()) first = value.elements[0].text;
+  }
+  if (added > length && !first.empty() && CompareStreamIds(first, applied_position_) > 0) {
+    spdlog::warn("event counts: {} entries of {} were trimmed before this replica read them (it was at entry {}, the "
+                 "first left is {}), so its popularity and click-through counts may lack some; start it from a copy "
+                 "of an up-to-date replica's data dir to count them all",
+                 added - length, options_.stream_key, applied_position_, first);
+  }
 }
 
 Status EventCountStream::ReadBatchLocked(std::chrono::milliseconds block, size_t* read) {

@@ -64,6 +64,8 @@ class EventCountStream {
                    std::unique_ptr<RedisClient> client);
   Status LoadSaved();
   Status EnsureGroupLocked();
+  // Logs a warning when entries after the applied position may have been trimmed from the stream.
+  void WarnIfTrimmedLocked();
   // Reads one batch of new entries (waiting up to `block` for the first; 0 returns at once),
   // applies, saves and acknowledges them. Sets `*read` to the number of entries read.
   Status ReadBatchLocked(std::chrono::milliseconds block, size_t* read);
