@@ -198,6 +198,9 @@ struct Engine::Rep {
   // (milliseconds) of the last one, and the warnings left out since.
   mutable std::atomic<int64_t> last_profile_warning_ms = INT64_MIN / 2;
   mutable std::atomic<uint64_t> unlogged_profile_warnings = 0;
+  // The same for searches whose recent events could not be read from Redis.
+  mutable std::atomic<int64_t> last_session_warning_ms = INT64_MIN / 2;
+  mutable std::atomic<uint64_t> unlogged_session_warnings = 0;
   // The retention sweep's thread; it waits on sweep_wake until the next sweep or `stopping`.
   std::thread sweeper;
   std::mutex sweep_mutex;
@@ -641,16 +644,16 @@ struct Engine::Rep {
   // The key of `user_id` in `sessions`.
   std::string SessionUserKey(const std::string& user_id) const { return user_keyer->Key(user_id).substr(1); }
 
-  // Adds the event's product to the session of (user_key, event.session_id). Events without
-  // interest, products without a fused vector and engines without a joint model add nothing.
-  // Precondition: index_mutex held.
-  void AddToSessionLocked(const Event& event, const std::string& user_key) {
+  // Adds the event's product to the session of (user_key, event.session_id) in `table`. Events
+  // without interest, products without a fused vector and engines without a joint model add
+  // nothing. Precondition: index_mutex held.
+  void AddToSessionLocked(const Event& event, const std::string& user_key, SessionTable& table) const {
     if (!joint_space || !ShowsInterest(event.type)) return;
     const std::optional<DocId> doc = DocOf(event.product_id);
     if (!doc) return;
     const std::vector<float> vector = joint_space->index().Vector(*doc);
-    Status added = sessions->Add(user_key, event.session_id, vector, options.profile.WeightOf(event.type),
-                                 event.timestamp_ms, clock->NowMillis());
+    Status added = table.Add(user_key, event.session_id, vector, options.profile.WeightOf(event.type),
+                             event.timestamp_ms, clock->NowMillis());
     // The event itself is stored; only its session term is lost.
     if (!added.ok()) spdlog::error("product {}: not added to a session: {}", event.product_id, added.ToString());
   }
@@ -659,16 +662,68 @@ struct Engine::Rep {
   // oldest first). Precondition: index_mutex held, fused vectors loaded.
   void ReplaySessionsLocked(const std::vector<Event>& recent) {
     if (!joint_space) return;
-    for (const Event& event : recent) AddToSessionLocked(event, event.user_id);
+    for (const Event& event : recent) AddToSessionLocked(event, event.user_id, *sessions);
     if (sessions->size() > 0) {
       spdlog::info("sessions: {} rebuilt from {} recent events", sessions->size(), recent.size());
     }
   }
 
+  // Adds a recorded event to its session in memory. With a Redis store, sessions are rebuilt
+  // from the stored events at each search instead (SharedSessionOf), so nothing is kept here.
+  // Precondition: index_mutex held.
+  void AddRecordedToSessionLocked(const Event& event) {
+    if (redis_profiles != nullptr) return;
+    AddToSessionLocked(event, SessionUserKey(event.user_id), *sessions);
+  }
+
   // The session that personalizes `request`: the one it names, or else the shopper's most recent.
-  std::optional<SessionVector> SessionOf(const SearchRequest& request) const {
+  // A failure to read it from Redis leaves the session term out and adds a note to `warnings`.
+  std::optional<SessionVector> SessionOf(const SearchRequest& request, std::vector<std::string>* warnings) const {
     if (request.user_id.empty() || !joint_space || options.personalization.session_weight == 0) return std::nullopt;
+    if (redis_profiles != nullptr) return SharedSessionOf(request, warnings);
     return sessions->Find(SessionUserKey(request.user_id), request.session_id, clock->NowMillis());
+  }
+
+  // Maximum number of a shopper's newest events that a search replays into their sessions. A
+  // stream entry takes about 250 bytes in Redis (docs/scaling-redis.md, "Redis, memory"), so
+  // this bounds a read near 125 KB, an estimate.
+  static constexpr size_t kMaxSessionReplayEvents = 500;
+
+  // SessionOf with a Redis store. Any replica may have recorded the shopper's events, so the
+  // sessions are rebuilt from the events of the expiry window, oldest first, as an embedded
+  // store rebuilds them when it opens. Every replica thus computes the same session from the
+  // same events, with the decay of SessionVector::Add.
+  std::optional<SessionVector> SharedSessionOf(const SearchRequest& request, std::vector<std::string>* warnings) const {
+    const int64_t now_ms = clock->NowMillis();
+    Result<std::vector<Event>> recent =
+        redis_profiles->RecentEvents(request.user_id, now_ms - options.session.ExpireAfterMs(), kMaxSessionReplayEvents);
+    if (!recent.ok()) {
+      warnings->push_back("the session term is left out: reading the shopper's recent events failed: " +
+                          recent.status().message());
+      LogSessionReadFailure(recent.status());
+      return std::nullopt;
+    }
+    const std::string user_key = SessionUserKey(request.user_id);
+    SessionTable replayed(options.session);
+    {
+      std::shared_lock lock(index_mutex);
+      for (const Event& event : *recent) AddToSessionLocked(event, user_key, replayed);
+    }
+    return replayed.Find(user_key, request.session_id, now_ms);
+  }
+
+  // Logs a failed read of a shopper's recent events at most every 10 s, with the number of
+  // failures left out since the last line.
+  void LogSessionReadFailure(const Status& status) const {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch()).count();
+    int64_t last_ms = last_session_warning_ms.load();
+    if (now_ms - last_ms < 10000 || !last_session_warning_ms.compare_exchange_strong(last_ms, now_ms)) {
+      unlogged_session_warnings.fetch_add(1);
+      return;
+    }
+    spdlog::warn("searches without a session term ({} more since the last warning): {}",
+                 unlogged_session_warnings.exchange(0), status.ToString());
   }
 
   // The session term of a DocId under `session`; empty without a session. The fused vectors are
@@ -1399,7 +1454,9 @@ Result<SearchResponse> Engine::Search(const SearchRequest& original) const {
   std::vector<std::string> profile_warnings;
   Result<std::optional<UserProfile>> profile = rep_->SearchProfileOf(request.user_id, &profile_warnings);
   if (!profile.ok()) return profile.status();
-  const std::optional<SessionVector> session = rep_->SessionOf(request);
+  // The session term applies only to shoppers with a profile, so no session is read without one.
+  const std::optional<SessionVector> session =
+      profile->has_value() ? rep_->SessionOf(request, &profile_warnings) : std::nullopt;
 
   std::shared_lock lock(rep_->index_mutex);
   const size_t depth = std::max(rep_->options.rerank_depth, request.page * request.per_page);
@@ -1520,7 +1577,7 @@ Status Engine::RecordEvent(const Event& event, EventOutcome* outcome) {
   if (recorded->front() == EventOutcome::kRecorded) {
     rep_->CountLocalEvent(event, 1);
     std::shared_lock lock(rep_->index_mutex);
-    rep_->AddToSessionLocked(event, rep_->SessionUserKey(event.user_id));
+    rep_->AddRecordedToSessionLocked(event);
   }
   if (outcome != nullptr) *outcome = recorded->front();
   return Status::Ok();
@@ -1554,7 +1611,7 @@ Status Engine::RecordEvents(const std::vector<Event>& events, std::vector<EventO
     for (size_t i = 0; i < records.size(); ++i) {
       if ((*recorded)[i] != EventOutcome::kRecorded) continue;
       rep_->CountLocalEvent(records[i].event, 1);
-      rep_->AddToSessionLocked(records[i].event, rep_->SessionUserKey(records[i].event.user_id));
+      rep_->AddRecordedToSessionLocked(records[i].event);
     }
   }
   *outcomes = std::move(recorded).value();

@@ -1,6 +1,7 @@
 #include "personalize/redis_profile_store.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <random>
@@ -308,6 +309,17 @@ struct StoredEvent {
   std::string stream_id;
   Event event;
 };
+
+// True when the stream entry id `a` ("<milliseconds>-<sequence>") comes before `b`.
+bool StreamIdBefore(const std::string& a, const std::string& b) {
+  auto parse = [](const std::string& id) {
+    const size_t dash = id.find('-');
+    const uint64_t ms = std::strtoull(id.c_str(), nullptr, 10);
+    const uint64_t sequence = dash == std::string::npos ? 0 : std::strtoull(id.c_str() + dash + 1, nullptr, 10);
+    return std::pair<uint64_t, uint64_t>(ms, sequence);
+  };
+  return parse(a) < parse(b);
+}
 
 Result<std::vector<StoredEvent>> ParseEventEntries(const RedisReply& reply, const std::string& key) {
   std::vector<StoredEvent> events;
@@ -641,6 +653,57 @@ Result<std::vector<Event>> RedisProfileStore::Events(const std::string& user_id)
   std::vector<Event> events;
   events.reserve(stored->size());
   for (StoredEvent& entry : *stored) {
+    entry.event.user_id = user_id;
+    events.push_back(std::move(entry.event));
+  }
+  return events;
+}
+
+Result<std::vector<Event>> RedisProfileStore::RecentEvents(const std::string& user_id, int64_t since_ms,
+                                                           size_t max_events) {
+  const std::string key = EventsKey(keyer_.Key(user_id));
+  std::vector<StoredEvent> recent;
+  std::string end = "+";
+  size_t read = 0;
+  // A session usually spans a few events, so the first page is small. Each next page is four
+  // times larger.
+  size_t page = 16;
+  while (read < max_events) {
+    page = std::min(page, max_events - read);
+    Result<RedisReply> reply = client_->Command({"XREVRANGE", key, end, "-", "COUNT", std::to_string(page)});
+    if (!reply.ok()) return StoreError(reply.status());
+    if (reply->is_error()) return ReplyError(*reply, "XREVRANGE");
+    if (reply->elements.empty()) break;
+    // The next page ends before this page's earliest stored entry, the reply's last. It is
+    // taken from the reply because ParseEventEntries sorts by event time.
+    const std::string first_stored_id = reply->elements.back().elements.empty()
+                                            ? std::string()
+                                            : reply->elements.back().elements[0].text;
+    Result<std::vector<StoredEvent>> stored = ParseEventEntries(*reply, key);
+    if (!stored.ok()) return stored.status();
+    read += stored->size();
+
+    bool reached_older = false;
+    for (StoredEvent& entry : *stored) {
+      if (entry.event.timestamp_ms < since_ms) {
+        reached_older = true;
+      } else {
+        recent.push_back(std::move(entry));
+      }
+    }
+    if (reached_older || reply->elements.size() < page) break;
+    end = "(" + first_stored_id;
+    page *= 4;
+  }
+
+  // Oldest first, as Events returns them; events of the same time in the order they were stored.
+  std::sort(recent.begin(), recent.end(), [](const StoredEvent& a, const StoredEvent& b) {
+    if (a.event.timestamp_ms != b.event.timestamp_ms) return a.event.timestamp_ms < b.event.timestamp_ms;
+    return StreamIdBefore(a.stream_id, b.stream_id);
+  });
+  std::vector<Event> events;
+  events.reserve(recent.size());
+  for (StoredEvent& entry : recent) {
     entry.event.user_id = user_id;
     events.push_back(std::move(entry.event));
   }

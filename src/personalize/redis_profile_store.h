@@ -99,6 +99,14 @@ class RedisProfileStore final : public ProfileStore {
   Result<std::vector<Event>> DeleteEventsBefore(int64_t cutoff_ms, const ProductLookup& product_of) override;
   uint64_t failures() const override { return failures_.load(); }
 
+  // The user's events with a timestamp at or after `since_ms`, oldest first as Events returns
+  // them, from which any replica rebuilds the user's session vectors. Reads the stream backward
+  // from the last stored entry, in pages, and stops after `max_events` entries or after the
+  // first page that contains an event older than `since_ms`.
+  // NOTE: so an event stored before that page is left out even when its own timestamp is at or
+  // after `since_ms`, which happens only with timestamps sent out of order.
+  Result<std::vector<Event>> RecentEvents(const std::string& user_id, int64_t since_ms, size_t max_events);
+
   // Calls `apply` with each product-count change of the shared stream after the entry
   // `after_id` ("0-0" for the start), skipping the changes this store wrote itself, and
   // returns the id of the last entry read (`after_id` when there was none). Reads at most

@@ -55,6 +55,10 @@ class RedisReplicasEndToEnd : public ::testing::Test {
                                " > " + (root_ / "ingest.log").string() + " 2>&1";
     ingest_exit_code_ = RunCommand(ingest);
     if (ingest_exit_code_ != 0) return;
+    if (with_joint_space_) {
+      TrainJointSpace(first);
+      if (ingest_exit_code_ != 0) return;
+    }
     for (size_t i = 1; i < kReplicaNames.size(); ++i) {
       fs::copy(first, DataDirOf(i), fs::copy_options::recursive);
     }
@@ -67,6 +71,18 @@ class RedisReplicasEndToEnd : public ::testing::Test {
     options.max_retry_delay = std::chrono::milliseconds(1);
     redis_client_ = new RedisClient(options);
     for (size_t i = 0; i < kReplicaNames.size(); ++i) StartReplica(i);
+  }
+
+  // Trains a small joint space (about 2 s) into `data_dir`, so that its replicas keep session
+  // vectors. The other tests run without one, because its vector retrieval adds results to
+  // their queries.
+  static void TrainJointSpace(const fs::path& data_dir) {
+    const std::string train = std::string(TESSERA_BINARY) + " --data-dir " + data_dir.string() +
+                              " train-encoders --photo-encoder colour-shape-v1 --epochs 2 --dim 16"
+                              " --photo-hidden-dim 16 --threads 1 --holdout 0 --validation 0 --patience 0"
+                              " --type-loss-weight 0 --type-colour-loss-weight 0 >> " +
+                              (root_ / "ingest.log").string() + " 2>&1";
+    ingest_exit_code_ = RunCommand(train);
   }
 
   static void TearDownTestSuite() {
@@ -181,6 +197,8 @@ class RedisReplicasEndToEnd : public ::testing::Test {
 
   static inline fs::path root_;
   static inline int ingest_exit_code_ = -1;
+  // Set by the fixture of the session tests before the suite starts.
+  static inline bool with_joint_space_ = false;
   static inline RedisServerProcess* redis_ = nullptr;
   static inline RedisClient* redis_client_ = nullptr;
   static inline bool redis_started_ = false;
@@ -226,6 +244,92 @@ TEST_F(RedisReplicasEndToEnd, ClickReranksSearchOnOtherReplica) {
   EXPECT_FALSE(after_bob["personalized"].get<bool>());
   // The third replica reads the same profile.
   EXPECT_EQ(Get(2, "/api/users/ana/profile")["events"], 3);
+}
+
+// The same replicas with a joint space, so that they keep session vectors.
+class RedisReplicaSessionsEndToEnd : public RedisReplicasEndToEnd {
+ protected:
+  static void SetUpTestSuite() {
+    with_joint_space_ = true;
+    RedisReplicasEndToEnd::SetUpTestSuite();
+  }
+  static void TearDownTestSuite() {
+    RedisReplicasEndToEnd::TearDownTestSuite();
+    with_joint_space_ = false;
+  }
+};
+
+TEST_F(RedisReplicaSessionsEndToEnd, ClickSetsSessionTermOnOtherReplica) {
+  const std::string query = "/api/search?q=tshirts&per_page=10&explain=true";
+  const std::vector<std::string> before = Ids(Get(1, query));
+  ASSERT_GE(before.size(), 2u);
+  const std::string clicked = before[1];
+  // An explained hit's session fields, by product id.
+  auto session_of = [](const json& response) {
+    std::map<std::string, std::pair<double, double>> by_id;
+    for (const json& r : response["results"]) {
+      by_id[r["id"]] = {r["explain"]["session_cosine"].get<double>(),
+                        r["explain"]["personal_boost_session"].get<double>()};
+    }
+    return by_id;
+  };
+
+  // cara clicks on A in the session visit-1. dan clicked another product on C in a session of
+  // the same id three hours ago, past the two hours after which a session expires, so he has a
+  // profile but no live session.
+  const json click = {{"user_id", "cara"}, {"type", "click"}, {"product_id", clicked}, {"session_id", "visit-1"}};
+  auto sent = Send(0, "POST", "/api/events", click.dump());
+  ASSERT_TRUE(sent);
+  ASSERT_EQ(sent->status, 200) << sent->body;
+  const int64_t three_hours_ago_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count() -
+      3 * 3600 * 1000;
+  const json old_click = {{"user_id", "dan"},         {"type", "click"},
+                          {"product_id", before[0]},  {"session_id", "visit-1"},
+                          {"timestamp", three_hours_ago_ms}};
+  sent = Send(2, "POST", "/api/events", old_click.dump());
+  ASSERT_TRUE(sent);
+  ASSERT_EQ(sent->status, 200) << sent->body;
+
+  // cara's very next search on B, with no wait, has the session term of the clicked product:
+  // the session contains only that product, so the cosine is 1.
+  for (const char* session : {"", "&session=visit-1"}) {
+    const json response = Get(1, query + "&user=cara" + session);
+    EXPECT_FALSE(response.contains("warnings")) << response.value("warnings", json()).dump();
+    auto hits = session_of(response);
+    ASSERT_TRUE(hits.contains(clicked)) << session;
+    EXPECT_NEAR(hits[clicked].first, 1.0, 1e-4) << session;
+    EXPECT_GT(hits[clicked].second, 0.0) << session;
+  }
+  // A rebuilds the session from the same stored events, so its term is the same.
+  auto on_b = session_of(Get(1, query + "&user=cara"));
+  auto on_a = session_of(Get(0, query + "&user=cara"));
+  ASSERT_TRUE(on_a.contains(clicked));
+  EXPECT_NEAR(on_a[clicked].second, on_b[clicked].second, 1e-6);
+  // A session cara never had adds nothing.
+  for (const auto& [id, hit] : session_of(Get(1, query + "&user=cara&session=visit-9"))) {
+    EXPECT_EQ(hit.second, 0.0) << id;
+  }
+
+  // Nobody else gets a session term: not dan, whose session of the same id expired, and not a
+  // shopper without events.
+  for (const char* other : {"dan&session=visit-1", "dan", "erin"}) {
+    const json response = Get(1, query + "&user=" + other);
+    for (const auto& [id, hit] : session_of(response)) {
+      EXPECT_EQ(hit.first, 0.0) << other << " " << id;
+      EXPECT_EQ(hit.second, 0.0) << other << " " << id;
+    }
+  }
+  EXPECT_TRUE(Get(1, query + "&user=dan")["personalized"].get<bool>());
+
+  // Erasure on C removes cara's session on every replica.
+  ASSERT_EQ(Send(2, "DELETE", "/api/users/cara")->status, 200);
+  for (size_t replica = 0; replica < 2; ++replica) {
+    for (const auto& [id, hit] : session_of(Get(replica, query + "&user=cara"))) {
+      EXPECT_EQ(hit.second, 0.0) << "replica " << kReplicaNames[replica] << " " << id;
+    }
+  }
 }
 
 TEST_F(RedisReplicasEndToEnd, ErasureLeavesNothingOnAnyReplica) {

@@ -250,6 +250,50 @@ TEST_F(RedisProfileStoreTest, EventsAreOldestFirstWithRawUserId) {
   EXPECT_EQ((*events)[0].user_id, "ana");
 }
 
+TEST_F(RedisProfileStoreTest, RecentEventsReadsWindowAcrossPages) {
+  constexpr int64_t kMinuteMs = 60 * 1000;
+  // One event before the window, then 40 inside it, one a minute, so that the read goes past
+  // the first page of 16 entries.
+  std::vector<Event> events = {MakeEvent("ana", "green", kNowMs - 5 * kHourMs)};
+  for (int i = 0; i < 40; ++i) {
+    events.push_back(MakeEvent("ana", i % 2 == 0 ? "red" : "blue", kNowMs - (40 - i) * kMinuteMs));
+  }
+  RecordBatch(*store_, events);
+  const int64_t since_ms = kNowMs - 2 * kHourMs;
+
+  Result<std::vector<Event>> recent = store_->RecentEvents("ana", since_ms, 500);
+  ASSERT_TRUE(recent.ok()) << recent.status().ToString();
+  ASSERT_EQ(recent->size(), 40u);
+  for (size_t i = 0; i < recent->size(); ++i) {
+    EXPECT_EQ((*recent)[i].timestamp_ms, kNowMs - static_cast<int64_t>(40 - i) * kMinuteMs) << i;
+    EXPECT_EQ((*recent)[i].user_id, "ana") << i;
+  }
+
+  // The limit keeps the newest events.
+  Result<std::vector<Event>> newest = store_->RecentEvents("ana", since_ms, 20);
+  ASSERT_TRUE(newest.ok()) << newest.status().ToString();
+  ASSERT_EQ(newest->size(), 20u);
+  EXPECT_EQ(newest->front().timestamp_ms, kNowMs - 20 * kMinuteMs);
+  EXPECT_EQ(newest->back().timestamp_ms, kNowMs - kMinuteMs);
+
+  Result<std::vector<Event>> none = store_->RecentEvents("nobody", since_ms, 500);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_F(RedisProfileStoreTest, RecentEventsSortsOutOfOrderTimes) {
+  constexpr int64_t kMinuteMs = 60 * 1000;
+  // Stored in this order; the old event sits between two recent ones in the same page.
+  RecordBatch(*store_, {MakeEvent("bob", "red", kNowMs - 5 * kMinuteMs, "late"),
+                        MakeEvent("bob", "green", kNowMs - 3 * kHourMs, "old"),
+                        MakeEvent("bob", "blue", kNowMs - 10 * kMinuteMs, "early")});
+  Result<std::vector<Event>> recent = store_->RecentEvents("bob", kNowMs - 2 * kHourMs, 500);
+  ASSERT_TRUE(recent.ok()) << recent.status().ToString();
+  ASSERT_EQ(recent->size(), 2u);
+  EXPECT_EQ((*recent)[0].event_id, "early");
+  EXPECT_EQ((*recent)[1].event_id, "late");
+}
+
 TEST_F(RedisProfileStoreTest, RepeatedEventIdIsDuplicate) {
   std::vector<EventOutcome> first =
       RecordBatch(*store_, {MakeEvent("ana", "red", kNowMs, "e1"), MakeEvent("ana", "red", kNowMs, "e1")});
