@@ -3,7 +3,7 @@
 # AddressSanitizer and UndefinedBehaviorSanitizer (scripts/test-sanitized.sh, build-asan/), so a
 # memory error or undefined behaviour anywhere in the suite fails it.
 #   TESSERA_DATA_DIR   folder holding fashion/ (default: ../shared/data beside the repository)
-#   TESSERA_SANITIZE   0 runs the suite on the plain build in build/ instead (about half the time)
+#   TESSERA_SANITIZE   0 runs the suite on the plain build in build/ instead (about 3/4 of the time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
