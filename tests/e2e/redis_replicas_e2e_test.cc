@@ -548,7 +548,7 @@ TEST_F(RedisReplicasEndToEnd, KilledReplicaCountsEachEventOnce) {
 }
 
 TEST_F(RedisReplicasEndToEnd, CopiedDataDirResumesCounts) {
-  // Clicks that C counts before its data dir is copied, so that the copy holds counts.
+  // Clicks that C counts before its data dir is copied, so that the copy contains counts.
   const std::map<std::string, std::pair<double, double>> before = ProductCounts(0);
   ASSERT_FALSE(before.empty());
   const std::string product = before.begin()->first;
