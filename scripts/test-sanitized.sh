@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Tessera with AddressSanitizer and UndefinedBehaviorSanitizer (TESSERA_SANITIZE) into
 # build-asan/ (or $TESSERA_ASAN_BUILD_DIR) and runs the test suite under them. Arguments go to
-# ctest, e.g. -L or -E to choose tests. scripts/test.sh runs it; BENCHMARKS.md has what it costs.
+# ctest, e.g. -L or -E to choose tests. scripts/test.sh runs it, and BENCHMARKS.md has what it costs.
 #   TESSERA_DATA_DIR  folder holding fashion/ (default: ../shared/data beside the repository)
 #   JOBS              parallel compile jobs (default: 2)
 set -euo pipefail

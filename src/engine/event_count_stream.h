@@ -36,8 +36,8 @@ using EventCountApply = std::function<void(const SharedEventDelta&)>;
 // to the data dir in one synced RocksDB batch, and only then acknowledges the entries (XACK).
 // At start it loads the saved counts and moves its consumer group to the saved id (XGROUP
 // CREATE, or XGROUP SETID when the group exists). So an entry applied before a crash but not
-// saved is applied again to counts that lack it, and no entry after the saved id is missed. A replica started from a copied data dir
-// resumes from the copy's position.
+// saved is applied again to counts that lack it, and no entry after the saved id is missed. A
+// replica started from a copied data dir resumes from the copy's position.
 //
 // Saved in the meta family (docs/storage-format.md): "event_counts/<product id>" = "<views>
 // <clicks> <carts> <purchases>" (decimal text) and "event_counts_position" = the entry id.

@@ -158,7 +158,7 @@ inline int CopyPrepared(const std::string& key, const fs::path& folder, const st
     if (exit_code == 0) {
       std::ofstream(cached / ".stamp") << stamp;
     } else {
-      // The logs stay for the test to show; without the stamp, the next test prepares again.
+      // The logs stay for the test to show. Without the stamp, the next test prepares again.
       fs::remove(cached / ".stamp");
     }
   }

@@ -312,7 +312,7 @@ TEST_F(RedisReplicaSessionsEndToEnd, ClickSetsSessionTermOnOtherReplica) {
     EXPECT_EQ(hit.second, 0.0) << id;
   }
 
-  // Nobody else gets a session term: not dan, whose session of the same id expired, and not a
+  // No other shopper gets a session term: not dan, whose session of the same id expired, and not a
   // shopper without events.
   for (const char* other : {"dan&session=visit-1", "dan", "erin"}) {
     const json response = Get(1, query + "&user=" + other);
