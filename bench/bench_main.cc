@@ -116,6 +116,8 @@ struct RelevanceOptions {
   // MiB of memory written between two queries to evict the caches, as the peers' work does in
   // the full run.
   size_t flush_mib = 0;
+  // Query kinds to run (plain, synonym, typo, chinese). Empty runs them all.
+  std::vector<std::string> kinds;
 };
 
 // Writes one byte per 64-byte cache line of `buffer`, evicting what a query left in the caches.
@@ -129,7 +131,12 @@ int RunRelevance(const Engine& engine, const RelevanceOptions& relevance) {
   const std::vector<Product> products = engine.AllProducts();
   JudgmentOptions options;
   options.max_queries = relevance.queries;
-  const std::vector<JudgedQuery> queries = DeriveJudgedQuerySet(products, options);
+  std::vector<JudgedQuery> queries = DeriveJudgedQuerySet(products, options);
+  if (!relevance.kinds.empty()) {
+    std::erase_if(queries, [&](const JudgedQuery& query) {
+      return std::find(relevance.kinds.begin(), relevance.kinds.end(), query.kind) == relevance.kinds.end();
+    });
+  }
   std::unique_ptr<SqliteFtsPeer> sqlite;
   std::unique_ptr<XapianPeer> xapian;
   if (!relevance.tessera_only) {
@@ -266,6 +273,8 @@ int main(int argc, char** argv) {
   app.add_option("--flush-mib", relevance.flush_mib,
                  "relevance: MiB of memory to write between two queries, to evict the caches (0: none)")
       ->capture_default_str();
+  app.add_option("--kinds", relevance.kinds, "relevance: query kinds to run (default: all)")
+      ->check(CLI::IsMember({kPlainQueryKind, kSynonymQueryKind, kTypoQueryKind, kChineseQueryKind}));
   app.add_option("--data-dir", data_dir, "Ingested store to open (scale: a new folder to create)")->capture_default_str();
   app.add_option("--images", image_dir, "Folder of catalogue photos for the photo workload")->capture_default_str();
   app.add_option("--queries", queries, "Queries per workload (relevance: plain queries, each with up to three variants)")
