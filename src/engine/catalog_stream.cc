@@ -10,6 +10,7 @@
 
 #include "common/files.h"
 #include "common/text.h"
+#include "engine/follow_loop.h"
 
 namespace tessera {
 namespace {
@@ -253,34 +254,26 @@ Status CatalogStream::Publish(const std::vector<CatalogRecord>& records) {
 
 void CatalogStream::StartFollowing() {
   follower_ = std::thread([this] {
-    bool failing = false;
-    while (!stopping_.load()) {
-      std::string from;
-      bool must_drain = false;
-      {
-        std::lock_guard lock(mutex_);
-        from = applied_;
-        must_drain = has_pending_ || !group_ready_;
-      }
-      // Waits for an entry after the last applied one; draining happens under the lock.
-      Result<RedisReply> waited = client_->BlockingCommand(
-          {"XREAD", "COUNT", "1", "BLOCK", "500", "STREAMS", options_.stream_key, from}, std::chrono::milliseconds(500));
-      Status drained;
-      if (!waited.ok()) {
-        drained = waited.status();
-      } else if (must_drain || (EntriesOf(*waited) != nullptr && !EntriesOf(*waited)->empty())) {
-        std::lock_guard lock(mutex_);
-        drained = DrainLocked(nullptr);
-      }
-      if (!drained.ok()) {
-        if (!failing) spdlog::warn("catalogue stream {}: applying entries failed, retrying: {}", options_.stream_key, drained.ToString());
-        failing = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
-      }
-      if (failing) spdlog::info("catalogue stream {}: applying entries again, at entry {}", options_.stream_key, position());
-      failing = false;
-    }
+    FollowUntilStopped(
+        stopping_, "catalogue stream " + options_.stream_key + ": applying entries",
+        [this] {
+          std::string from;
+          bool must_drain = false;
+          {
+            std::lock_guard lock(mutex_);
+            from = applied_;
+            must_drain = has_pending_ || !group_ready_;
+          }
+          // Waits for an entry after the last applied one; draining happens under the lock.
+          Result<RedisReply> waited = client_->BlockingCommand(
+              {"XREAD", "COUNT", "1", "BLOCK", "500", "STREAMS", options_.stream_key, from},
+              std::chrono::milliseconds(500));
+          if (!waited.ok()) return waited.status();
+          if (!must_drain && (EntriesOf(*waited) == nullptr || EntriesOf(*waited)->empty())) return Status::Ok();
+          std::lock_guard lock(mutex_);
+          return DrainLocked(nullptr);
+        },
+        [this] { return position(); });
   });
 }
 

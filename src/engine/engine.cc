@@ -36,6 +36,7 @@
 #include "encode/joint_space_model.h"
 #include "engine/catalog_stream.h"
 #include "engine/event_count_stream.h"
+#include "engine/follow_loop.h"
 #include "engine/joint_text.h"
 #include "engine/purge_scheduler.h"
 #include "engine/vector_space.h"
@@ -598,21 +599,17 @@ struct Engine::Rep {
     }
     if (redis_profiles == nullptr) return;
     shared_events_reader = std::thread([this] {
-      bool failing = false;
-      while (!stop_reading_shared_events.load()) {
-        Result<std::string> position = redis_profiles->ReadSharedEvents(
-            shared_events_position, 1000, std::chrono::milliseconds(500),
-            [this](const SharedEventDelta& delta) { ApplySharedDelta(delta); });
-        if (!position.ok()) {
-          if (!failing) spdlog::warn("reading the shared event stream failed, retrying: {}", position.status().ToString());
-          failing = true;
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
-          continue;
-        }
-        if (failing) spdlog::info("reading the shared event stream again from entry {}", shared_events_position);
-        failing = false;
-        shared_events_position = *position;
-      }
+      FollowUntilStopped(
+          stop_reading_shared_events, "reading the shared event stream",
+          [this]() -> Status {
+            Result<std::string> position = redis_profiles->ReadSharedEvents(
+                shared_events_position, 1000, std::chrono::milliseconds(500),
+                [this](const SharedEventDelta& delta) { ApplySharedDelta(delta); });
+            if (!position.ok()) return position.status();
+            shared_events_position = *position;
+            return Status::Ok();
+          },
+          [this] { return shared_events_position; });
     });
   }
   void StopSharedEventsReader() {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/catalog_stream.h"
+#include "engine/follow_loop.h"
 
 namespace tessera {
 namespace {
@@ -225,25 +226,16 @@ Status EventCountStream::CatchUp() {
 
 void EventCountStream::StartFollowing() {
   follower_ = std::thread([this] {
-    bool failing = false;
-    while (!stopping_.load()) {
-      Status status;
-      {
-        // NOTE: the lock is held while XREADGROUP blocks (up to 500 ms), so position() may wait
-        // that long.
-        std::lock_guard lock(mutex_);
-        size_t read = 0;
-        status = ReadBatchLocked(std::chrono::milliseconds(500), &read);
-      }
-      if (!status.ok()) {
-        if (!failing) spdlog::warn("event counts: reading {} failed, retrying: {}", options_.stream_key, status.ToString());
-        failing = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
-      }
-      if (failing) spdlog::info("event counts: reading {} again, at entry {}", options_.stream_key, position());
-      failing = false;
-    }
+    FollowUntilStopped(
+        stopping_, "event counts: reading " + options_.stream_key,
+        [this] {
+          // NOTE: the lock is held while XREADGROUP blocks (up to 500 ms), so position() may wait
+          // that long.
+          std::lock_guard lock(mutex_);
+          size_t read = 0;
+          return ReadBatchLocked(std::chrono::milliseconds(500), &read);
+        },
+        [this] { return position(); });
   });
 }
 
