@@ -35,6 +35,8 @@ find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 # Redis client for the shared profile store (--profile-store redis://); Debian 12's hiredis 0.14.
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+# libvorbis and libogg directly, to check an Ogg upload's Vorbis headers before libsndfile opens it.
+pkg_check_modules(VORBIS REQUIRED IMPORTED_TARGET vorbis ogg)
 pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
 pkg_check_modules(TESSERACT REQUIRED IMPORTED_TARGET tesseract lept)
 

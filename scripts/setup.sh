@@ -18,7 +18,7 @@ packages=(
   libhiredis-dev redis-server
   # images, OCR, audio, speech
   libopencv-dev libgif-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-chi-sim
-  libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev
+  libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libvorbis-dev libogg-dev libsamplerate0-dev
   # learned models
   libtorch-dev libxgboost-dev xgboost
   # tests and benchmarks

@@ -6,8 +6,10 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <ogg/ogg.h>
 #include <samplerate.h>
 #include <sndfile.h>
+#include <vorbis/codec.h>
 
 namespace tessera {
 namespace {
@@ -22,6 +24,76 @@ constexpr sf_count_t kReadChunkFrames = 4096;
 
 // Length of the frames IsSilent judges: 50 ms at 16 kHz.
 constexpr size_t kSilenceFrameSamples = kSpeechSampleRate / 20;
+
+// Bytes handed to libogg per call while looking for the Vorbis headers.
+constexpr size_t kOggFeedBytes = 64 * 1024;
+
+// Checks the three Vorbis header packets at the start of an Ogg upload before libsndfile opens
+// it. libsndfile 1.2.0 with libvorbis 1.3.7 leaks the vorbis_info it allocated (5,784 bytes)
+// when these headers fail to parse, and returns no handle to free it. So a damaged upload is
+// rejected here, where this code owns libvorbis's state and clears it. An Ogg stream whose
+// first packet is not a Vorbis header (Opus, FLAC) is left to libsndfile.
+Status CheckOggVorbisHeaders(std::string_view bytes) {
+  ogg_sync_state sync;
+  ogg_sync_init(&sync);
+  ogg_stream_state stream{};
+  bool have_stream = false;
+  vorbis_info info;
+  vorbis_info_init(&info);
+  vorbis_comment comment;
+  vorbis_comment_init(&comment);
+
+  int headers = 0;  // Vorbis header packets parsed: identification, comment, setup
+  bool vorbis = true;
+  bool damaged = false;
+  size_t fed = 0;
+  while (headers < 3 && vorbis && !damaged) {
+    ogg_page page;
+    const int paged = ogg_sync_pageout(&sync, &page);
+    if (paged == 0) {  // needs more bytes
+      if (fed == bytes.size()) break;
+      const size_t count = std::min(kOggFeedBytes, bytes.size() - fed);
+      char* buffer = ogg_sync_buffer(&sync, static_cast<long>(count));
+      if (buffer == nullptr) break;
+      std::copy_n(bytes.data() + fed, count, buffer);
+      ogg_sync_wrote(&sync, static_cast<long>(count));
+      fed += count;
+      continue;
+    }
+    if (paged < 0) continue;  // bytes skipped to the next capture pattern
+    if (!have_stream) {
+      ogg_stream_init(&stream, ogg_page_serialno(&page));
+      have_stream = true;
+    }
+    if (ogg_page_serialno(&page) != stream.serialno) continue;  // another logical stream
+    if (ogg_stream_pagein(&stream, &page) != 0) {
+      damaged = true;
+      break;
+    }
+    ogg_packet packet;
+    while (headers < 3 && ogg_stream_packetout(&stream, &packet) == 1) {
+      if (headers == 0 && vorbis_synthesis_idheader(&packet) == 0) {
+        vorbis = false;
+        break;
+      }
+      if (vorbis_synthesis_headerin(&info, &comment, &packet) != 0) {
+        damaged = true;
+        break;
+      }
+      ++headers;
+    }
+  }
+  vorbis_comment_clear(&comment);
+  vorbis_info_clear(&info);
+  if (have_stream) ogg_stream_clear(&stream);
+  ogg_sync_clear(&sync);
+
+  if (!vorbis || headers == 3) return Status::Ok();
+  return Status::Unsupported(fmt::format(
+      "the Ogg Vorbis audio could not be decoded because its headers are {} ({} of 3 read from {} "
+      "bytes): send the recording again, or as WAV or FLAC",
+      damaged ? "damaged" : "incomplete", headers, bytes.size()));
+}
 
 // The upload as a read-only file for libsndfile's virtual I/O.
 struct MemoryFile {
@@ -146,6 +218,8 @@ Result<AudioClip> DecodeAudio(std::string_view bytes, const AudioLimits& limits)
         "more compressed recording, e.g. FLAC or Ogg Vorbis",
         bytes.size(), limits.max_bytes));
   }
+
+  if (bytes.substr(0, 4) == "OggS") TESSERA_RETURN_IF_ERROR(CheckOggVorbisHeaders(bytes));
 
   // Open the container from memory; libsndfile detects the format from the header bytes.
   MemoryFile memory{bytes, 0};
