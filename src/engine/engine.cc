@@ -880,7 +880,7 @@ struct Engine::Rep {
     // fusion are never mixed into its index. The training data's hash is not enough: a model
     // retrained on the same data with another seed or options gives other vectors.
     const std::string& fingerprint = joint_model->provenance().fingerprint;
-    // NOTE: the vectors and index file of an earlier model are not deleted.
+    // DeleteEarlierJointSpaces removes the vectors of earlier models once this one has its own.
     const std::string name = "joint-" + options.joint.fusion + "-" + fingerprint;
     joint_space = std::make_unique<VectorSpace>(SpaceOptions(name, JointDimension()));
     for (size_t i = 0; i < kJointParts; ++i) {
@@ -940,10 +940,59 @@ struct Engine::Rep {
     TESSERA_RETURN_IF_ERROR(photo_space->Load(*products, doc_of));
     if (joint_space) {
       TESSERA_RETURN_IF_ERROR(AddMissingJointVectorsLocked(photo_texts));
+      TESSERA_RETURN_IF_ERROR(DeleteEarlierJointSpaces());
       TESSERA_RETURN_IF_ERROR(joint_space->Load(*products, doc_of));
       for (const auto& part : joint_parts) TESSERA_RETURN_IF_ERROR(part->Load(*products, doc_of));
     }
     ReplaySessionsLocked(recent);
+    return Status::Ok();
+  }
+
+  // Deletes the stored vectors, generation keys and saved indexes of other models' joint
+  // spaces. A retrained model adds up to four vectors per product (167 MB of store and index for
+  // the fashion catalogue at 256 dimensions), and only their own model reads them. Spaces of the
+  // loaded model under another fusion are kept. Called after the loaded model's vectors are
+  // stored, so a crash in between loses nothing that is still read.
+  Status DeleteEarlierJointSpaces() {
+    constexpr std::string_view kGenerationPrefix = "vector_generation/";
+    const std::string suffix = "-" + joint_model->provenance().fingerprint;
+    std::set<std::string, std::less<>> earlier;
+    TESSERA_RETURN_IF_ERROR(kv->Scan(Family::kMeta, std::string(kGenerationPrefix) + "joint-",
+                                     [&](std::string_view key, std::string_view) {
+                                       const std::string_view name = key.substr(kGenerationPrefix.size());
+                                       if (!name.ends_with(suffix)) earlier.emplace(name);
+                                       return true;
+                                     }));
+    if (earlier.empty()) return Status::Ok();
+
+    const auto start = std::chrono::steady_clock::now();
+    // Vector keys are "<product id>/<space>", so the spaces' vectors are found by a full scan.
+    WriteBatch batch;
+    size_t vectors = 0;
+    TESSERA_RETURN_IF_ERROR(kv->Scan(Family::kVectors, "", [&](std::string_view key, std::string_view) {
+      const size_t slash = key.rfind('/');
+      if (slash != std::string_view::npos && earlier.contains(key.substr(slash + 1))) {
+        batch.Delete(Family::kVectors, key);
+        ++vectors;
+      }
+      return true;
+    }));
+    for (const std::string& name : earlier) batch.Delete(Family::kMeta, std::string(kGenerationPrefix) + name);
+    TESSERA_RETURN_IF_ERROR(kv->Write(&batch, /*sync=*/true));
+
+    // Exact spaces have no index file, so a missing file is not an error.
+    for (const std::string& name : earlier) {
+      const std::string index = (fs::path(options.data_dir) / "index" / (name + ".hnsw")).string();
+      for (const std::string& path : {index, index + ".meta"}) {
+        std::error_code error;
+        fs::remove(path, error);
+        if (error) spdlog::warn("index file {} of an earlier joint model not deleted: {}", path, error.message());
+      }
+    }
+    std::string names;
+    for (const std::string& name : earlier) names += (names.empty() ? "" : ", ") + name;
+    spdlog::info("deleted {} stored vectors of earlier joint models in {:.0f} ms ({}): they are computed again if "
+                 "such a model is loaded", vectors, MillisecondsSince(start), names);
     return Status::Ok();
   }
 

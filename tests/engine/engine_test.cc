@@ -635,6 +635,45 @@ TEST_F(EngineSessionTest, RetrainedModelRecomputesJointVectors) {
   for (float similarity : after) EXPECT_NEAR(similarity, 1.0f, 1e-4f);
 }
 
+// Once the retrained model's vectors are stored, the earlier model's vectors, generation keys
+// and saved index are deleted. The vectors of the model in use stay.
+TEST_F(EngineSessionTest, RetrainedModelDeletesEarlierVectors) {
+  const std::string before = engine_->joint_model()->provenance().fingerprint;
+  TrainModel(/*seed=*/7);
+  ASSERT_FALSE(HasFatalFailure());
+  engine_.reset();  // saves the joint space's index
+  const fs::path earlier_index = dir_ / "index" / ("joint-sum-" + before + ".hnsw");
+  ASSERT_TRUE(fs::exists(earlier_index));
+
+  Open();
+  ASSERT_NE(engine_->joint_model(), nullptr);
+  const std::string now = engine_->joint_model()->provenance().fingerprint;
+  ASSERT_NE(now, before);
+  const size_t product_count = engine_->AllProducts().size();
+  engine_.reset();
+  EXPECT_FALSE(fs::exists(earlier_index));
+  EXPECT_FALSE(fs::exists(earlier_index.string() + ".meta"));
+
+  Result<std::unique_ptr<KvStore>> kv = KvStore::Open((dir_ / "store").string());
+  ASSERT_TRUE(kv.ok()) << kv.status().ToString();
+  size_t earlier_vectors = 0, current_fused = 0, current_text_parts = 0;
+  ASSERT_TRUE((*kv)->Scan(Family::kVectors, "", [&](std::string_view key, std::string_view) {
+    earlier_vectors += key.ends_with("-" + before);
+    current_fused += key.ends_with("/joint-sum-" + now);
+    current_text_parts += key.ends_with("/joint-part-text-" + now);
+    return true;
+  }).ok());
+  EXPECT_EQ(earlier_vectors, 0u);
+  EXPECT_EQ(current_fused, product_count);
+  EXPECT_EQ(current_text_parts, product_count);
+  size_t earlier_generations = 0;
+  ASSERT_TRUE((*kv)->Scan(Family::kMeta, "vector_generation/", [&](std::string_view key, std::string_view) {
+    earlier_generations += key.ends_with("-" + before);
+    return true;
+  }).ok());
+  EXPECT_EQ(earlier_generations, 0u);
+}
+
 // The parts of the joint vectors are shared by both fusions, so opening the catalogue with
 // another fusion must still compute that fusion's vectors.
 TEST_F(EngineSessionTest, SecondFusionGetsItsOwnVectors) {
