@@ -166,6 +166,7 @@ bool IsPlainAscii(std::string_view text) {
 std::vector<Segment> PlainAsciiSegments(std::string_view text) {
   auto is_alphanumeric = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
   std::vector<Segment> segments;
+  segments.reserve(text.size() / 2 + 1);  // enough when words alternate with single spaces
   for (size_t start = 0; start < text.size();) {
     const char first = text[start];
     size_t end = start + 1;
@@ -284,6 +285,7 @@ std::string Analyzer::Stem(std::string_view word) const { return rep_->WordTerm(
 std::vector<Token> Analyzer::Analyze(std::string_view text) const {
   const std::vector<Segment> segments = rep_->Segments(text);
   std::vector<Token> tokens;
+  tokens.reserve(segments.size() / 2 + 1);  // words alternate with spaces
   bool previous_was_cjk = false;
   bool previous_was_single_cjk = false;  // tokens.back() was joined from single characters only
   for (size_t i = 0; i < segments.size(); ++i) {

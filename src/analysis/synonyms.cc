@@ -89,7 +89,8 @@ Result<SynonymSet> SynonymSet::Parse(std::string_view text, const Analyzer& anal
         if (target_key == key || !present.insert(target_key).second) continue;
         expansions.push_back(target);
       }
-      set.max_key_terms_ = std::max(set.max_key_terms_, key_terms.size());
+      size_t& longest_from_first = set.max_terms_by_first_[key_terms.front()];
+      longest_from_first = std::max(longest_from_first, key_terms.size());
       const bool all_cjk = std::all_of(key_phrase.begin(), key_phrase.end(),
                                        [](const Token& token) { return token.kind == TokenKind::kCjk; });
       if (all_cjk) {
@@ -114,7 +115,9 @@ Result<SynonymSet> SynonymSet::LoadFile(const std::string& path, const Analyzer&
 
 size_t SynonymSet::MatchAt(const std::vector<std::string>& terms, size_t start,
                            const std::vector<SynonymPhrase>** expansions) const {
-  const size_t longest = std::min(max_key_terms_, terms.size() - start);
+  const auto first = max_terms_by_first_.find(terms[start]);
+  if (first == max_terms_by_first_.end()) return 0;
+  const size_t longest = std::min(first->second, terms.size() - start);
   for (size_t count = longest; count >= 1; --count) {
     auto it = expansions_.find(KeyOf(terms, start, count));
     if (it != expansions_.end()) {

@@ -51,8 +51,10 @@ class SynonymSet {
 
   std::unordered_map<std::string, std::vector<SynonymPhrase>> expansions_;
   std::unordered_map<std::string, std::string> cjk_keys_;  // written-together text -> key
+  // The maximum term count of the keys starting with each term, so MatchAt builds no key that
+  // cannot exist.
+  std::unordered_map<std::string, size_t> max_terms_by_first_;
   size_t max_cjk_key_length_ = 0;
-  size_t max_key_terms_ = 0;
   size_t rule_count_ = 0;
 };
 

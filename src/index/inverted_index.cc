@@ -108,7 +108,6 @@ bool KeyRanksBefore(const RankEntry& a, const RankEntry& b) {
 // Buffers of InvertedIndex::Search, reused by the queries of one thread.
 struct InvertedIndex::ScoringScratch {
   std::vector<DocId> candidates;
-  std::vector<DocId> preferred;  // the level's preferred documents, ascending
   std::vector<TermCursor> cursors;
   std::vector<AlternativePlan> alternatives;
   std::vector<uint32_t> group_ends;  // alternatives of required group i end at group_ends[i]
@@ -313,6 +312,7 @@ const Roaring* InvertedIndex::GroupDocs(const QueryGroup& group, const Roaring* 
   std::vector<Roaring> intersections;
   intersections.reserve(group.alternatives.size());
   std::vector<const Roaring*> inputs;
+  inputs.reserve(group.alternatives.size());
   for (const QueryAlternative& alternative : group.alternatives) {
     if (alternative.terms.size() == 1) {
       const Postings* postings = Find(alternative.terms[0]);
@@ -404,6 +404,8 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
   }
 
   // Score level by level until top_k documents are ranked.
+  result.top.reserve(std::min<uint64_t>(top_k, result.matched.isEmpty() ? levels[0]->cardinality()
+                                                                          : result.matched.cardinality()));
   const std::vector<FieldNorm> norms = FieldNorms();
   std::vector<char> is_required(query.groups.size(), 0);
   for (size_t g : required) is_required[g] = 1;
@@ -418,7 +420,7 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     scratch.candidates.resize(levels[level]->cardinality());
     levels[level]->toUint32Array(scratch.candidates.data());
     ScoreLevel(query, is_required, norms.data(), &scratch);
-    AppendBest(*levels[level], static_cast<uint32_t>(level), top_k - result.top.size(), options.preferred, &scratch,
+    AppendBest(static_cast<uint32_t>(level), top_k - result.top.size(), options.preferred, &scratch,
                &result.top);
   }
   if (!relaxes) result.matched = level_storage.empty() ? *levels[0] : std::move(level_storage[0]);
@@ -527,24 +529,14 @@ void InvertedIndex::ScoreLevel(const LexicalQuery& query, const std::vector<char
   }
 }
 
-void InvertedIndex::AppendBest(const Roaring& level_docs, uint32_t level, size_t keep, const Roaring* preferred,
+void InvertedIndex::AppendBest(uint32_t level, size_t keep, const Roaring* preferred,
                                ScoringScratch* scratch, std::vector<ScoredDoc>* top) {
   const std::vector<DocId>& candidates = scratch->candidates;
   std::vector<RankEntry>& ranked = scratch->ranked;
 
-  // The preferred documents of the level, found with one bitmap intersection and a merge
-  // instead of a bitmap lookup per comparison.
+  // Whether each candidate is preferred, looked up once here instead of in every comparison.
   if (preferred != nullptr) {
-    std::vector<DocId>& preferred_docs = scratch->preferred;
-    const Roaring both = level_docs & *preferred;
-    preferred_docs.resize(both.cardinality());
-    both.toUint32Array(preferred_docs.data());
-    size_t next = 0;
-    for (size_t c = 0; c < candidates.size() && next < preferred_docs.size(); ++c) {
-      if (preferred_docs[next] != candidates[c]) continue;
-      ranked[c].preferred = true;
-      ++next;
-    }
+    for (size_t c = 0; c < candidates.size(); ++c) ranked[c].preferred = preferred->contains(candidates[c]);
   }
 
   // Select the best `keep` in linear time, then order only those.

@@ -159,7 +159,7 @@ class InvertedIndex {
   void ScoreLevel(const LexicalQuery& query, const std::vector<char>& is_required, const FieldNorm* norms,
                   ScoringScratch* scratch) const;
   // Appends the best `keep` scored candidates of `level` to `top`, best first.
-  static void AppendBest(const Roaring& level_docs, uint32_t level, size_t keep, const Roaring* preferred,
+  static void AppendBest(uint32_t level, size_t keep, const Roaring* preferred,
                          ScoringScratch* scratch, std::vector<ScoredDoc>* top);
   float Idf(const Postings& postings) const;
   const Postings* Find(std::string_view term) const;

@@ -25,8 +25,11 @@ std::vector<RankedItem> ToRankedItems(const std::vector<Candidate>& candidates) 
 }
 
 void SortByScore(std::vector<RankedItem>* items) {
-  std::stable_sort(items->begin(), items->end(),
-                   [](const RankedItem& a, const RankedItem& b) { return a.score > b.score; });
+  const auto better = [](const RankedItem& a, const RankedItem& b) { return a.score > b.score; };
+  // Items often arrive in score order already (the baseline ranks in retrieval order), and
+  // stable_sort would still allocate a buffer and merge them.
+  if (std::is_sorted(items->begin(), items->end(), better)) return;
+  std::stable_sort(items->begin(), items->end(), better);
 }
 
 }  // namespace tessera

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <unordered_set>
 
 namespace tessera {
 namespace {
@@ -24,6 +23,7 @@ bool QueryParser::IsStopWord(std::string_view surface) {
 QueryAlternative QueryParser::AlternativeOf(const SynonymPhrase& phrase, float weight) const {
   QueryAlternative alternative;
   alternative.weight = weight;
+  alternative.terms.reserve(phrase.size());
   for (const Token& token : phrase) {
     for (std::string& term : TermsToMatch(token)) alternative.terms.push_back(std::move(term));
   }
@@ -31,6 +31,7 @@ QueryAlternative QueryParser::AlternativeOf(const SynonymPhrase& phrase, float w
 }
 
 void QueryParser::AddSynonyms(const std::vector<SynonymPhrase>& expansions, QueryGroup* group) const {
+  group->alternatives.reserve(group->alternatives.size() + expansions.size());
   for (const SynonymPhrase& phrase : expansions) {
     group->alternatives.push_back(AlternativeOf(phrase, options_.synonym_weight));
     group->alternatives.back().synonym = true;
@@ -168,20 +169,26 @@ Result<LexicalQuery> QueryParser::Parse(std::string_view text, bool prefix_last_
 
   const std::vector<Token> tokens = analyzer_.Analyze(text);
   std::vector<std::string> terms;
-  std::unordered_set<std::string> distinct;
-  for (const Token& token : tokens) {
-    terms.push_back(token.term);
-    distinct.insert(token.term);
-  }
-  if (distinct.size() > options_.max_words) {
-    return Status::InvalidArgument("q has " + std::to_string(distinct.size()) + " distinct words, above the limit of " +
+  terms.reserve(tokens.size());
+  for (const Token& token : tokens) terms.push_back(token.term);
+  // Sorted views count the distinct words: a query has a few, and a hash set allocates per word.
+  std::vector<std::string_view> distinct(terms.begin(), terms.end());
+  std::sort(distinct.begin(), distinct.end());
+  const size_t distinct_count = static_cast<size_t>(std::unique(distinct.begin(), distinct.end()) - distinct.begin());
+  if (distinct_count > options_.max_words) {
+    return Status::InvalidArgument("q has " + std::to_string(distinct_count) + " distinct words, above the limit of " +
                                    std::to_string(options_.max_words) + ": shorten the query");
   }
 
-  // A word repeated in the query adds nothing, so each group is emitted once.
-  std::unordered_set<std::string> emitted;
+  // A word repeated in the query adds nothing, so each group is emitted once. A query has few
+  // groups (its distinct words are limited above), so a linear search is cheaper than a set.
+  std::vector<std::string> emitted;
+  emitted.reserve(distinct_count);
+  query.groups.reserve(distinct_count);
   const std::function<void(QueryGroup, const std::string&)> emit = [&](QueryGroup group, const std::string& key) {
-    if (emitted.insert(key).second) query.groups.push_back(std::move(group));
+    if (std::find(emitted.begin(), emitted.end(), key) != emitted.end()) return;
+    emitted.push_back(key);
+    query.groups.push_back(std::move(group));
   };
 
   for (size_t i = 0; i < tokens.size();) {

@@ -174,12 +174,21 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
       set.total = set.matched.cardinality();
       return set;
     }
-    std::unordered_map<uint32_t, float> best_in_band;
+    // The best score of each band. A query has a few bands, so a list is cheaper than a hash map,
+    // which allocates a node per band.
+    std::vector<std::pair<uint32_t, float>> best_in_band;
     auto band_of = BandOf;
+    auto best_of = [&](uint32_t band) -> float& {
+      for (auto& [known, best] : best_in_band) {
+        if (known == band) return best;
+      }
+      return best_in_band.emplace_back(band, 0.0f).second;
+    };
     for (const ScoredDoc& hit : text.top) {
-      float& best = best_in_band[band_of(hit)];
+      float& best = best_of(band_of(hit));
       best = std::max({best, hit.score, 1e-6f});
     }
+    text_candidates.reserve(text.top.size());
     // A text-only query blends the joint similarity into each match's place in its band.
     const float joint_weight = has_joint && !has_image ? hybrid_.text_joint_weight : 0.0f;
     for (const ScoredDoc& hit : text.top) {
@@ -192,7 +201,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
       c.synonyms = hit.synonyms;
       if (has_joint) c.joint_similarity = JointSimilarity(request.joint_vector, hit.doc);
       const uint32_t band = band_of(hit);
-      const float place = (1 - joint_weight) * hit.score / best_in_band[band] +
+      const float place = (1 - joint_weight) * hit.score / best_of(band) +
                           joint_weight * std::clamp(c.joint_similarity, 0.0f, 1.0f);
       c.retrieval_score = std::ldexp(0.5f + 0.5f * place, -static_cast<int>(band));
       text_candidates.push_back(c);
