@@ -210,6 +210,8 @@ int RunRelevance(const Engine& engine, const RelevanceOptions& relevance) {
   }
 
   json out = {{"workload", "relevance"}, {"queries", queries.size()}, {"products", products.size()}, {"depth", kDepth}};
+  const EngineStats stats = engine.Stats();
+  out["group_unions"] = {{"kept_found", stats.group_union_hits}, {"computed", stats.group_union_misses}};
   const double tessera_median = Summarize(systems[0].overall.latency_ms).median;
   for (const System& system : systems) {
     json& entry = out["systems"][system.name];
@@ -357,6 +359,10 @@ int main(int argc, char** argv) {
   app.add_option("--event-threads", events.thread_counts,
                  "Concurrent single-event callers, one figure each (events workload)")
       ->capture_default_str();
+  size_t group_union_cache_mib = EngineOptions().group_union_cache_mib;
+  app.add_option("--group-union-cache-mib", group_union_cache_mib,
+                 "MiB of query group unions (a word with its synonyms) kept between queries; 0 keeps none")
+      ->capture_default_str();
   size_t rerank_depth = 200;
   app.add_option("--rerank-depth", rerank_depth, "Candidates the ranker scores per query (ranking workload)")
       ->capture_default_str();
@@ -440,6 +446,7 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   options.synonyms_path = synonyms;
   options.rerank_depth = rerank_depth;
+  options.group_union_cache_mib = group_union_cache_mib;
   options.consensus_depth = consensus_depth;
   // The ranking workload compares rankers it trains; a model in the data dir would be the baseline.
   if (workload == "ranking") options.ranker_model_path = data_dir + "/models/no-ranker-for-bench.model";

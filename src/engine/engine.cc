@@ -1334,6 +1334,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options, const
   for (const auto& [field, weight] : options.field_weights) {
     TESSERA_RETURN_IF_ERROR(rep->text_index.SetFieldWeight(field, weight));
   }
+  rep->text_index.SetGroupUnionCacheBytes(options.group_union_cache_mib << 20);
   Result<std::unique_ptr<ImageEncoder>> photo_encoder = CreatePhotoEncoder(options);
   if (!photo_encoder.ok()) return photo_encoder.status();
   rep->image_encoder = std::move(photo_encoder).value();
@@ -1803,6 +1804,8 @@ EngineStats Engine::Stats(bool with_memory) const {
     stats.joint_vectors = rep_->joint_space ? rep_->joint_space->index().size() : 0;
     stats.terms = rep_->text_index.term_count();
     if (with_memory) stats.index_bytes = rep_->text_index.MemoryBytes();
+    stats.group_union_hits = rep_->text_index.group_union_hits();
+    stats.group_union_misses = rep_->text_index.group_union_misses();
   }
   stats.sessions = rep_->sessions->size();
   const WriteBehindLag lag = rep_->profiles->Lag();

@@ -59,6 +59,8 @@ struct EngineOptions {
   // BM25F weight per text field (title, brand, category, attributes, description,
   // photo_text); fields not named keep their defaults.
   std::map<std::string, float> field_weights;
+  // MiB of query group unions (a word with its synonyms) kept between queries. 0 keeps none.
+  size_t group_union_cache_mib = 64;
   // Typo tolerance, expansion limits and the per-query time budget.
   QueryParserOptions query;
   ProfileOptions profile;
@@ -177,6 +179,9 @@ struct EngineStats {
   // and photo vectors are not counted. Filled only by Stats(/*with_memory=*/true), which visits
   // every document and term.
   size_t index_bytes = 0;
+  // Query group unions found kept and computed since the engine opened (InvertedIndex).
+  uint64_t group_union_hits = 0;
+  uint64_t group_union_misses = 0;
   bool speech_ready = false;
   size_t sessions = 0;  // session vectors held in memory
   // Events acknowledged whose profile changes are not yet written behind them, and how long ago

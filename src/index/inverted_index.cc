@@ -196,6 +196,7 @@ void InvertedIndex::Add(DocId doc, const std::vector<std::vector<std::string>>& 
   }
   terms_by_doc_[doc] = std::move(ids);
   live_docs_.add(doc);
+  DropGroupUnions();
 }
 
 void InvertedIndex::Remove(DocId doc) {
@@ -215,6 +216,7 @@ void InvertedIndex::Remove(DocId doc) {
   terms_by_doc_[doc].clear();
   terms_by_doc_[doc].shrink_to_fit();
   live_docs_.remove(doc);
+  DropGroupUnions();
 }
 
 Status InvertedIndex::SetFieldWeight(const std::string& field, float weight) {
@@ -297,16 +299,7 @@ Roaring InvertedIndex::AlternativeDocs(const QueryAlternative& alternative) cons
   return docs;
 }
 
-const Roaring* InvertedIndex::GroupDocs(const QueryGroup& group, const Roaring* allowed,
-                                        std::vector<Roaring>* storage) const {
-  // A group of one term is its posting bitmap, used in place when there is no filter.
-  if (group.alternatives.size() == 1 && group.alternatives[0].terms.size() == 1) {
-    const Postings* postings = Find(group.alternatives[0].terms[0]);
-    if (postings == nullptr) return &EmptyBitmap();
-    if (allowed == nullptr) return &postings->docs;
-    storage->push_back(postings->docs & *allowed);
-    return &storage->back();
-  }
+Roaring InvertedIndex::GroupUnion(const QueryGroup& group) const {
   // One union of all alternatives: CRoaring's fastunion merges them in one pass instead of
   // rewriting the result once per alternative.
   std::vector<Roaring> intersections;
@@ -322,10 +315,75 @@ const Roaring* InvertedIndex::GroupDocs(const QueryGroup& group, const Roaring* 
       inputs.push_back(&intersections.back());
     }
   }
-  Roaring docs = Roaring::fastunion(inputs.size(), inputs.data());
-  if (allowed != nullptr) docs &= *allowed;
-  storage->push_back(std::move(docs));
-  return &storage->back();
+  return Roaring::fastunion(inputs.size(), inputs.data());
+}
+
+const Roaring* InvertedIndex::GroupDocs(const QueryGroup& group, const Roaring* allowed,
+                                        std::vector<Roaring>* storage,
+                                        std::vector<std::shared_ptr<const Roaring>>* held) const {
+  // A group of one term is its posting bitmap, used in place when there is no filter.
+  if (group.alternatives.size() == 1 && group.alternatives[0].terms.size() == 1) {
+    const Postings* postings = Find(group.alternatives[0].terms[0]);
+    if (postings == nullptr) return &EmptyBitmap();
+    if (allowed == nullptr) return &postings->docs;
+    storage->push_back(postings->docs & *allowed);
+    return &storage->back();
+  }
+  if (group_union_limit_bytes_ == 0) {
+    storage->push_back(GroupUnion(group));
+    if (allowed != nullptr) storage->back() &= *allowed;
+    return &storage->back();
+  }
+
+  // The key lists every alternative's terms. Weights, typos and synonym flags do not change
+  // which documents match.
+  std::string key;
+  for (const QueryAlternative& alternative : group.alternatives) {
+    for (const std::string& term : alternative.terms) {
+      key += term;
+      key += '\x1f';
+    }
+    key += '\x1e';
+  }
+  std::shared_ptr<const Roaring> docs;
+  {
+    std::lock_guard lock(group_unions_mutex_);
+    if (auto it = group_unions_.find(key); it != group_unions_.end()) docs = it->second;
+  }
+  if (docs != nullptr) {
+    group_union_hits_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    group_union_misses_.fetch_add(1, std::memory_order_relaxed);
+    docs = std::make_shared<const Roaring>(GroupUnion(group));
+    const size_t bytes = docs->getSizeInBytes() + key.size();
+    std::lock_guard lock(group_unions_mutex_);
+    if (group_union_bytes_ + bytes > group_union_limit_bytes_) {
+      // Emptying at once is simpler than evicting the least used, and searches under way keep
+      // the unions they hold.
+      group_unions_.clear();
+      group_union_bytes_ = 0;
+    }
+    if (bytes <= group_union_limit_bytes_ && group_unions_.emplace(std::move(key), docs).second) {
+      group_union_bytes_ += bytes;
+    }
+  }
+  if (allowed != nullptr) {
+    storage->push_back(*docs & *allowed);
+    return &storage->back();
+  }
+  held->push_back(docs);
+  return docs.get();
+}
+
+void InvertedIndex::DropGroupUnions() {
+  std::lock_guard lock(group_unions_mutex_);
+  group_unions_.clear();
+  group_union_bytes_ = 0;
+}
+
+void InvertedIndex::SetGroupUnionCacheBytes(size_t bytes) {
+  DropGroupUnions();
+  group_union_limit_bytes_ = bytes;
 }
 
 TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const Roaring* allowed, size_t top_k) const {
@@ -347,6 +405,7 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
   // `group_storage` never reallocates, because each group adds at most one bitmap to it.
   std::vector<Roaring> group_storage;
   group_storage.reserve(query.groups.size());
+  std::vector<std::shared_ptr<const Roaring>> held_unions;
   std::vector<const Roaring*> group_docs(query.groups.size(), nullptr);
   std::vector<uint64_t> group_size(query.groups.size(), 0);
   std::vector<size_t> required;
@@ -355,7 +414,7 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
   for (size_t g = 0; g < query.groups.size(); ++g) {
     if (query.groups[g].optional && any_required) continue;
     required.push_back(g);
-    group_docs[g] = GroupDocs(query.groups[g], allowed, &group_storage);
+    group_docs[g] = GroupDocs(query.groups[g], allowed, &group_storage, &held_unions);
     group_size[g] = group_docs[g]->cardinality();
   }
 

@@ -16,7 +16,10 @@
 // (so "formal shoes" ranks Formal Shoes above their synonym "derby"), then the BM25F score.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -110,6 +113,15 @@ class InvertedIndex {
   // stays listed and matches nothing.
   const TermDictionary& dictionary() const { return dictionary_; }
 
+  // Bytes of group unions kept between queries (0 keeps none). A group with several
+  // alternatives, such as a word and its synonyms, needs the union of their documents. The
+  // same groups recur from query to query (a shop's colours, genders and article types), so
+  // the unions are kept, and Add and Remove drop them all. The default is 64 MiB.
+  void SetGroupUnionCacheBytes(size_t bytes);
+  // Group unions found kept, and computed, since the index was made.
+  uint64_t group_union_hits() const { return group_union_hits_.load(); }
+  uint64_t group_union_misses() const { return group_union_misses_.load(); }
+
   size_t live_documents() const { return live_docs_.cardinality(); }
   size_t term_count() const { return postings_.size(); }
   // Bytes held by postings, bitmaps and per-document data (an estimate from container sizes).
@@ -165,8 +177,13 @@ class InvertedIndex {
   const Postings* Find(std::string_view term) const;
   Roaring AlternativeDocs(const QueryAlternative& alternative) const;
   // Returns the documents that contain any alternative of `group` and are in `allowed` when it
-  // is set. The result is a posting bitmap or a bitmap appended to `storage`.
-  const Roaring* GroupDocs(const QueryGroup& group, const Roaring* allowed, std::vector<Roaring>* storage) const;
+  // is set. The result is a posting bitmap, a bitmap appended to `storage`, or a kept union
+  // appended to `held`, which keeps it alive while the query runs.
+  const Roaring* GroupDocs(const QueryGroup& group, const Roaring* allowed, std::vector<Roaring>* storage,
+                           std::vector<std::shared_ptr<const Roaring>>* held) const;
+  // The union of the documents of every alternative of `group`.
+  Roaring GroupUnion(const QueryGroup& group) const;
+  void DropGroupUnions();
 
   std::vector<FieldSpec> fields_;
   float k1_;
@@ -180,6 +197,15 @@ class InvertedIndex {
   std::vector<uint16_t> lengths_;
   std::vector<uint64_t> total_length_;  // per field, over live documents
   Roaring live_docs_;
+
+  // Kept group unions by their alternatives' terms. Concurrent searches share them, so a
+  // search keeps a shared_ptr to each union it uses, and a full cache can be emptied at once.
+  size_t group_union_limit_bytes_ = size_t{64} << 20;
+  mutable std::mutex group_unions_mutex_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Roaring>> group_unions_;
+  mutable size_t group_union_bytes_ = 0;
+  mutable std::atomic<uint64_t> group_union_hits_{0};
+  mutable std::atomic<uint64_t> group_union_misses_{0};
 };
 
 }  // namespace tessera

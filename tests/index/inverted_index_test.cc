@@ -1,5 +1,6 @@
 #include "index/inverted_index.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -314,6 +315,41 @@ TEST(InvertedIndex, EmptyIndexOrQueryReturnsNothing) {
   index.Add(0, {{"shirt"}});
   EXPECT_TRUE(index.Search(std::vector<std::string>{}, nullptr, 10).top.empty());
   EXPECT_TRUE(index.Search({"unknown"}, nullptr, 10).top.empty());
+}
+
+// A word with a synonym is one group of two alternatives, whose union is kept between queries.
+// Documents added and removed must still show in the next query.
+TEST(InvertedIndex, KeptGroupUnionFollowsAddAndRemove) {
+  InvertedIndex index = TitleIndex();
+  index.Add(0, {{"tee", "navy"}});
+  index.Add(1, {{"tshirt", "navy"}});
+  index.Add(2, {{"jeans", "navy"}});
+  LexicalQuery query;
+  query.groups.push_back({"tshirt", {{{"tshirt"}, 1.0f, 0}, {{"tee"}, 0.8f, 0, true}}});
+  auto matches = [&] {
+    TermQueryResult result = index.Search(query, nullptr, 10);
+    std::vector<DocId> docs = Ranking(result);
+    std::sort(docs.begin(), docs.end());
+    return docs;
+  };
+
+  EXPECT_EQ(matches(), (std::vector<DocId>{0, 1}));
+  EXPECT_EQ(matches(), (std::vector<DocId>{0, 1}));
+  EXPECT_EQ(index.group_union_misses(), 1u);
+  EXPECT_EQ(index.group_union_hits(), 1u);
+
+  index.Add(3, {{"tee", "white"}});
+  EXPECT_EQ(matches(), (std::vector<DocId>{0, 1, 3}));
+  index.Remove(0);
+  EXPECT_EQ(matches(), (std::vector<DocId>{1, 3}));
+  EXPECT_EQ(index.group_union_misses(), 3u);
+
+  // With no bytes to keep them, every query computes its unions.
+  index.SetGroupUnionCacheBytes(0);
+  EXPECT_EQ(matches(), (std::vector<DocId>{1, 3}));
+  EXPECT_EQ(matches(), (std::vector<DocId>{1, 3}));
+  EXPECT_EQ(index.group_union_hits(), 1u);
+  EXPECT_EQ(index.group_union_misses(), 3u);
 }
 
 TEST(InvertedIndex, TermCountCountsDistinctTerms) {
