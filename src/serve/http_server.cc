@@ -444,6 +444,8 @@ void HttpServer::Rep::RegisterOperationsRoutes() {
     gauges.unflushed_events = stats.unflushed_events;
     gauges.oldest_unflushed_seconds = stats.oldest_unflushed_seconds;
     gauges.profile_store_errors = stats.profile_store_errors;
+    gauges.group_unions_kept = stats.group_union_hits;
+    gauges.group_unions_computed = stats.group_union_misses;
     gauges.ranker_name = ranker.name;
     gauges.ranker_version = ranker.version;
     res.set_content(metrics.Render(gauges, options.version), "text/plain; version=0.0.4; charset=utf-8");

@@ -137,6 +137,11 @@ std::string ServerMetrics::Render(const EngineGauges& engine, std::string_view v
                "Profile store calls that failed because the store could not be reached or timed out; "
                "always 0 with the embedded store.");
   line("tessera_profile_store_errors_total", "", engine.profile_store_errors);
+  AppendHeader(out, "tessera_query_group_unions_total", "counter",
+               "Unions of a query word's alternatives (its synonyms or corrections), found kept from an "
+               "earlier query or computed.");
+  line("tessera_query_group_unions_total", "result=\"kept\"", engine.group_unions_kept);
+  line("tessera_query_group_unions_total", "result=\"computed\"", engine.group_unions_computed);
   return out;
 }
 

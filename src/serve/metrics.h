@@ -55,6 +55,8 @@ struct EngineGauges {
   uint64_t unflushed_events = 0;          // acknowledged, profile not yet written behind
   double oldest_unflushed_seconds = 0;    // age of the oldest of them; 0 when there is none
   uint64_t profile_store_errors = 0;      // calls that failed to reach a remote profile store
+  uint64_t group_unions_kept = 0;         // query group unions found kept between queries
+  uint64_t group_unions_computed = 0;     // query group unions computed
   std::string ranker_name;
   std::string ranker_version;             // "" for the retrieval score
 };

@@ -259,6 +259,8 @@ TEST_F(OperationsEndToEnd, MetricsCountRoutesEventsAndIndexes) {
   EXPECT_EQ(Sample(page, "tessera_index_products"), 5) << page;
   EXPECT_GT(Sample(page, "tessera_index_terms"), 0) << page;
   EXPECT_EQ(Sample(page, R"(tessera_index_vectors{space="photo"})"), 5) << page;
+  // "shirt" is one word without synonyms here, so no query needed a group union.
+  EXPECT_EQ(Sample(page, R"(tessera_query_group_unions_total{result="computed"})"), 0) << page;
   EXPECT_EQ(Sample(page, R"(tessera_events_accepted_total{outcome="recorded"})"), 1) << page;
   EXPECT_EQ(Sample(page, R"(tessera_events_accepted_total{outcome="duplicate"})"), 1) << page;
   EXPECT_EQ(Sample(page, R"(tessera_events_rejected_total{reason="invalid_argument"})"), 1) << page;

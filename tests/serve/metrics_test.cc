@@ -50,6 +50,8 @@ TEST(ServerMetrics, RendersEngineGaugesAndEvents) {
   EngineGauges gauges = SomeGauges();
   gauges.unflushed_events = 7;
   gauges.oldest_unflushed_seconds = 0.25;
+  gauges.group_unions_kept = 40;
+  gauges.group_unions_computed = 3;
   const std::string page = metrics.Render(gauges, "0.1.0");
   EXPECT_TRUE(Contains(page, "tessera_index_products 44446")) << page;
   EXPECT_TRUE(Contains(page, "tessera_index_terms 12000")) << page;
@@ -62,6 +64,8 @@ TEST(ServerMetrics, RendersEngineGaugesAndEvents) {
   EXPECT_TRUE(Contains(page, R"(tessera_events_rejected_total{reason="not_found"} 2)")) << page;
   EXPECT_TRUE(Contains(page, "tessera_events_unflushed 7")) << page;
   EXPECT_TRUE(Contains(page, "tessera_events_unflushed_oldest_age_seconds 0.25")) << page;
+  EXPECT_TRUE(Contains(page, R"(tessera_query_group_unions_total{result="kept"} 40)")) << page;
+  EXPECT_TRUE(Contains(page, R"(tessera_query_group_unions_total{result="computed"} 3)")) << page;
   EXPECT_TRUE(Contains(page, "# TYPE tessera_http_request_duration_seconds histogram")) << page;
 }
 
