@@ -100,14 +100,9 @@ Status CatalogStream::EnsureGroupLocked() {
     const std::string trimmed(TrimAscii(*saved));
     if (!trimmed.empty()) start = trimmed;
   }
-  Result<RedisReply> created =
-      client_->Command({"XGROUP", "CREATE", options_.stream_key, options_.replica_name, start, "MKSTREAM"});
+  Result<bool> created = CreateConsumerGroup(*client_, options_.stream_key, options_.replica_name, start);
   if (!created.ok()) return created.status();
-  const bool existed = created->is_error() && created->text.rfind("BUSYGROUP", 0) == 0;
-  if (created->is_error() && !existed) {
-    return Status::Internal("creating consumer group '" + options_.replica_name + "' of " + options_.stream_key +
-                            " failed: " + created->text);
-  }
+  const bool existed = *created;
   if (!existed) {
     spdlog::info("catalogue stream {}: consumer group {} created at entry {}", options_.stream_key,
                  options_.replica_name, start);

@@ -96,14 +96,9 @@ Status EventCountStream::EnsureGroupLocked() {
   // The group starts after the last entry applied here, whether it is new, or existed and
   // delivered entries that this replica lost in a crash before saving them.
   const std::string start = applied_position_ == "0-0" ? "0" : applied_position_;
-  Result<RedisReply> created =
-      client_->Command({"XGROUP", "CREATE", options_.stream_key, options_.replica_name, start, "MKSTREAM"});
+  Result<bool> created = CreateConsumerGroup(*client_, options_.stream_key, options_.replica_name, start);
   if (!created.ok()) return created.status();
-  const bool existed = created->is_error() && created->text.rfind("BUSYGROUP", 0) == 0;
-  if (created->is_error() && !existed) {
-    return Status::Internal("creating consumer group '" + options_.replica_name + "' of " + options_.stream_key +
-                            " failed: " + created->text);
-  }
+  const bool existed = *created;
   if (existed) {
     Result<RedisReply> moved = client_->Command({"XGROUP", "SETID", options_.stream_key, options_.replica_name, start});
     if (!moved.ok()) return moved.status();

@@ -239,4 +239,15 @@ Result<RedisReply> RedisClient::BlockingCommand(const std::vector<std::string>& 
   return std::move(replies->front());
 }
 
+Result<bool> CreateConsumerGroup(RedisClient& client, const std::string& stream, const std::string& group,
+                                 const std::string& start) {
+  Result<RedisReply> created = client.Command({"XGROUP", "CREATE", stream, group, start, "MKSTREAM"});
+  if (!created.ok()) return created.status();
+  const bool existed = created->is_error() && created->text.rfind("BUSYGROUP", 0) == 0;
+  if (created->is_error() && !existed) {
+    return Status::Internal("creating consumer group '" + group + "' of " + stream + " failed: " + created->text);
+  }
+  return existed;
+}
+
 }  // namespace tessera

@@ -83,4 +83,10 @@ class RedisClient {
   std::string last_error_;
 };
 
+// Creates the consumer group `group` of `stream` at entry `start`, and the stream when it is
+// missing. Returns true when the group existed already (Redis replies BUSYGROUP), in which
+// case it is left where it was.
+Result<bool> CreateConsumerGroup(RedisClient& client, const std::string& stream, const std::string& group,
+                                 const std::string& start);
+
 }  // namespace tessera
