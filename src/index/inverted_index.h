@@ -166,10 +166,11 @@ class InvertedIndex {
   // with frequency and length 0 for the fields added.
   static void WidenFieldStats(uint64_t field_mask, Postings* postings);
   // Fills the term cursors and alternatives of `scratch` for the required groups of `query`.
-  void PlanLevel(const LexicalQuery& query, const std::vector<char>& is_required, ScoringScratch* scratch) const;
-  // Scores every candidate of `scratch->candidates` into `scratch->ranked`.
-  void ScoreLevel(const LexicalQuery& query, const std::vector<char>& is_required, const FieldNorm* norms,
-                  ScoringScratch* scratch) const;
+  // Every level scores the same groups, so a query plans once.
+  void PlanQuery(const LexicalQuery& query, const std::vector<char>& is_required, ScoringScratch* scratch) const;
+  // Scores every candidate of `scratch->candidates` into `scratch->ranked`, with the cursors of
+  // PlanQuery moved back to the start of their postings.
+  void ScoreLevel(const FieldNorm* norms, ScoringScratch* scratch) const;
   // Appends the best `keep` scored candidates of `level` to `top`, best first.
   static void AppendBest(uint32_t level, size_t keep, const Roaring* preferred,
                          ScoringScratch* scratch, std::vector<ScoredDoc>* top);
