@@ -783,17 +783,25 @@ struct Engine::Rep {
                                     const std::optional<SessionVector>& session, bool rank) const {
     Retriever retriever(*parser, text_index, filters, photo_space->index(),
                         joint_space ? &joint_space->index() : nullptr, live_docs, options.hybrid);
-    // Relaxation stops at rerank_depth whatever the page, so every page has the same matches.
-    Result<CandidateSet> retrieved = retriever.Retrieve(request, depth, options.rerank_depth);
-    if (!retrieved.ok()) return retrieved.status();
     Evaluation evaluation;
-    evaluation.set = std::move(retrieved).value();
-
     evaluation.ranker = CurrentRanker();
-    evaluation.items = ToRankedItems(evaluation.set.candidates);
     // The baseline reads the retrieval score alone. The other features cost about a microsecond
     // per candidate, so they are computed only when a model or an explanation reads them.
     const bool baseline = dynamic_cast<const RetrievalScoreRanker*>(evaluation.ranker.get()) != nullptr;
+    // The baseline keeps the retrieval order, so without personalization or explanations nothing
+    // reads the candidates after the requested pages, and the index selects only those. The
+    // first pages are the same as at the full depth, because the index ranks level by level in
+    // one total order.
+    if (rank && baseline && !profile && !request.explain) {
+      depth = std::min(depth, std::max<size_t>(1, request.page * request.per_page));
+    }
+    // Relaxation stops at rerank_depth whatever the page and depth, so every page has the same
+    // matches.
+    Result<CandidateSet> retrieved = retriever.Retrieve(request, depth, options.rerank_depth);
+    if (!retrieved.ok()) return retrieved.status();
+    evaluation.set = std::move(retrieved).value();
+
+    evaluation.items = ToRankedItems(evaluation.set.candidates);
     if (rank && baseline && !request.explain) {
       evaluation.features = FeatureMatrix(evaluation.set.candidates.size());
       for (size_t i = 0; i < evaluation.set.candidates.size(); ++i) {

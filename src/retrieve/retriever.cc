@@ -73,8 +73,18 @@ std::vector<Candidate> Retriever::PhotoCandidates(const SearchRequest& request, 
 
 namespace {
 
+constexpr uint32_t kBandCountLimit = 3;  // typo and synonym counts from this one up share a band
+
 uint32_t BandOf(const ScoredDoc& hit) {
-  return 16 * hit.level + 4 * std::min<uint32_t>(hit.typos, 3) + std::min<uint32_t>(hit.synonyms, 3);
+  return 16 * hit.level + 4 * std::min(hit.typos, kBandCountLimit) + std::min(hit.synonyms, kBandCountLimit);
+}
+
+// Whether the candidates after `last` in the index's order could rank before it by retrieval
+// score. Below the band limits, bands ascend with the index's order (level, typos, synonyms,
+// score), so the ones after `last` never rank before it, nor raise the best score of its band.
+// At a limit, bands merge counts and are ordered by score alone.
+bool CutMayReorder(const ScoredDoc& last) {
+  return last.typos >= kBandCountLimit || last.synonyms >= kBandCountLimit;
 }
 
 }  // namespace
@@ -136,6 +146,10 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
   const bool has_text = !query.groups.empty();
   const bool has_image = !request.image_vector.empty();
   const bool has_joint = joint_index_ != nullptr && !request.joint_vector.empty();
+  // Photo candidates, fused lists and the joint space's fill change with the number fetched, so
+  // those paths fetch at least `relax_until` whatever the depth asked: a smaller depth then
+  // gives the same first candidates.
+  if (has_image || has_joint) depth = std::max(depth, relax_until);
 
   // Browse: filters alone.
   if (!has_text && !has_image) {
@@ -167,6 +181,12 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
     options.relax_until = relax_until;
     options.preferred = &image_index_.documents();
     TermQueryResult text = text_index_.Search(query, options);
+    // A list cut below relax_until must be the start of the list at relax_until. Where the cut
+    // falls in a merged band, the query runs again at that depth.
+    if (depth < relax_until && text.top.size() == depth && CutMayReorder(text.top.back())) {
+      options.top_k = relax_until;
+      text = text_index_.Search(query, options);
+    }
     if (has_joint && !has_image && hybrid_.fusion != "bands") {
       set.matched = std::move(text.matched);
       set.partial = text.partial;

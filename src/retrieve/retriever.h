@@ -83,7 +83,8 @@ class Retriever {
   // photo lists the allowed documents in DocId order with score 0. Fails when the query cannot
   // be parsed. Query words are dropped only while fewer than `relax_until` products match
   // (0: depth). A caller paging through one query keeps it fixed, so that the matches and their
-  // order do not change from page to page.
+  // order do not change from page to page. A depth below `relax_until` gives the first `depth`
+  // candidates of the list at `relax_until`.
   Result<CandidateSet> Retrieve(const SearchRequest& request, size_t depth, size_t relax_until = 0) const;
 
  private:

@@ -447,6 +447,71 @@ TEST_F(LexicalRegressionTest, RelaxationNeverDropsRarestWord) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pages cut before the rerank depth
+
+// The ids and total of a first page of `per_page`. With explain=true the engine ranks the full
+// rerank depth, so that request gives the full ranking to compare with.
+struct Page {
+  Ids ids;
+  size_t total = 0;
+};
+
+Page FirstPage(Engine& engine, const std::string& text, size_t per_page, bool explain) {
+  SearchRequest request;
+  request.text = text;
+  request.per_page = per_page;
+  request.explain = explain;
+  Result<SearchResponse> response = engine.Search(request);
+  EXPECT_TRUE(response.ok()) << text << ": " << response.status().ToString();
+  Page page;
+  if (!response.ok()) return page;
+  for (const SearchHit& hit : response->hits) page.ids.push_back(hit.product->id);
+  page.total = response->total;
+  return page;
+}
+
+TEST_F(LexicalRegressionTest, ShortPageIsStartOfFullRanking) {
+  for (const std::string text : {"shirt", "navy shirt", "men", "black", "casio watch", "tv", "shrit", "tee",
+                                 "the north face", "navy corduroy", "65 inch tv", "衬衫", "men white shirt"}) {
+    const Page full = FirstPage(*engine_, text, kMaxPerPage, /*explain=*/true);
+    ASSERT_FALSE(full.ids.empty()) << text;
+    for (size_t per_page = 1; per_page <= full.ids.size(); ++per_page) {
+      const Page page = FirstPage(*engine_, text, per_page, /*explain=*/false);
+      EXPECT_EQ(page.ids, Ids(full.ids.begin(), full.ids.begin() + static_cast<std::ptrdiff_t>(per_page)))
+          << text << ", per_page " << per_page;
+      EXPECT_EQ(page.total, full.total) << text << ", per_page " << per_page;
+    }
+  }
+}
+
+TEST_F(LexicalRegressionTest, ShortPageInMergedBandMatchesFullDepth) {
+  // Three and four synonym matches share a retrieval band, ordered by score alone. The long
+  // title matches one query word itself and three through synonyms (the lower score), the short
+  // title all four through synonyms (the highest score), so the index ranks the long title first
+  // and the full ranking the short one.
+  std::ofstream(dir_ / "synonyms.txt") << kSynonyms << "velvet, alpha\nwalnut, bravo\nharbor, charlie\nsaddle, delta\n";
+  Open();
+  ASSERT_NE(engine_, nullptr);
+  auto add = [&](const std::string& id, const std::string& title) {
+    Product product;
+    product.id = id;
+    product.title = title;
+    product.price = 999;
+    product.currency = "INR";
+    ASSERT_TRUE(engine_->Upsert(product).ok());
+  };
+  add("three-synonyms-a", "Velvet Bravo Charlie Delta Bag with Brass Buckle and Long Canvas Strap");
+  add("three-synonyms-b", "Velvet Bravo Charlie Delta Bag with Steel Buckle and Wide Leather Strap");
+  add("four-synonyms", "Alpha Bravo Charlie Delta");
+  const std::string query = "velvet walnut harbor saddle";
+  const Page full = FirstPage(*engine_, query, kMaxPerPage, /*explain=*/true);
+  ASSERT_EQ(full.ids.size(), 3u);
+  ASSERT_EQ(full.ids[0], "four-synonyms");
+  EXPECT_EQ(FirstPage(*engine_, query, 1, /*explain=*/false).ids, Ids{"four-synonyms"});
+  EXPECT_EQ(FirstPage(*engine_, query, 2, /*explain=*/false).ids, Ids(full.ids.begin(), full.ids.begin() + 2));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Filters
 
 TEST_F(LexicalRegressionTest, PriceRangeIncludesBothBounds) {
