@@ -41,6 +41,7 @@ size_t GallopTo(const std::vector<DocId>& list, size_t from, DocId target) {
 }
 
 constexpr uint32_t kNoMatch = std::numeric_limits<uint32_t>::max();
+constexpr size_t kNoGroup = std::numeric_limits<size_t>::max();
 
 // A position in one term's postings, moved forward as the candidates of a level ascend.
 struct TermCursor {
@@ -112,6 +113,7 @@ struct InvertedIndex::ScoringScratch {
   std::vector<TermCursor> cursors;
   std::vector<AlternativePlan> alternatives;
   std::vector<uint32_t> group_ends;  // alternatives of required group i end at group_ends[i]
+  std::vector<size_t> group_of;      // the query group of required group i
   std::vector<RankEntry> ranked;     // parallel to candidates
   std::vector<unsigned __int128> sort_keys;  // AppendBest's keys, see SortKey
 };
@@ -483,7 +485,9 @@ TermQueryResult InvertedIndex::Search(const LexicalQuery& query, const TextSearc
     }
     scratch.candidates.resize(levels[level]->cardinality());
     levels[level]->toUint32Array(scratch.candidates.data());
-    ScoreLevel(norms.data(), &scratch);
+    // A document of level d contains every group but the d most common, and lacks the d-th most
+    // common (with it, it would be in level d - 1), so that group's postings are not searched.
+    ScoreLevel(norms.data(), level == 0 ? kNoGroup : by_size[level - 1], &scratch);
     AppendBest(static_cast<uint32_t>(level), top_k - result.top.size(), options.preferred, &scratch,
                &result.top);
   }
@@ -498,6 +502,7 @@ void InvertedIndex::PlanQuery(const LexicalQuery& query, const std::vector<char>
   cursors.clear();
   alternatives.clear();
   scratch->group_ends.clear();
+  scratch->group_of.clear();
   for (size_t g = 0; g < query.groups.size(); ++g) {
     // Optional groups (stop words) neither exclude nor score: "shirt for men" ranks as
     // "shirt men" does.
@@ -524,15 +529,17 @@ void InvertedIndex::PlanQuery(const LexicalQuery& query, const std::vector<char>
       alternatives.push_back(plan);
     }
     scratch->group_ends.push_back(static_cast<uint32_t>(alternatives.size()));
+    scratch->group_of.push_back(g);
   }
 }
 
-void InvertedIndex::ScoreLevel(const FieldNorm* norms, ScoringScratch* scratch) const {
+void InvertedIndex::ScoreLevel(const FieldNorm* norms, size_t absent_group, ScoringScratch* scratch) const {
   const std::vector<DocId>& candidates = scratch->candidates;
   std::vector<TermCursor>& cursors = scratch->cursors;
   for (TermCursor& cursor : cursors) cursor.position = 0;
   const std::vector<AlternativePlan>& alternatives = scratch->alternatives;
   const std::vector<uint32_t>& group_ends = scratch->group_ends;
+  const std::vector<size_t>& group_of = scratch->group_of;
   std::vector<RankEntry>& ranked = scratch->ranked;
   ranked.resize(candidates.size());
 
@@ -543,7 +550,12 @@ void InvertedIndex::ScoreLevel(const FieldNorm* norms, ScoringScratch* scratch) 
     const DocId doc = candidates[c];
     RankEntry entry{0, 0, 0.0f, static_cast<uint32_t>(c), 0, false, 0};
     uint32_t first_alternative = 0;
-    for (const uint32_t group_end : group_ends) {
+    for (size_t i = 0; i < group_ends.size(); ++i) {
+      const uint32_t group_end = group_ends[i];
+      if (group_of[i] == absent_group) {
+        first_alternative = group_end;
+        continue;
+      }
       uint32_t best_typos = kNoMatch, best_synonym = 0;
       float best_score = 0;
       for (uint32_t a = first_alternative; a < group_end; ++a) {

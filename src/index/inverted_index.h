@@ -169,8 +169,9 @@ class InvertedIndex {
   // Every level scores the same groups, so a query plans once.
   void PlanQuery(const LexicalQuery& query, const std::vector<char>& is_required, ScoringScratch* scratch) const;
   // Scores every candidate of `scratch->candidates` into `scratch->ranked`, with the cursors of
-  // PlanQuery moved back to the start of their postings.
-  void ScoreLevel(const FieldNorm* norms, ScoringScratch* scratch) const;
+  // PlanQuery moved back to the start of their postings. Query group `absent_group`, which no
+  // candidate contains, is not searched.
+  void ScoreLevel(const FieldNorm* norms, size_t absent_group, ScoringScratch* scratch) const;
   // Appends the best `keep` scored candidates of `level` to `top`, best first.
   static void AppendBest(uint32_t level, size_t keep, const Roaring* preferred,
                          ScoringScratch* scratch, std::vector<ScoredDoc>* top);
