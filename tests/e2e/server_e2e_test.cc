@@ -339,6 +339,13 @@ TEST_F(ServerEndToEnd, BadInputGetsClearErrors) {
   const json bad_price = Get("/api/search?q=shirt&price_min=NaN", 400);
   EXPECT_NE(bad_price["error"]["message"].get<std::string>().find("price_min"), std::string::npos);
 
+  const json text_price = Get("/api/search?q=shirt&price_max=cheap", 400);
+  EXPECT_NE(text_price["error"]["message"].get<std::string>().find("price_max"), std::string::npos);
+  EXPECT_NE(text_price["error"]["message"].get<std::string>().find("cheap"), std::string::npos);
+
+  const json infinite_price = Get("/api/search?q=shirt&price_min=inf", 400);
+  EXPECT_NE(infinite_price["error"]["message"].get<std::string>().find("price_min"), std::string::npos);
+
   const json bad_flag = Get("/api/search?q=shirt&prefix=yes", 400);
   EXPECT_NE(bad_flag["error"]["message"].get<std::string>().find("prefix"), std::string::npos);
 
