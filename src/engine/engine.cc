@@ -789,9 +789,8 @@ struct Engine::Rep {
     // per candidate, so they are computed only when a model or an explanation reads them.
     const bool baseline = dynamic_cast<const RetrievalScoreRanker*>(evaluation.ranker.get()) != nullptr;
     // The baseline keeps the retrieval order, so without personalization or explanations nothing
-    // reads the candidates after the requested pages, and the index selects only those. The
-    // first pages are the same as at the full depth, because the index ranks level by level in
-    // one total order.
+    // reads the candidates after the requested pages, and the index selects only those.
+    // Retriever::Retrieve keeps these pages the same as at the full depth.
     if (rank && baseline && !profile && !request.explain) {
       depth = std::min(depth, std::max<size_t>(1, request.page * request.per_page));
     }

@@ -147,7 +147,7 @@ Result<CandidateSet> Retriever::Retrieve(const SearchRequest& request, size_t de
   const bool has_image = !request.image_vector.empty();
   const bool has_joint = joint_index_ != nullptr && !request.joint_vector.empty();
   // Photo candidates, fused lists and the joint space's fill change with the number fetched, so
-  // those paths fetch at least `relax_until` whatever the depth asked: a smaller depth then
+  // those paths fetch at least `relax_until` whatever the requested depth. A smaller depth then
   // gives the same first candidates.
   if (has_image || has_joint) depth = std::max(depth, relax_until);
 
