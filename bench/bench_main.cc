@@ -118,6 +118,9 @@ struct RelevanceOptions {
   size_t flush_mib = 0;
   // Query kinds to run (plain, synonym, typo, chinese). Empty runs them all.
   std::vector<std::string> kinds;
+  // File for one tab-separated row per query run: round, system, kind, results, milliseconds,
+  // query text. Empty writes none.
+  std::string query_log;
 };
 
 // Writes one byte per 64-byte cache line of `buffer`, evicting what a query left in the caches.
@@ -155,6 +158,15 @@ int RunRelevance(const Engine& engine, const RelevanceOptions& relevance) {
     xapian = std::move(built_xapian).value();
   }
   std::vector<uint8_t> flush_buffer(relevance.flush_mib << 20, 0);
+  std::ofstream query_log;
+  if (!relevance.query_log.empty()) {
+    query_log.open(relevance.query_log);
+    if (!query_log) {
+      std::cerr << "failed to open the query log '" << relevance.query_log << "' for writing: check that its folder exists\n";
+      return 1;
+    }
+    query_log << "round\tsystem\tkind\tresults\tms\tquery\n";
+  }
 
   // Every system returns 100 results: Recall@100 reads all of them, nDCG@10 and MRR@10 the first 10.
   constexpr size_t kDepth = 100;
@@ -204,6 +216,10 @@ int RunRelevance(const Engine& engine, const RelevanceOptions& relevance) {
         system.overall.latency_ms.push_back(latency);
         kind.latency_ms.push_back(latency);
         system.latency_by_run.push_back(latency);
+        if (query_log.is_open()) {
+          query_log << round << '\t' << system.name << '\t' << query.kind << '\t' << ranked->size() << '\t' << latency
+                    << '\t' << query.text << '\n';
+        }
         if (round == 0) {
           system.overall.AddRelevance(*ranked, query);
           kind.AddRelevance(*ranked, query);
@@ -294,6 +310,8 @@ int main(int argc, char** argv) {
   app.add_option("--flush-mib", relevance.flush_mib,
                  "relevance: MiB of memory to write between two queries, to evict the caches (0: none)")
       ->capture_default_str();
+  app.add_option("--query-log", relevance.query_log,
+                 "relevance: file for one tab-separated row per query run (round, system, kind, results, ms, query)");
   app.add_option("--kinds", relevance.kinds, "relevance: query kinds to run (default: all)")
       ->check(CLI::IsMember({kPlainQueryKind, kSynonymQueryKind, kTypoQueryKind, kChineseQueryKind}));
   app.add_option("--data-dir", data_dir, "Ingested store to open (scale: a new folder to create)")->capture_default_str();
