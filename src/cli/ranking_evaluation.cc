@@ -7,10 +7,34 @@
 #include <cstdio>
 
 #include "common/hash.h"
+#include "encode/joint_space_trainer.h"
 #include "eval/metrics.h"
 #include "eval/query_variants.h"
 
 namespace tessera {
+
+namespace {
+
+// Whether the joint space never trained on a product: its held-out and validation splits, of the
+// loaded model's fractions or, without a model, the trainer's defaults. The same products are
+// eligible with and without a default model, so both see one judged set.
+std::function<bool(const Product&)> JointSpaceUnseen(const Engine& engine) {
+  JointSpaceTrainingOptions defaults;
+  double holdout = defaults.holdout_fraction;
+  double validation = defaults.validation_fraction;
+  if (const JointSpaceModel* model = engine.joint_model(); model != nullptr) {
+    const nlohmann::json report = nlohmann::json::parse(model->provenance().report_json, nullptr, false);
+    if (report.is_object() && report.contains("options") && report["options"].is_object()) {
+      holdout = report["options"].value("holdout_fraction", holdout);
+      validation = report["options"].value("validation_fraction", validation);
+    }
+  }
+  return [holdout, validation](const Product& product) {
+    return IsHeldOut(product.id, holdout) || IsValidation(product.id, validation);
+  };
+}
+
+}  // namespace
 
 Result<std::vector<JudgedQuery>> LoadJudgedQueries(const Engine& engine, const JudgedSetOptions& options) {
   std::vector<JudgedQuery> queries;
@@ -21,7 +45,9 @@ Result<std::vector<JudgedQuery>> LoadJudgedQueries(const Engine& engine, const J
   } else {
     const std::vector<Product> products = engine.AllProducts();
     queries = DeriveJudgedQuerySet(products, options.derive);
-    for (JudgedQuery& query : DerivePhotoJudgedQueries(products, options.photo)) {
+    PhotoJudgmentOptions photo = options.photo;
+    if (!photo.eligible) photo.eligible = JointSpaceUnseen(engine);
+    for (JudgedQuery& query : DerivePhotoJudgedQueries(products, photo)) {
       // A product whose photo file is listed but failed to decode has no vector to query with.
       Result<std::vector<float>> vector = engine.PhotoVector(query.photo_product_id);
       if (vector.ok() && !vector->empty()) queries.push_back(std::move(query));

@@ -21,8 +21,9 @@ namespace tessera {
 struct JudgedSetOptions {
   std::string judgments_path;  // JSON Lines from `tessera eval --write-judgments`; "" to derive
   JudgmentOptions derive;      // used when judgments_path is ""
-  // Derived sets also hold photo queries (DerivePhotoJudgedQueries) of products whose photo the
-  // engine has encoded; photo.max_queries 0 for none.
+  // Derived sets also contain photo queries (DerivePhotoJudgedQueries) of products whose photo the
+  // engine has encoded, up to photo.max_queries. Without photo.eligible, only products the joint
+  // space did not train on (its held-out and validation splits) become queries.
   PhotoJudgmentOptions photo;
 };
 

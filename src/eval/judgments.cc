@@ -430,7 +430,8 @@ std::vector<JudgedQuery> DerivePhotoJudgedQueries(const std::vector<Product>& pr
   // depend on the order of `products`.
   std::vector<size_t> order;
   for (size_t i = 0; i < products.size(); ++i) {
-    if (!products[i].image_paths.empty() && IsKnown(facets[i].article_type)) order.push_back(i);
+    const bool eligible = !options.eligible || options.eligible(products[i]);
+    if (eligible && !products[i].image_paths.empty() && IsKnown(facets[i].article_type)) order.push_back(i);
   }
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return products[a].id < products[b].id; });
   std::mt19937_64 engine(options.seed);

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -88,6 +89,9 @@ struct PhotoJudgmentOptions {
   size_t max_per_article_type = 10;  // so the commonest article types do not fill the set
   size_t min_relevant = 5;           // minimum number of other products at max_grade
   uint64_t seed = 42;                // seed of the std::mt19937_64 that samples the query products
+  // Products that may become queries, or null for every product. A model trained on a product's
+  // photo and columns may recall them, so the training products of a learned space are left out.
+  std::function<bool(const Product&)> eligible;
 };
 
 // Derives photo queries: each is the photo of one product that has a photo (Product::image_paths not
@@ -95,7 +99,7 @@ struct PhotoJudgmentOptions {
 // the rules of GradeProduct. A Unisex query product names no gender, since a shopper's photo of
 // it does not show whom it is for. The query product itself is not graded. Query products
 // are sampled in a seeded shuffle, at most options.max_per_article_type per article type, among
-// those with at least options.min_relevant other products at max_grade. The result is ordered
+// the eligible ones with at least options.min_relevant other products at max_grade. The result is ordered
 // by query product id and numbered p0001, p0002, ... in that order.
 std::vector<JudgedQuery> DerivePhotoJudgedQueries(const std::vector<Product>& products,
                                                   const PhotoJudgmentOptions& options = {});

@@ -496,6 +496,19 @@ TEST(DerivePhotoJudgedQueries, CapsQueriesPerArticleType) {
   EXPECT_EQ(DerivePhotoJudgedQueries(products, options).size(), 4u);
 }
 
+TEST(DerivePhotoJudgedQueries, OnlyEligibleProductsAreQueries) {
+  std::vector<Product> products;
+  for (int i = 0; i < 20; ++i) products.push_back(WithPhoto(MakeProduct("s" + std::to_string(i), "Shirts", "Navy Blue", "Men")));
+  PhotoJudgmentOptions options;
+  options.eligible = [](const Product& product) { return product.id == "s3" || product.id == "s17"; };
+  const std::vector<JudgedQuery> queries = DerivePhotoJudgedQueries(products, options);
+  ASSERT_EQ(queries.size(), 2u);
+  EXPECT_EQ(queries[0].photo_product_id, "s17");
+  EXPECT_EQ(queries[1].photo_product_id, "s3");
+  // Ineligible products are still graded.
+  EXPECT_EQ(queries[0].grades.at("s0"), 3);
+}
+
 TEST(DerivePhotoJudgedQueries, ProductOrderDoesNotChangeSet) {
   std::vector<Product> products;
   for (int i = 0; i < 30; ++i) {
