@@ -99,8 +99,8 @@ struct PhotoJudgmentOptions {
 // the rules of GradeProduct. A Unisex query product names no gender, since a shopper's photo of
 // it does not show whom it is for. The query product itself is not graded. Query products
 // are sampled in a seeded shuffle, at most options.max_per_article_type per article type, among
-// the eligible ones with at least options.min_relevant other products at max_grade. The result is ordered
-// by query product id and numbered p0001, p0002, ... in that order.
+// the eligible ones with at least options.min_relevant other products at max_grade. The result
+// is ordered by query product id and numbered p0001, p0002, ... in that order.
 std::vector<JudgedQuery> DerivePhotoJudgedQueries(const std::vector<Product>& products,
                                                   const PhotoJudgmentOptions& options = {});
 
