@@ -15,9 +15,9 @@ namespace tessera {
 
 namespace {
 
-// Whether the joint space never trained on a product: its held-out and validation splits, of the
-// loaded model's fractions or, without a model, the trainer's defaults. The same products are
-// eligible with and without a default model, so both see one judged set.
+// Returns a test of whether the joint space never trained on a product, that is, whether the
+// product is in its held-out or validation split. The fractions are the loaded model's or, without
+// a model, the trainer's defaults, so a default model and no model see one judged set.
 std::function<bool(const Product&)> JointSpaceUnseen(const Engine& engine) {
   JointSpaceTrainingOptions defaults;
   double holdout = defaults.holdout_fraction;
