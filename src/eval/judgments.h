@@ -89,8 +89,8 @@ struct PhotoJudgmentOptions {
   size_t max_per_article_type = 10;  // so the commonest article types do not fill the set
   size_t min_relevant = 5;           // minimum number of other products at max_grade
   uint64_t seed = 42;                // seed of the std::mt19937_64 that samples the query products
-  // Products that may become queries, or null for every product. A model trained on a product's
-  // photo and columns may recall them, so the training products of a learned space are left out.
+  // Filter on the products that may become queries, or null to admit every product. A model
+  // trained on a product's photo can recall that product's columns, so its training products fail it.
   std::function<bool(const Product&)> eligible;
 };
 

@@ -54,7 +54,7 @@ struct RankerTrainingOptions {
   size_t max_rounds = 400;      // boosting rounds at most
   size_t patience = 40;         // rounds without a better validation nDCG@10 before stopping
   // eta, or the linear booster's step size. Trees of depth 4 at eta 0.05 had the highest
-  // validation nDCG@10 of six settings tried, depths 2 to 6 at eta 0.05 or 0.1 (BENCHMARKS.md).
+  // validation nDCG@10 of the six settings in BENCHMARKS.md ("Learned ranking").
   double learning_rate = 0.05;
   int max_depth = 4;            // trees only
   double min_child_weight = 1;  // trees only
