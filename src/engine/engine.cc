@@ -822,7 +822,8 @@ struct Engine::Rep {
       std::vector<RankedItem> top(evaluation.items.begin(), evaluation.items.begin() + head);
       reranker->Rerank(&top, *profile, clock->NowMillis(), options.profile,
                        [&](DocId doc) -> const Product& { return *product_by_doc[doc]; },
-                       evaluation.ranker->personal_scale(), SessionTermOf(session));
+                       evaluation.ranker->personal_scale(), SessionTermOf(session),
+                       /*facet_boost=*/!evaluation.ranker->learned_personal());
       std::copy(top.begin(), top.end(), evaluation.items.begin());
     }
     return evaluation;
@@ -1237,7 +1238,9 @@ struct Engine::Rep {
         hit.session_boost = static_cast<float>(evaluation.ranker->personal_scale() *
                                                reranker->SessionTerm(hit.session_cosine, session_weight));
       }
-      if (request.explain && profile) {
+      // A ranker that learned the personal features adds no facet boost: their part of the
+      // score is in the ranker's own contributions.
+      if (request.explain && profile && !evaluation.ranker->learned_personal()) {
         BoostExplanation explanation;
         reranker->Boost(*hit.product, *profile, strength, &explanation);
         hit.boost_by_facet = std::move(explanation.by_facet);
@@ -1570,7 +1573,7 @@ Status Engine::LoadRanker(const std::string& path) {
 
 RankerInfo Engine::ranker_info() const {
   std::lock_guard lock(rep_->ranker_mutex);
-  RankerInfo info{rep_->ranker->name(), rep_->ranker_path, "", rep_->ranker_version};
+  RankerInfo info{rep_->ranker->name(), rep_->ranker_path, "", rep_->ranker_version, rep_->ranker->learned_personal()};
   if (const auto* learned = dynamic_cast<const XgboostRanker*>(rep_->ranker.get())) info.report = learned->report().dump();
   return info;
 }

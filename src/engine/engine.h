@@ -152,6 +152,8 @@ struct RankerInfo {
   // The model file's stored checksum in hex, which changes with every training run; "" for the
   // retrieval score.
   std::string version;
+  // Ranker::learned_personal: the model weighs the shopper's affinities, so no facet boost is added.
+  bool learned_personal = false;
 };
 
 struct SearchResponse {

@@ -31,10 +31,10 @@ double PersonalReranker::Boost(const Product& product, const UserProfile& profil
 void PersonalReranker::Rerank(std::vector<RankedItem>* items, const UserProfile& profile, int64_t now_ms,
                               const ProfileOptions& profile_options,
                               const std::function<const Product&(DocId)>& product_of, double scale,
-                              const std::function<double(DocId)>& session_term) const {
+                              const std::function<double(DocId)>& session_term, bool facet_boost) const {
   const double strength_factor = StrengthFactor(profile, now_ms, profile_options);
   for (RankedItem& item : *items) {
-    double boost = Boost(product_of(item.candidate.doc), profile, strength_factor, nullptr);
+    double boost = facet_boost ? Boost(product_of(item.candidate.doc), profile, strength_factor, nullptr) : 0.0;
     if (session_term) boost += session_term(item.candidate.doc);
     item.personal_boost = static_cast<float>(scale * boost);
     item.score = item.relevance + item.personal_boost;

@@ -68,9 +68,12 @@ class PersonalReranker {
   // personal_scale) and score of every item from `profile`, then re-sorts them, best first, with
   // ties in their order. `product_of` returns the product of a DocId. `session_term` returns the
   // session term of a DocId, as SessionTerm computes it, and is empty when there is no session.
+  // Without `facet_boost` only the session term is added: a ranker that learned the personal
+  // features has weighed the facets already.
   void Rerank(std::vector<RankedItem>* items, const UserProfile& profile, int64_t now_ms,
               const ProfileOptions& profile_options, const std::function<const Product&(DocId)>& product_of,
-              double scale = 1.0, const std::function<double(DocId)>& session_term = {}) const;
+              double scale = 1.0, const std::function<double(DocId)>& session_term = {},
+              bool facet_boost = true) const;
 
   // The session term of a product whose fused vector has `cosine` with the session direction,
   // in a session of decayed event weight `session_weight`.

@@ -80,6 +80,20 @@ std::vector<std::string> FeatureNames(const std::vector<Feature>& features) {
   return names;
 }
 
+// True when a row of `data` has a personal feature that `features` reads set to a value other
+// than 0 or missing: the training queries included shoppers with profiles.
+bool HasPersonalValues(const RankingDataset& data, const std::vector<Feature>& features) {
+  for (Feature f : {Feature::kPersonalArticleType, Feature::kPersonalColour, Feature::kPersonalGender,
+                    Feature::kPersonalBrand, Feature::kPersonalStrength}) {
+    if (std::find(features.begin(), features.end(), f) == features.end()) continue;
+    for (size_t r = 0; r < data.rows(); ++r) {
+      const float value = data.values[r * kFeatureCount + static_cast<size_t>(f)];
+      if (value != 0 && !std::isnan(value)) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 struct XgboostRanker::Booster {
@@ -219,6 +233,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Train(
 
   std::unique_ptr<XgboostRanker> ranker(new XgboostRanker(options.kind, features, std::move(booster)));
   ranker->consensus_depth_ = options.consensus_depth;
+  ranker->learned_personal_ = HasPersonalValues(train, features);
 
   // The personal scale: the median spread of scores within a training query, so that a personal
   // boost moves a result as far in a learned ranking as in the baseline's [0, 1].
@@ -337,6 +352,7 @@ Status XgboostRanker::Save(const std::string& path) const {
       {"features", FeatureNames(features_)},
       {"personal_scale", personal_scale_},
       {"consensus_depth", consensus_depth_},
+      {"learned_personal", learned_personal_},
       {"training", report_},
   };
   return WriteFileAtomically(path, PackModelFile(kRankerFile, header.dump(2), std::string_view(bytes, length)));
@@ -352,6 +368,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Load(const std::string& pa
   std::vector<Feature> features;
   float personal_scale = 1;
   size_t consensus_depth = 0;
+  bool learned_personal = false;
   try {
     header = nlohmann::json::parse(parts->header);
     Result<RankerKind> parsed_kind = RankerKindFromName(header.at("kind").get<std::string>());
@@ -378,6 +395,8 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Load(const std::string& pa
     }
     personal_scale = header.at("personal_scale").get<float>();
     consensus_depth = header.at("consensus_depth").get<size_t>();
+    // Files written before the key existed were trained without shoppers.
+    learned_personal = header.value("learned_personal", false);
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption("ranker model file " + path + " has an unreadable header: " + e.what());
   }
@@ -399,6 +418,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Load(const std::string& pa
   std::unique_ptr<XgboostRanker> ranker(new XgboostRanker(kind, std::move(features), std::move(booster)));
   ranker->personal_scale_ = personal_scale;
   ranker->consensus_depth_ = consensus_depth;
+  ranker->learned_personal_ = learned_personal;
   ranker->report_ = header.value("training", nlohmann::json::object());
   return ranker;
 }

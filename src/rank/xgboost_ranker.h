@@ -98,6 +98,7 @@ class XgboostRanker final : public Ranker {
   ScoreExplanation Explain(const FeatureMatrix& features, size_t row) const override;
   float personal_scale() const override { return personal_scale_; }
   size_t consensus_depth() const override { return consensus_depth_; }
+  bool learned_personal() const override { return learned_personal_; }
 
   // Scores `rows` feature rows (kFeatureCount floats each, in Feature order), in order.
   std::vector<float> Predict(const std::vector<float>& values, size_t rows) const;
@@ -117,6 +118,7 @@ class XgboostRanker final : public Ranker {
   std::unique_ptr<Booster> booster_;
   float personal_scale_ = 1.0f;
   size_t consensus_depth_ = kDefaultConsensusDepth;
+  bool learned_personal_ = false;
   nlohmann::json report_ = nlohmann::json::object();
 };
 

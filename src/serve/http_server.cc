@@ -583,7 +583,9 @@ void HttpServer::Rep::RegisterRoutes() {
   Add("GET", "/api/models", "models.status", Access::kAnalytics, [this](const httplib::Request&, httplib::Response& res) {
     const RankerInfo info = engine->ranker_info();
     json report = info.report.empty() ? json(nullptr) : json::parse(info.report, nullptr, /*allow_exceptions=*/false);
-    SendJson(res, 200, {{"ranker", {{"name", info.name}, {"path", info.path}, {"report", report}}}});
+    SendJson(res, 200,
+             {{"ranker",
+               {{"name", info.name}, {"path", info.path}, {"report", report}, {"learned_personal", info.learned_personal}}}});
   });
   Add("POST", "/api/models/ranker/reload", "models.reload", Access::kAdmin, [this](const httplib::Request&, httplib::Response& res) {
     Status loaded = engine->LoadRanker();

@@ -226,6 +226,8 @@ TEST_F(RankerEndToEnd, MismatchedModelIsRejectedAndTheOldOneStays) {
   auto status = Send("GET", "/api/models");
   ASSERT_TRUE(status);
   EXPECT_EQ(json::parse(status->body)["ranker"]["name"], "lambdamart");
+  // Trained on judged queries alone, whose searches name no shopper.
+  EXPECT_EQ(json::parse(status->body)["ranker"]["learned_personal"], false);
 }
 
 }  // namespace

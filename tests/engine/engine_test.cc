@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "encode/joint_space_trainer.h"
 #include "engine/joint_text.h"
 #include "personalize/user_key.h"
+#include "rank/xgboost_ranker.h"
 #include "store/kv_store.h"
 #include "support/test_support.h"
 
@@ -324,6 +326,62 @@ TEST_F(EngineTest, BrokenRankerModelKeepsTheCurrentRanker) {
   SearchRequest request;
   request.text = "shirt";
   EXPECT_FALSE(SearchIds(request).empty());
+}
+
+// A LambdaMART model trained on rows whose grade follows the personal colour share: it ranks by
+// the shopper's affinities itself.
+std::shared_ptr<const Ranker> PersonalColourRanker() {
+  RankingDataset train, validation;
+  std::mt19937_64 random(5);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (size_t q = 0; q < 40; ++q) {
+    FeatureMatrix rows(10);
+    std::vector<float> labels;
+    for (size_t r = 0; r < 10; ++r) {
+      rows.At(r, Feature::kRetrievalScore) = unit(random);
+      rows.At(r, Feature::kPersonalColour) = (r + q) % 3 == 0 ? 1.0f : 0.0f;
+      rows.At(r, Feature::kPersonalStrength) = 0.5f;
+      labels.push_back(rows.At(r, Feature::kPersonalColour) > 0 ? 2.0f : 0.0f);
+    }
+    (q % 4 == 0 ? validation : train).AddQuery("q" + std::to_string(q), rows, labels);
+  }
+  RankerTrainingOptions options;
+  options.max_rounds = 20;
+  Result<std::unique_ptr<XgboostRanker>> model = XgboostRanker::Train(train, validation, options);
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  return model.ok() ? std::shared_ptr<const Ranker>(std::move(model).value()) : nullptr;
+}
+
+TEST_F(EngineTest, LearnedPersonalRankerSkipsFacetBoost) {
+  std::shared_ptr<const Ranker> ranker = PersonalColourRanker();
+  ASSERT_NE(ranker, nullptr);
+  ASSERT_TRUE(ranker->learned_personal());
+  engine_->UseRanker(ranker, "personal-colour");
+  SearchRequest request;
+  request.text = "roadster shirt";
+  request.user_id = "shopper";
+  request.explain = true;
+  const std::vector<std::string> before = SearchIds(request);
+  ASSERT_EQ(before.size(), 2u);
+  const std::string second = before[1];
+  ASSERT_TRUE(engine_->RecordEvent(MakeEvent("shopper", EventType::kClick, second, clock_.NowMillis())).ok());
+
+  Result<SearchResponse> response = engine_->Search(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  ASSERT_EQ(response->hits.size(), 2u);
+  // The model moves the clicked colour up through its personal_colour feature, with no facet
+  // boost on top: the score is the model's relevance, whose contributions sum to it.
+  EXPECT_EQ(response->hits[0].product->id, second);
+  for (const SearchHit& hit : response->hits) {
+    EXPECT_TRUE(hit.boost_by_facet.empty()) << hit.product->id;
+    EXPECT_EQ(hit.personal_boost, 0.0f) << hit.product->id;
+    EXPECT_FLOAT_EQ(hit.score, hit.relevance) << hit.product->id;
+    ASSERT_TRUE(hit.features.has_value());
+    const float colour_share = (*hit.features)[static_cast<size_t>(Feature::kPersonalColour)];
+    EXPECT_EQ(colour_share, hit.product->id == second ? 1.0f : 0.0f) << hit.product->id;
+  }
+  request.user_id = "someone-else";
+  EXPECT_EQ(SearchIds(request), before);
 }
 
 TEST_F(EngineTest, VoiceSearchWithoutModelIsUnavailable) {

@@ -106,8 +106,38 @@ TEST_P(XgboostRankerTest, SavedModelPredictsTheSame) {
   EXPECT_EQ((*loaded)->features(), model->features());
   EXPECT_EQ((*loaded)->personal_scale(), model->personal_scale());
   EXPECT_EQ((*loaded)->consensus_depth(), model->consensus_depth());
+  EXPECT_EQ((*loaded)->learned_personal(), model->learned_personal());
   const FeatureMatrix rows = QueryRowsOf(SyntheticSet(1, 5), 0);
   EXPECT_EQ((*loaded)->Predict(rows.values(), rows.rows()), model->Predict(rows.values(), rows.rows()));
+}
+
+TEST(XgboostRankerPersonal, LearnedOnlyFromRowsWithPersonalValues) {
+  RankingDataset train = SyntheticSet(40, 6), validation = SyntheticSet(10, 7);
+  RankerTrainingOptions options;
+  options.max_rounds = 10;
+  Result<std::unique_ptr<XgboostRanker>> with = XgboostRanker::Train(train, validation, options);
+  ASSERT_TRUE(with.ok()) << with.status().ToString();
+  EXPECT_TRUE((*with)->learned_personal());
+
+  // The same rows with every personal feature 0, as for searches without a shopper.
+  for (RankingDataset* data : {&train, &validation}) {
+    for (size_t r = 0; r < data->rows(); ++r) {
+      for (Feature f : {Feature::kPersonalArticleType, Feature::kPersonalColour, Feature::kPersonalGender,
+                        Feature::kPersonalBrand, Feature::kPersonalStrength}) {
+        data->values[r * kFeatureCount + static_cast<size_t>(f)] = 0.0f;
+      }
+    }
+  }
+  Result<std::unique_ptr<XgboostRanker>> without = XgboostRanker::Train(train, validation, options);
+  ASSERT_TRUE(without.ok()) << without.status().ToString();
+  EXPECT_FALSE((*without)->learned_personal());
+
+  // The linear ranker reads no personal feature, whatever its rows hold.
+  options.kind = RankerKind::kLinear;
+  options.learning_rate = 0.5;
+  Result<std::unique_ptr<XgboostRanker>> linear = XgboostRanker::Train(SyntheticSet(40, 6), validation, options);
+  ASSERT_TRUE(linear.ok()) << linear.status().ToString();
+  EXPECT_FALSE((*linear)->learned_personal());
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, XgboostRankerTest, ::testing::Values(RankerKind::kLinear, RankerKind::kLambdaMart),
@@ -159,6 +189,14 @@ TEST_F(RankerFileTest, ConsensusDepthIsKept) {
   Result<std::unique_ptr<XgboostRanker>> loaded = XgboostRanker::Load(path_);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ((*loaded)->consensus_depth(), 7u);
+}
+
+TEST_F(RankerFileTest, FileWithoutPersonalFlagLoadsAsNotPersonal) {
+  ASSERT_TRUE(model_->learned_personal());
+  EditHeader([](nlohmann::json& header) { header.erase("learned_personal"); });
+  Result<std::unique_ptr<XgboostRanker>> loaded = XgboostRanker::Load(path_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_FALSE((*loaded)->learned_personal());
 }
 
 TEST_F(RankerFileTest, ShorterFeatureListIsRejected) {
