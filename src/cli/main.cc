@@ -378,6 +378,10 @@ int main(int argc, char** argv) {
   train_ranker->add_option("--judgments", ranker_options.judged.judgments_path,
                            "Judged queries (JSON Lines); default: derived from the catalogue");
   train_ranker->add_option("--out", ranker_options.out_path, "Model file to write (default: DATA_DIR/models/ranker.model)");
+  train_ranker->add_option("--feature-rows", ranker_options.feature_rows_paths,
+                           "Logged feature rows to train on beside the judged queries (JSON Lines of `tessera features`, "
+                           "repeatable): e.g. searches of shoppers with profiles, so the model learns the personal features")
+      ->check(CLI::ExistingFile);
   bool train_if_unusable = false;
   train_ranker->add_flag("--if-unusable", train_if_unusable,
                          "Train only when the model file is missing or this build cannot load it (for example, "

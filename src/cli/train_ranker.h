@@ -2,8 +2,13 @@
 // rankers trained on them, both through Engine::ExtractFeatures, the code that serves searches.
 #pragma once
 
+#include <deque>
 #include <ostream>
+#include <span>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/ranking_evaluation.h"
 #include "common/status.h"
@@ -27,6 +32,11 @@ Status RunFeatureLog(const Engine& engine, const FeatureLogOptions& options, std
 
 struct TrainRankerOptions {
   JudgedSetOptions judged;
+  // Files of logged feature rows, in the JSON Lines layout of `tessera features`, trained on
+  // beside the judged queries: for instance the searches of shoppers with profiles, whose
+  // personal features are set. Their queries split like the judged ones, by the text of their
+  // query id before the first '-'.
+  std::vector<std::string> feature_rows_paths;
   std::string out_path;  // "" for <data_dir>/models/ranker.model
   std::string data_dir;
   RankerKind kind = RankerKind::kLambdaMart;  // the kind written to out_path; both are trained
@@ -36,6 +46,23 @@ struct TrainRankerOptions {
   double validation_fraction = 0.15;
   RankerTrainingOptions training;
 };
+
+// One JSON Lines row of `tessera features`: the query, the 1-based `rank` of the candidate in the
+// retrieval order, its product and grade, and every feature by name (null when missing).
+nlohmann::json FeatureRowJson(const JudgedQuery& query, size_t rank, const std::string& product_id, float grade,
+                              std::span<const float> values);
+
+// Queries read from files of feature rows: the queries own the grades the rows carry.
+struct LoggedQueries {
+  std::deque<JudgedQuery> queries;
+  std::vector<QueryRows> rows;  // one per query, its `query` pointing into `queries`
+};
+
+// Reads feature rows written like `tessera features --format jsonl` writes them. Rows of one
+// query_id form one query, in the order they come. Fails with kInvalidArgument naming the line
+// and the fix on a malformed row, an unknown key, a feature this build does not extract, or one
+// of its features left out.
+Result<LoggedQueries> ReadFeatureRows(const std::string& path);
 
 // Extracts features for every judged query, trains the linear and the LambdaMART ranker on the
 // training queries, reports nDCG@10 and MRR@10 on the held-out test queries beside BM25F alone

@@ -104,6 +104,8 @@ class FeatureMatrix {
   float& At(size_t row, Feature feature) { return values_[row * kFeatureCount + static_cast<size_t>(feature)]; }
   float At(size_t row, Feature feature) const { return values_[row * kFeatureCount + static_cast<size_t>(feature)]; }
   const std::vector<float>& values() const { return values_; }
+  // Appends one row, kFeatureCount values in Feature order.
+  void AppendRow(std::span<const float, kFeatureCount> row) { values_.insert(values_.end(), row.begin(), row.end()); }
 
  private:
   std::vector<float> values_;
