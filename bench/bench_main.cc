@@ -352,6 +352,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"tuning", "reporting", "both"}))
       ->capture_default_str();
   app.add_option("--shoppers", shoppers.shoppers, "shoppers: simulated shoppers per split")->capture_default_str();
+  app.add_option("--shopper-rows", shoppers.rows_path,
+                 "shoppers: write the measured queries' feature rows with the shoppers' profiles here (JSON Lines)");
   PersonalizationOptions& personal = shoppers.personalization;
   app.add_option("--max-boost", personal.max_boost, "shoppers: the engine's maximum facet boost")->capture_default_str();
   app.add_option("--confidence-weight", personal.confidence_weight,

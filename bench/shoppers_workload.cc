@@ -4,12 +4,14 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
+#include "cli/train_ranker.h"
 #include "common/clock.h"
 #include "eval/judgments.h"
 #include "eval/metrics.h"
@@ -34,12 +36,12 @@ constexpr int64_t kStartMs = 1'800'000'000'000;  // 2027-01-15, after any real e
 
 // The two splits: seed of the shopper draw, and which half of the judged queries (by a hash of
 // the text) they use.
-struct Split {
+struct ShopperSplit {
   const char* name;
   uint64_t seed;
   int query_half;
 };
-constexpr Split kSplits[] = {{"tuning", 7, 0}, {"reporting", 42, 1}};
+constexpr ShopperSplit kSplits[] = {{"tuning", 7, 0}, {"reporting", 42, 1}};
 
 // FNV-1a 64 of the text: a split of the queries that is the same on every platform.
 int QueryHalf(const std::string& text) {
@@ -93,12 +95,21 @@ double Lift(double personalized, double unpersonalized) {
 
 class SplitRun {
  public:
+  // `rows`, when not null, receives the feature rows of the measured queries (WriteRows).
   SplitRun(Engine& engine, ManualClock& clock, const ShoppersWorkloadOptions& options,
-           const std::map<std::string, const Product*>& by_id, std::vector<WeightedPreferences> prior)
-      : engine_(engine), clock_(clock), options_(options), by_id_(by_id), prior_(std::move(prior)) {}
+           const std::map<std::string, const Product*>& by_id, std::vector<WeightedPreferences> prior,
+           std::string split_name, std::ostream* rows)
+      : engine_(engine),
+        clock_(clock),
+        options_(options),
+        by_id_(by_id),
+        prior_(std::move(prior)),
+        split_name_(std::move(split_name)),
+        rows_(rows) {}
 
   Status RunShopper(const SimulatedShopper& shopper, size_t index) {
     clock_.Set(kStartMs + static_cast<int64_t>(index) * kShopperGapMs);
+    shopper_index_ = index;
     // A run stopped part-way leaves its shopper's events behind: start from none.
     Result<size_t> leftover = engine_.EraseUser(shopper.user_id);
     if (!leftover.ok()) return leftover.status();
@@ -317,6 +328,28 @@ class SplitRun {
     return products;
   }
 
+  // Writes the feature rows of `graded` searched by the shopper, with their profile, labelled
+  // with the grades of `graded`. The query id starts with the split and shopper, so that
+  // `tessera train-ranker` keeps each shopper's queries on one side of its split.
+  Status WriteRows(const SimulatedShopper& shopper, const JudgedQuery& graded, const char* kind, size_t events) {
+    SearchRequest request;
+    request.text = graded.text;
+    request.user_id = shopper.user_id;
+    request.session_id = "session-1";
+    Result<FeatureRows> rows = engine_.ExtractFeatures(request);
+    if (!rows.ok()) return rows.status();
+    JudgedQuery logged;
+    logged.id = split_name_ + "_s" + std::to_string(shopper_index_) + "-" + graded.id + "-e" + std::to_string(events);
+    logged.text = graded.text;
+    logged.kind = kind;
+    for (size_t r = 0; r < rows->product_ids.size(); ++r) {
+      const auto it = graded.grades.find(rows->product_ids[r]);
+      const float grade = it == graded.grades.end() ? 0.0f : static_cast<float>(it->second);
+      *rows_ << FeatureRowJson(logged, r + 1, rows->product_ids[r], grade, rows->features.Row(r)).dump() << "\n";
+    }
+    return Status::Ok();
+  }
+
   // Measures every evaluation and conflict query of the shopper at checkpoint `c`.
   Status Measure(const SimulatedShopper& shopper, const std::vector<JudgedQuery>& judged,
                  const AttributeCountReranker& baseline, PreferencePosterior& posterior, size_t c) {
@@ -333,6 +366,9 @@ class SplitRun {
       values.bayes.push_back(scores->bayes);
       values.bayes_grade.push_back(scores->bayes_grade);
       values.judged.push_back(scores->judged);
+      if (rows_ != nullptr && kCheckpoints[c] > 0) {
+        TESSERA_RETURN_IF_ERROR(WriteRows(shopper, judged[q], "personal", kCheckpoints[c]));
+      }
       // The next query after the first click: does its first page differ from the unpersonalized one?
       if (kCheckpoints[c] == 1 && q == 0) {
         ++first_click_shoppers_;
@@ -358,6 +394,9 @@ class SplitRun {
       values.conflict_lexical.push_back(scores->lexical);
       values.conflict_baseline.push_back(scores->baseline);
       values.conflict_bayes.push_back(scores->bayes);
+      if (rows_ != nullptr && kCheckpoints[c] > 0) {
+        TESSERA_RETURN_IF_ERROR(WriteRows(shopper, *query, "personal-conflict", kCheckpoints[c]));
+      }
     }
     return Status::Ok();
   }
@@ -367,6 +406,9 @@ class SplitRun {
   const ShoppersWorkloadOptions& options_;
   const std::map<std::string, const Product*>& by_id_;
   const std::vector<WeightedPreferences> prior_;
+  const std::string split_name_;
+  std::ostream* rows_;
+  size_t shopper_index_ = 0;
   std::array<CheckpointValues, kCheckpoints.size()> values_;
   size_t events_recorded_ = 0;
   size_t first_click_shoppers_ = 0, changed_after_first_click_ = 0;
@@ -423,7 +465,15 @@ int RunShoppersWorkload(const ShoppersWorkloadOptions& options) {
 
   json out = {{"workload", "shoppers"}, {"products", products.size()}, {"judged_queries", queries.size()},
               {"ranker", engine.ranker_info().name}, {"options", OptionsJson(options)}};
-  for (const Split& split : kSplits) {
+  std::ofstream rows_file;
+  if (!options.rows_path.empty()) {
+    rows_file.open(options.rows_path, std::ios::binary | std::ios::trunc);
+    if (!rows_file) {
+      std::cerr << "cannot write " << options.rows_path << ": check the folder exists and is writable\n";
+      return 1;
+    }
+  }
+  for (const ShopperSplit& split : kSplits) {
     if (options.split != "both" && options.split != split.name) continue;
     std::vector<JudgedQuery> half;
     for (const JudgedQuery& query : queries) {
@@ -433,7 +483,8 @@ int RunShoppersWorkload(const ShoppersWorkloadOptions& options) {
     population.shoppers = options.shoppers;
     population.seed = split.seed;
     const std::vector<SimulatedShopper> shoppers = DrawShoppers(products, half, population);
-    SplitRun run(engine, clock, options, by_id, PreferencePrior(products, population));
+    SplitRun run(engine, clock, options, by_id, PreferencePrior(products, population), split.name,
+                 rows_file.is_open() ? &rows_file : nullptr);
     for (size_t i = 0; i < shoppers.size(); ++i) {
       Status status = run.RunShopper(shoppers[i], i);
       if (!status.ok()) {
@@ -443,6 +494,10 @@ int RunShoppersWorkload(const ShoppersWorkloadOptions& options) {
     }
     out["splits"][split.name] = run.ToJson(shoppers.size());
     out["splits"][split.name]["queries_in_split"] = half.size();
+  }
+  if (rows_file.is_open() && !rows_file.flush()) {
+    std::cerr << "cannot write " << options.rows_path << "\n";
+    return 1;
   }
   std::cout << out.dump(2) << "\n";
   return 0;

@@ -24,6 +24,10 @@ struct ShoppersWorkloadOptions {
   PersonalizationOptions personalization;
   AttributeCountOptions baseline;
   ClickModelOptions clicks;
+  // When set, the feature rows of every measured query after the first event, extracted with the
+  // shopper's profile and graded for the shopper (conflict queries by their own grades), are
+  // written here as JSON Lines for `tessera train-ranker --feature-rows`.
+  std::string rows_path;
 };
 
 // Opens the engine on a manual clock, runs the splits and prints one JSON object. Per split and
