@@ -395,6 +395,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   train_ranker->add_option("--learning-rate", rt.learning_rate, "LambdaMART shrinkage (eta)")->capture_default_str();
   train_ranker->add_option("--max-depth", rt.max_depth, "LambdaMART tree depth")->capture_default_str();
+  train_ranker->add_option("--objective", rt.tree_objective,
+                           "LambdaMART's XGBoost objective: rank:ndcg, or rank:pairwise (pairs without the nDCG weight)")
+      ->check(CLI::IsMember({"rank:ndcg", "rank:pairwise"}))
+      ->capture_default_str();
   train_ranker->add_option("--threads", rt.threads, "XGBoost threads while training")->capture_default_str();
   train_ranker->add_option("--test-fraction", ranker_options.test_fraction,
                            "Share of judged queries held out for the test metrics (a query and its variants together)")

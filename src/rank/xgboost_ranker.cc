@@ -148,6 +148,10 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Train(
                                    std::to_string(train.group_sizes.size()) + " and " +
                                    std::to_string(validation.group_sizes.size()));
   }
+  if (options.tree_objective != "rank:ndcg" && options.tree_objective != "rank:pairwise") {
+    return Status::InvalidArgument("ranker objective '" + options.tree_objective +
+                                   "' is not supported: use rank:ndcg or rank:pairwise");
+  }
   const std::vector<Feature> features = RankerFeatures(options.kind);
   Matrix train_matrix, validation_matrix;
   TESSERA_RETURN_IF_ERROR(MakeTrainingMatrix(train, features, &train_matrix));
@@ -159,7 +163,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Train(
   const bool linear = options.kind == RankerKind::kLinear;
   const std::vector<std::pair<std::string, std::string>> params = {
       {"booster", linear ? "gblinear" : "gbtree"},
-      {"objective", linear ? "rank:pairwise" : "rank:ndcg"},
+      {"objective", linear ? "rank:pairwise" : options.tree_objective},
       {"eval_metric", "ndcg@10"},
       {"eta", std::to_string(options.learning_rate)},
       {"max_depth", std::to_string(options.max_depth)},
@@ -267,6 +271,7 @@ Result<std::unique_ptr<XgboostRanker>> XgboostRanker::Train(
       {"history", history},
   };
   if (!linear) {
+    ranker->report_["objective"] = options.tree_objective;
     ranker->report_["max_depth"] = options.max_depth;
     ranker->report_["min_child_weight"] = options.min_child_weight;
     ranker->report_["subsample"] = options.subsample;

@@ -57,6 +57,11 @@ struct RankerTrainingOptions {
   // validation nDCG@10 of the six settings in BENCHMARKS.md ("Learned ranking").
   double learning_rate = 0.05;
   int max_depth = 4;            // trees only
+  // Trees only: XGBoost's objective, "rank:ndcg" (LambdaMART) or "rank:pairwise" (the same
+  // pairs without the nDCG weight). XGBoost 1.7's rank:ndcg kept one or two trees on judged
+  // queries of 500 candidates beside logged queries of 200, where rank:pairwise kept 93
+  // (BENCHMARKS.md, "Learned personal ranking").
+  std::string tree_objective = "rank:ndcg";
   double min_child_weight = 1;  // trees only
   double subsample = 0.8;       // trees only: rows sampled per tree
   uint64_t seed = 42;

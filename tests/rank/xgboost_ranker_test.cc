@@ -140,6 +140,39 @@ TEST(XgboostRankerPersonal, LearnedOnlyFromRowsWithPersonalValues) {
   EXPECT_FALSE((*linear)->learned_personal());
 }
 
+TEST(XgboostRankerObjective, PairwiseTreesLearnAndAreRecorded) {
+  RankerTrainingOptions options;
+  options.max_rounds = 30;
+  options.tree_objective = "rank:pairwise";
+  Result<std::unique_ptr<XgboostRanker>> model = XgboostRanker::Train(SyntheticSet(60, 1), SyntheticSet(20, 2), options);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ((*model)->report()["objective"], "rank:pairwise");
+  const RankingDataset test = SyntheticSet(30, 3);
+  size_t best_first = 0;
+  for (size_t q = 0; q < test.group_sizes.size(); ++q) {
+    const FeatureMatrix rows = QueryRowsOf(test, q);
+    const std::vector<float> scores = (*model)->Predict(rows.values(), rows.rows());
+    const size_t top = std::max_element(scores.begin(), scores.end()) - scores.begin();
+    float best = 0;
+    for (size_t r = 0; r < rows.rows(); ++r) best = std::max(best, test.labels[q * 20 + r]);
+    if (test.labels[q * 20 + top] == best) ++best_first;
+  }
+  EXPECT_GE(best_first, 24u) << "of 30 queries";
+
+  // The objective reaches XGBoost: the nDCG weights give other trees on the same rows and seed.
+  options.tree_objective = "rank:ndcg";
+  Result<std::unique_ptr<XgboostRanker>> ndcg = XgboostRanker::Train(SyntheticSet(60, 1), SyntheticSet(20, 2), options);
+  ASSERT_TRUE(ndcg.ok()) << ndcg.status().ToString();
+  const FeatureMatrix rows = QueryRowsOf(test, 0);
+  EXPECT_NE((*ndcg)->Predict(rows.values(), rows.rows()), (*model)->Predict(rows.values(), rows.rows()));
+
+  options.tree_objective = "rank:map";
+  Result<std::unique_ptr<XgboostRanker>> other = XgboostRanker::Train(SyntheticSet(10, 1), SyntheticSet(5, 2), options);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("'rank:map' is not supported"), std::string::npos) << other.status().message();
+}
+
 INSTANTIATE_TEST_SUITE_P(Kinds, XgboostRankerTest, ::testing::Values(RankerKind::kLinear, RankerKind::kLambdaMart),
                          [](const auto& info) { return std::string(RankerKindName(info.param)); });
 
