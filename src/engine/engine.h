@@ -152,7 +152,8 @@ struct RankerInfo {
   // The model file's stored checksum in hex, which changes with every training run; "" for the
   // retrieval score.
   std::string version;
-  // Ranker::learned_personal: the model weighs the shopper's affinities, so no facet boost is added.
+  // Whether the model weighs the shopper's affinities itself (Ranker::learned_personal), so that
+  // no facet boost is added.
   bool learned_personal = false;
 };
 

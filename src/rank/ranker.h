@@ -51,8 +51,8 @@ class Ranker {
   // The consensus depth (FeatureQuery::consensus_depth) the ranker was trained with, which its
   // features must be extracted with; 0 for a ranker not trained on features (the baseline).
   virtual size_t consensus_depth() const { return 0; }
-  // True when the ranker learned from rows whose personal features were set (shoppers with
-  // profiles). It then orders by the shopper's affinities itself, and the rule-based facet boost
+  // Returns true when the ranker learned from rows whose personal features were set (shoppers
+  // with profiles). It then orders by the shopper's affinities itself, and the rule-based facet boost
   // of the personalization stage is not added on top.
   virtual bool learned_personal() const { return false; }
 };

@@ -80,8 +80,8 @@ std::vector<std::string> FeatureNames(const std::vector<Feature>& features) {
   return names;
 }
 
-// True when a row of `data` has a personal feature that `features` reads set to a value other
-// than 0 or missing: the training queries included shoppers with profiles.
+// Returns true when a row of `data` sets a personal feature that `features` reads to a value
+// other than 0 or missing, which means the training queries included shoppers with profiles.
 bool HasPersonalValues(const RankingDataset& data, const std::vector<Feature>& features) {
   for (Feature f : {Feature::kPersonalArticleType, Feature::kPersonalColour, Feature::kPersonalGender,
                     Feature::kPersonalBrand, Feature::kPersonalStrength}) {
