@@ -60,9 +60,10 @@ struct LoggedQueries {
 
 // Reads feature rows written like `tessera features --format jsonl` writes them. Rows of one
 // query_id form one query, in the order they come. Fails with kNotFound when the file cannot be
-// read. Fails with kInvalidArgument, naming the line and the fix, when a row is malformed, has an
-// unknown key or feature, leaves a feature out, has a grade outside 0 to 31, repeats a product of
-// its query or is apart from its query's other rows, and when the file has no row.
+// read, and with kInvalidArgument naming the line and the fix on a bad row. A row is bad when it
+// is malformed, has an unknown key or feature, leaves a feature out or has a grade outside 0 to
+// 31. It is bad too when it repeats a product of its query or is apart from its query's other
+// rows. A file without rows fails with kInvalidArgument as well.
 Result<LoggedQueries> ReadFeatureRows(const std::string& path);
 
 // Extracts features for every judged query, trains the linear and the LambdaMART ranker on the
